@@ -1,0 +1,165 @@
+/* dgpg.h — dgpg's public C API: version, error codes, and the plug-in
+ * interfaces through which environments and analytical models are
+ * registered by name. The built-in `cloud` environment and its `cloud_mm1`
+ * model use exactly this API (src/cloud.c).
+ *
+ * Plug-in conventions (after sqlite's VFS and HDF5's filters):
+ *  - a plug-in is a struct of function pointers that starts with `version`,
+ *    `name` and `user`; fields are only ever appended, and `version` says
+ *    which fields the plug-in filled;
+ *  - every method takes the instance first and returns 0 or a negative
+ *    dgpg error code; methods that can fail on user input also take an
+ *    error buffer that receives one line saying what and what is allowed;
+ *  - optional methods may be NULL, as each comment says;
+ *  - the caller owns every batch buffer; an instance never allocates after
+ *    `create` returns, so nothing allocates inside the episode loop.
+ *
+ * Dimensions everywhere: E environments, N agents, M actions (pools),
+ * T steps per episode. Batch buffers are row-major: obs is (E, N, obs_dim),
+ * actions (E, N), reward (E). */
+#ifndef DGPG_DGPG_H
+#define DGPG_DGPG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define DGPG_API __attribute__((visibility("default")))
+#else
+#define DGPG_API
+#endif
+
+#define DGPG_VERSION_MAJOR 0
+#define DGPG_VERSION_MINOR 1
+#define DGPG_VERSION_PATCH 0
+#define DGPG_VERSION_STRING "0.1.0"
+
+/* Error codes: 0 is success, failures are negative. */
+enum dgpg_error {
+    DGPG_OK = 0,
+    DGPG_EINVAL = -1,      /* an argument or config value is not allowed */
+    DGPG_ENOMEM = -2,      /* an allocation failed */
+    DGPG_EIO = -3,         /* a file could not be read or written */
+    DGPG_ENOTFOUND = -4,   /* no plug-in or policy of that name */
+    DGPG_EUNSUPPORTED = -5,/* the plug-in does not offer that method */
+    DGPG_ENUMERIC = -6,    /* a NaN or Inf appeared */
+    DGPG_EBACKEND = -7,    /* CUDA, BLAS, HDF5 or MPI reported an error */
+    DGPG_EEXIST = -8       /* a registration of that name exists */
+};
+
+DGPG_API const char *dgpg_strerror(int code);
+
+struct dgpg_config; /* the resolved configuration, src/config.h */
+
+/* Sizes a caller needs to allocate the batch buffers of an instance. */
+typedef struct dgpg_env_dims {
+    int64_t n_envs;        /* E */
+    int32_t n_agents;      /* N */
+    int32_t n_actions;     /* M */
+    int32_t obs_dim;       /* per-agent observation length */
+    int32_t state_dim;     /* global state length (centralised critic) */
+} dgpg_env_dims;
+
+/* Per-environment statistics since the last reset: doubles only, ending
+ * in a count, so that any aggregation (threads, MPI ranks) is a sum
+ * followed by one division. Work is in the environment's work units. */
+typedef struct dgpg_env_stats {
+    double reward;         /* sum of shared rewards */
+    double queued;         /* sum over steps of the total backlog after service */
+    double arrived;        /* work arrived */
+    double served;         /* work served */
+    double dropped;        /* work dropped at full buffers */
+    double steps;          /* the count */
+} dgpg_env_stats;
+
+#define DGPG_ENV_API_VERSION 1
+
+typedef struct dgpg_env_api {
+    int version;           /* DGPG_ENV_API_VERSION the plug-in was written for */
+    const char *name;      /* registry key, e.g. "cloud" */
+    void *user;            /* handed back to create */
+
+    /* Creates E = n_envs environments of the scenario `scenario_seed`;
+     * env_offset is the global index of the first one, so that a batch
+     * split over threads, calls or ranks draws the same randomness.
+     * threads: CPU threads to step with (0: all). Required. */
+    int (*create)(void *user, const struct dgpg_config *cfg, uint64_t scenario_seed,
+                  int64_t env_offset, int64_t n_envs, int threads, void **instance,
+                  char *err, size_t err_len);
+    void (*destroy)(void *instance);                               /* required */
+    int (*dims)(void *instance, dgpg_env_dims *dims);              /* required */
+
+    /* Empties every environment and starts `episode` at step 0; episodes
+     * draw disjoint randomness. Required. */
+    int (*reset)(void *instance, uint64_t episode);
+
+    /* Observations for the coming decision: obs (E, N, obs_dim) and, if
+     * state is not NULL, the global state (E, state_dim). Required. */
+    int (*observe)(void *instance, float *obs, float *state);
+
+    /* Applies actions (E, N), each in [0, M), advances one step and
+     * writes the shared reward (E). Required. */
+    int (*step)(void *instance, const int32_t *actions, float *reward);
+
+    /* Statistics (E) since the last reset. Required. */
+    int (*stats)(void *instance, dgpg_env_stats *per_env);
+
+    /* Built-in policies (heuristics) of the environment. Optional: NULL
+     * when the environment has none. policy_find returns the index of a
+     * name or DGPG_ENOTFOUND; policy_act writes actions (E, N) for the
+     * current step. */
+    int (*policy_count)(void *instance);
+    const char *(*policy_name)(void *instance, int policy);
+    int (*policy_find)(void *instance, const char *name);
+    int (*policy_act)(void *instance, int policy, int32_t *actions);
+} dgpg_env_api;
+
+#define DGPG_MODEL_API_VERSION 1
+
+/* An analytical model of an environment: what an efficient state looks
+ * like, and the cost whose descent direction guides the agents. */
+typedef struct dgpg_model_api {
+    int version;           /* DGPG_MODEL_API_VERSION */
+    const char *name;      /* registry key, e.g. "cloud_mm1" */
+    const char *env_name;  /* the environment whose instances it reads */
+    void *user;
+
+    /* Binds a model to an environment instance of env_name. Required. */
+    int (*create)(void *user, const struct dgpg_config *cfg, void *env_instance,
+                  void **instance, char *err, size_t err_len);
+    void (*destroy)(void *instance);                               /* required */
+
+    /* p*(s) (M) at the current step of environment e (in [0, E)). Required. */
+    int (*optimal_probs)(void *instance, int64_t env, double *p_star);
+
+    /* Cost C at the current step of environment e for the agents'
+     * probabilities probs (N, M), and, if grad is not NULL, dC/dp (N, M).
+     * Required. */
+    int (*cost)(void *instance, int64_t env, const double *probs, double *cost, double *grad);
+
+    /* The paper's guidance inner products <x_t - x~_t, z_t^i> (E, N) of
+     * the step just taken. Optional. */
+    int (*influence)(void *instance, double *out);
+} dgpg_model_api;
+
+/* Registry. Registration copies nothing: the struct must outlive its use.
+ * Names are unique; a second registration of a name is DGPG_EEXIST. */
+DGPG_API int dgpg_register_env(const dgpg_env_api *api);
+DGPG_API int dgpg_register_model(const dgpg_model_api *api);
+DGPG_API const dgpg_env_api *dgpg_find_env(const char *name);
+DGPG_API const dgpg_model_api *dgpg_find_model(const char *name);
+/* Registers the built-in plug-ins (cloud, cloud_mm1); idempotent. */
+DGPG_API int dgpg_register_builtins(void);
+/* Names of the registered environments / models, for messages. */
+DGPG_API int dgpg_env_names(char *out, size_t out_len);
+DGPG_API int dgpg_model_names(char *out, size_t out_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

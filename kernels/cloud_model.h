@@ -1,0 +1,154 @@
+/* cloud_model.h — the analytical model of the cloud environment (SPEC,
+ * "The analytical model for cloud"): each pool an M/M/1 queue fed by the
+ * expected flows.
+ *
+ *   x_m     = sum_i lambda_i p_i[m]                      expected work flow
+ *   rho_m   = x_m / mu_m
+ *   n(rho)  = rho / (1 - rho) for rho <= b, and beyond the barrier b its
+ *             second-order Taylor extension at b, so cost and gradient stay
+ *             finite and C^2 for every rho >= 0
+ *   C       = sum_m n(rho_m) / Lambda,   Lambda = sum_i lambda_i
+ *   dC/dp_i[m] = n'(rho_m) lambda_i / (mu_m Lambda)
+ *   x*      = argmin sum_m x_m / (mu_m - x_m)  s.t. sum_m x_m = Lambda, x >= 0:
+ *             x*_m = max(0, mu_m - sqrt(mu_m) (sum_act mu - Lambda) / sum_act sqrt(mu))
+ *   p*      = x* / Lambda
+ *
+ * Rates lambda_i here are work rates (jobs/step times mean job size), so the
+ * flows are in the same unit as mu. */
+#ifndef DGPG_KERNELS_CLOUD_MODEL_H
+#define DGPG_KERNELS_CLOUD_MODEL_H
+
+#include "hd.h"
+#include <math.h>
+
+/* n(rho) and n'(rho) with the smooth barrier at utilisation `barrier`. */
+static inline DGPG_HD double cloud_model_occupancy(double rho, double barrier, double *slope)
+{
+    if (rho <= barrier) {
+        double gap = 1.0 - rho;
+        if (slope)
+            *slope = 1.0 / (gap * gap);
+        return rho / gap;
+    }
+    double gap = 1.0 - barrier;
+    double n0 = barrier / gap;
+    double n1 = 1.0 / (gap * gap);
+    double n2 = 2.0 / (gap * gap * gap);
+    double d = rho - barrier;
+    if (slope)
+        *slope = n1 + n2 * d;
+    return n0 + n1 * d + 0.5 * n2 * d * d;
+}
+
+/* flows (M) = sum_i rate[i] probs[i, :]; probs is (N, M) row-major. */
+static inline DGPG_HD void cloud_model_flows(int32_t n_agents, int32_t n_pools,
+                                             const double *rate, const double *probs,
+                                             double *flows)
+{
+    for (int32_t m = 0; m < n_pools; m++)
+        flows[m] = 0.0;
+    for (int32_t i = 0; i < n_agents; i++)
+        for (int32_t m = 0; m < n_pools; m++)
+            flows[m] += rate[i] * probs[(int64_t)i * n_pools + m];
+}
+
+/* C of the given flows; if occupancy_slope != NULL it receives n'(rho_m)
+ * (M), from which dC/dp_i[m] = slope[m] rate_i / (mu_m Lambda). */
+static inline DGPG_HD double cloud_model_cost(int32_t n_pools, const double *mu,
+                                              const double *flows, double total_rate,
+                                              double barrier, double *occupancy_slope)
+{
+    double cost = 0.0;
+    for (int32_t m = 0; m < n_pools; m++) {
+        double slope;
+        cost += cloud_model_occupancy(flows[m] / mu[m], barrier, &slope);
+        if (occupancy_slope)
+            occupancy_slope[m] = slope;
+    }
+    return cost / total_rate;
+}
+
+/* grad (N, M) = dC/dp_i[m] at probs (N, M), given the agents' work rates. */
+static inline DGPG_HD double cloud_model_cost_grad(int32_t n_agents, int32_t n_pools,
+                                                   const double *mu, const double *rate,
+                                                   const double *probs, double barrier,
+                                                   double *flows, double *slope, double *grad)
+{
+    double total_rate = 0.0;
+    for (int32_t i = 0; i < n_agents; i++)
+        total_rate += rate[i];
+    cloud_model_flows(n_agents, n_pools, rate, probs, flows);
+    double cost = cloud_model_cost(n_pools, mu, flows, total_rate, barrier, slope);
+    for (int32_t i = 0; i < n_agents; i++)
+        for (int32_t m = 0; m < n_pools; m++)
+            grad[(int64_t)i * n_pools + m] = slope[m] * rate[i] / (mu[m] * total_rate);
+    return cost;
+}
+
+/* Square-root water-filling: x* (M) for total flow `total`. order_desc lists
+ * the pools by mu, largest first. The marginal cost of pool m at x is
+ * mu_m / (mu_m - x)^2, 1/mu_m at x = 0; the optimum equalises it over the
+ * active pools, and a pool is off when 1/mu_m is already above that level,
+ * so the active set is a prefix of order_desc: the longest prefix whose
+ * smallest pool still gets a positive flow. When total >= sum mu no finite
+ * optimum exists; the same formula with every pool active keeps flows
+ * summing to total (each x_m above mu_m), which is what p* then follows.
+ * Returns the number of active pools. */
+static inline DGPG_HD int32_t cloud_model_waterfill(int32_t n_pools, const double *mu,
+                                                    const int32_t *order_desc, double total,
+                                                    double *x_star)
+{
+    double sum_mu = 0.0, sum_sqrt = 0.0, level = 0.0;
+    int32_t active = 0;
+    for (int32_t k = 0; k < n_pools; k++) {
+        double mu_k = mu[order_desc[k]];
+        double sum_mu_k = sum_mu + mu_k, sum_sqrt_k = sum_sqrt + sqrt(mu_k);
+        double level_k = (sum_mu_k - total) / sum_sqrt_k;
+        /* pool k joins when its flow mu_k - sqrt(mu_k) level_k is positive */
+        if (k > 0 && sqrt(mu_k) <= level_k)
+            break;
+        sum_mu = sum_mu_k;
+        sum_sqrt = sum_sqrt_k;
+        level = level_k;
+        active = k + 1;
+    }
+    for (int32_t m = 0; m < n_pools; m++)
+        x_star[m] = 0.0;
+    for (int32_t k = 0; k < active; k++) {
+        int32_t m = order_desc[k];
+        double x = mu[m] - sqrt(mu[m]) * level;
+        x_star[m] = x > 0.0 ? x : 0.0;
+    }
+    return active;
+}
+
+/* p* = x* / Lambda (M): the analytical static policy, the same for every agent. */
+static inline DGPG_HD void cloud_model_optimal_probs(int32_t n_pools, const double *mu,
+                                                     const int32_t *order_desc, double total,
+                                                     double *p_star)
+{
+    cloud_model_waterfill(n_pools, mu, order_desc, total, p_star);
+    for (int32_t m = 0; m < n_pools; m++)
+        p_star[m] /= total;
+}
+
+/* Reference state x~ (M) for the paper's guidance form: the work that did
+ * arrive this step, W = sum_i w_i, split as the model's optimum splits it,
+ * x~_m = p*_m W; so x - x~ sums to zero and measures misallocation only. */
+static inline DGPG_HD void cloud_model_reference(int32_t n_pools, const double *p_star,
+                                                 double arrived_work, double *reference)
+{
+    for (int32_t m = 0; m < n_pools; m++)
+        reference[m] = p_star[m] * arrived_work;
+}
+
+/* <x - x~, z_i> with z_i = w_i e_{k_i}: agent i's local influence on the
+ * dispatched load is its own work on the pool it chose. */
+static inline DGPG_HD double cloud_model_influence(const int64_t *dispatched,
+                                                   const double *reference, int32_t action,
+                                                   int32_t work)
+{
+    return (double)work * ((double)dispatched[action] - reference[action]);
+}
+
+#endif

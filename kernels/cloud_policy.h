@@ -1,0 +1,116 @@
+/* cloud_policy.h — the heuristics a scheduler's user compares against
+ * (SPEC, "Heuristics"), as pure functions over one environment-step.
+ *
+ * Variants: uniform random; capacity-weighted random; round robin;
+ * join-shortest-normalised-queue (JSQ: every agent sees the same backlogs
+ * and so every agent joins the same pool, the herd effect of decentralised
+ * JSQ); power-of-two choices (two pools at random, the less loaded);
+ * least-expected-delay with global information (LED, the paper's Best-Fit
+ * analogue: agents in index order, each sees the backlogs and the work
+ * already dispatched this step, and picks the pool whose normalised load
+ * (Q_m + A_m + w_i) / mu_m is smallest); and the analytical static policy
+ * p* sampled independently by each agent. Randomness is the POLICY stream,
+ * so a policy never changes the arrivals or the service it is judged on. */
+#ifndef DGPG_KERNELS_CLOUD_POLICY_H
+#define DGPG_KERNELS_CLOUD_POLICY_H
+
+#include "cloud_env.h"
+#include "cloud_model.h"
+
+typedef enum cloud_policy {
+    CLOUD_POLICY_RANDOM = 0,
+    CLOUD_POLICY_CAPACITY,
+    CLOUD_POLICY_ROUND_ROBIN,
+    CLOUD_POLICY_JSQ,
+    CLOUD_POLICY_POWER_OF_TWO,
+    CLOUD_POLICY_LED,
+    CLOUD_POLICY_PSTAR,
+    CLOUD_POLICY_COUNT
+} cloud_policy;
+
+/* Normalised backlog Q_m / mu_m, the quantity JSQ and power-of-two compare. */
+static inline DGPG_HD double cloud_policy_backlog(const cloud_scenario *sc, const int64_t *queue,
+                                                  int32_t m)
+{
+    return (double)queue[m] * sc->inv_mu[m];
+}
+
+/* Actions (N) of one environment at `step`. scratch holds 2M doubles. */
+static inline DGPG_HD void cloud_policy_act(const cloud_scenario *sc, cloud_policy policy,
+                                            uint32_t env, uint64_t step, int burst,
+                                            const int64_t *queue, const int32_t *work,
+                                            int32_t *actions, double *scratch)
+{
+    const int32_t N = sc->n_agents, M = sc->n_pools;
+    switch (policy) {
+    case CLOUD_POLICY_ROUND_ROBIN:
+        for (int32_t i = 0; i < N; i++)
+            actions[i] = (int32_t)(((uint64_t)i + step) % (uint64_t)M);
+        return;
+    case CLOUD_POLICY_JSQ: {
+        int32_t best = 0;
+        for (int32_t m = 1; m < M; m++)
+            if (cloud_policy_backlog(sc, queue, m) < cloud_policy_backlog(sc, queue, best))
+                best = m;
+        for (int32_t i = 0; i < N; i++)
+            actions[i] = best;
+        return;
+    }
+    case CLOUD_POLICY_POWER_OF_TWO:
+        for (int32_t i = 0; i < N; i++) {
+            dgpg_u4 u = dgpg_uniform4(sc->seed, (uint32_t)i, step, env, DGPG_STREAM_POLICY, 0);
+            int32_t first = (int32_t)(u.u[0] * M);
+            int32_t second = (int32_t)(u.u[1] * (M - 1));
+            second += second >= first; /* a different pool, uniformly */
+            actions[i] = cloud_policy_backlog(sc, queue, second) <
+                                 cloud_policy_backlog(sc, queue, first)
+                             ? second
+                             : first;
+        }
+        return;
+    case CLOUD_POLICY_LED: {
+        double *load = scratch; /* (Q_m + A_m) so far, in work units */
+        for (int32_t m = 0; m < M; m++)
+            load[m] = (double)queue[m];
+        for (int32_t i = 0; i < N; i++) {
+            int32_t best = 0;
+            double best_delay = (load[0] + work[i]) * sc->inv_mu[0];
+            for (int32_t m = 1; m < M; m++) {
+                double delay = (load[m] + work[i]) * sc->inv_mu[m];
+                if (delay < best_delay) {
+                    best_delay = delay;
+                    best = m;
+                }
+            }
+            actions[i] = best;
+            load[best] += work[i];
+        }
+        return;
+    }
+    case CLOUD_POLICY_RANDOM:
+    case CLOUD_POLICY_CAPACITY:
+    case CLOUD_POLICY_PSTAR:
+    default:
+        break;
+    }
+    /* The sampled policies draw one uniform per agent, four agents a call. */
+    const double *cdf = sc->capacity_cdf;
+    if (policy == CLOUD_POLICY_PSTAR) {
+        double *p_star = scratch, *p_cdf = scratch + M;
+        cloud_model_optimal_probs(M, sc->mu, sc->order_desc, cloud_work_rate(sc, step, burst),
+                                  p_star);
+        double acc = 0.0;
+        for (int32_t m = 0; m < M; m++)
+            p_cdf[m] = (acc += p_star[m]);
+        cdf = p_cdf;
+    }
+    for (int32_t i0 = 0; i0 < N; i0 += 4) {
+        dgpg_u4 u =
+            dgpg_uniform4(sc->seed, (uint32_t)i0 >> 2, step, env, DGPG_STREAM_POLICY, 1);
+        for (int32_t k = 0; k < 4 && i0 + k < N; k++)
+            actions[i0 + k] = policy == CLOUD_POLICY_RANDOM ? (int32_t)(u.u[k] * M)
+                                                            : dgpg_cdf_search(cdf, M, u.u[k]);
+    }
+}
+
+#endif

@@ -1,0 +1,110 @@
+/* bench.c — see bench.h. Each figure is agent-steps per second,
+ * E * N * steps / wall time, after one warm-up episode segment. */
+#include "bench.h"
+
+#include "../kernels/sample.h"
+#include "dgpg/dgpg.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct bench_buffers {
+    int32_t *actions;
+    float *reward, *obs, *probs;
+} bench_buffers;
+
+/* Observation, sampled actions, step: what a learned policy's rollout
+ * costs the environment side, with the network replaced by fixed probs. */
+static int bench_categorical_step(const dgpg_env_api *api, void *inst, const dgpg_env_dims *d,
+                                  uint64_t seed, uint64_t step, int threads, bench_buffers *b)
+{
+    int rc = api->observe(inst, b->obs, NULL);
+    if (rc != DGPG_OK)
+        return rc;
+    const int64_t E = d->n_envs;
+    const int32_t N = d->n_agents, M = d->n_actions;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t e = 0; e < E; e++)
+        for (int32_t i0 = 0; i0 < N; i0 += 4)
+            dgpg_categorical_block(seed, (uint32_t)e, step, i0, N, M,
+                                   b->probs + e * N * (int64_t)M, b->actions + e * N);
+    return api->step(inst, b->actions, b->reward);
+}
+
+int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, int64_t steps,
+                   FILE *out, char *err, size_t err_len)
+{
+    const dgpg_env_api *api = dgpg_find_env(cfg->env.name);
+    if (!api || !api->policy_find) {
+        snprintf(err, err_len, "env.name = '%s': no registered environment with built-in "
+                 "policies of that name", cfg->env.name);
+        return DGPG_EINVAL;
+    }
+    fprintf(out, "dgpg bench env: env %s, N = %lld, M = %lld, E = %lld, %lld steps per figure\n",
+            cfg->env.name, (long long)cfg->env.n_agents, (long long)cfg->env.n_pools,
+            (long long)cfg->env.n_envs, (long long)steps);
+    fprintf(out, "%-8s %-40s %16s\n", "threads", "policy", "agent-steps/s");
+    int rc = DGPG_OK;
+    for (int k = 0; k < n_threads && rc == DGPG_OK; k++) {
+        void *inst = NULL;
+        bench_buffers b = {0};
+        rc = api->create(api->user, cfg, (uint64_t)cfg->env.seed, 0, cfg->env.n_envs, threads[k],
+                         &inst, err, err_len);
+        if (rc != DGPG_OK)
+            return rc;
+        dgpg_env_dims d;
+        api->dims(inst, &d);
+        const size_t EN = (size_t)d.n_envs * (size_t)d.n_agents;
+        b.actions = malloc(EN * sizeof(int32_t));
+        b.reward = malloc((size_t)d.n_envs * sizeof(float));
+        b.obs = malloc(EN * (size_t)d.obs_dim * sizeof(float));
+        b.probs = malloc(EN * (size_t)d.n_actions * sizeof(float));
+        int heuristic = api->policy_find(inst, "power_of_two");
+        if (!b.actions || !b.reward || !b.obs || !b.probs || heuristic < 0) {
+            snprintf(err, err_len, "bench: out of memory or no power_of_two policy");
+            rc = DGPG_ENOMEM;
+            goto next;
+        }
+        for (size_t j = 0; j < EN * (size_t)d.n_actions; j++)
+            b.probs[j] = 1.0f / (float)d.n_actions;
+        for (int variant = 0; variant < 2 && rc == DGPG_OK; variant++) {
+            rc = api->reset(inst, 0);
+            double start = 0.0;
+            for (int64_t s = -steps / 10 - 1; rc == DGPG_OK && s < steps; s++) {
+                if (s == 0)
+                    start = bench_now();
+                if (variant == 0) {
+                    rc = api->policy_act(inst, heuristic, b.actions);
+                    if (rc == DGPG_OK)
+                        rc = api->step(inst, b.actions, b.reward);
+                } else {
+                    rc = bench_categorical_step(api, inst, &d, (uint64_t)cfg->train.seed,
+                                                (uint64_t)(s + steps), threads[k], &b);
+                }
+            }
+            double seconds = bench_now() - start;
+            if (rc == DGPG_OK)
+                fprintf(out, "%-8d %-40s %16.4g\n", threads[k],
+                        variant == 0 ? "power_of_two (heuristic)"
+                                     : "categorical (observe + sample + step)",
+                        (double)EN * (double)steps / seconds);
+        }
+        if (rc != DGPG_OK && !err[0])
+            snprintf(err, err_len, "bench: a step failed: %s", dgpg_strerror(rc));
+    next:
+        free(b.actions);
+        free(b.reward);
+        free(b.obs);
+        free(b.probs);
+        api->destroy(inst);
+    }
+    return rc;
+}

@@ -1,0 +1,15 @@
+/* bench.h — `dgpg bench`: throughput figures that anyone can rerun. */
+#ifndef DGPG_BENCH_H
+#define DGPG_BENCH_H
+
+#include "config.h"
+
+#include <stdio.h>
+
+/* Environment agent-steps per second for a heuristic (power-of-two
+ * choices) and for a sampled categorical policy (observation, sampling
+ * from (E, N, M) probabilities, step), for each thread count in threads. */
+int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, int64_t steps,
+                   FILE *out, char *err, size_t err_len);
+
+#endif

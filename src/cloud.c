@@ -1,0 +1,662 @@
+/* cloud.c — the `cloud` environment and `cloud_mm1` model on the CPU
+ * backend: scenario construction (host, once), and batch methods that loop
+ * the kernels/ functions over E environments with OpenMP. Environments are
+ * independent and every per-environment result is written to its own slot,
+ * so results are bitwise identical for any thread count. */
+#include "cloud.h"
+
+#include "poisson.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+const char *const cloud_policy_names[CLOUD_POLICY_COUNT] = {
+    "random", "capacity", "round_robin", "jsq", "power_of_two", "led", "pstar"};
+
+struct cloud_instance {
+    cloud_scenario sc;      /* points into the arrays below */
+    /* scenario storage, owned */
+    double *mu, *inv_mu, *capacity_cdf, *work_rate, *work_rate_burst, *size_cdf;
+    float *capacity_share, *rate, *day_sin, *day_cos;
+    int32_t *order_desc;
+    int64_t *buffer;
+    dgpg_poisson_entry *service, *arrival, *arrival_burst;
+
+    int64_t n_envs;         /* E */
+    int64_t env_offset;     /* global index of environment 0 */
+    int64_t horizon;        /* T */
+    int threads;
+    uint64_t step;          /* global step of the coming decision */
+
+    /* batch state, (E, .) */
+    int64_t *queue;         /* (E, M) Q_m */
+    int64_t *dispatched;    /* (E, M) A_m of the last step */
+    int32_t *work;          /* (E, N) w_i of the coming decision */
+    int32_t *last_work;     /* (E, N) w_i of the last step */
+    int32_t *last_actions;  /* (E, N) k_i of the last step */
+    uint8_t *burst;         /* (E) is the coming step in a burst */
+    uint8_t *last_burst;    /* (E) was the last step in a burst */
+    cloud_step_flows *flows;/* (E) of the last step */
+    dgpg_env_stats *stats;  /* (E) since reset */
+    double *scratch;        /* (threads, 2M) for the policies */
+};
+
+static void *cloud_alloc(size_t count, size_t size, int *failed)
+{
+    void *p = count ? calloc(count, size) : NULL;
+    if (count && !p)
+        *failed = 1;
+    return p;
+}
+
+static int cloud_threads(int requested)
+{
+#ifdef _OPENMP
+    return requested > 0 ? requested : omp_get_num_procs();
+#else
+    (void)requested;
+    return 1;
+#endif
+}
+
+/* Job sizes: unit, or a mix of unit jobs and Pareto-tailed large ones,
+ * P(size >= s) = q (s_min / s)^alpha for s >= s_min, truncated at the cap
+ * (a discretised truncated Pareto). Returns the mean size. */
+static double cloud_size_table(const dgpg_config_env *env, double *size_cdf)
+{
+    int64_t cap = env->job_size_cap;
+    double q = env->large_job_prob, s_min = (double)env->large_job_min;
+    double alpha = env->pareto_alpha;
+    double tail_cap = pow(s_min / (double)(cap + 1), alpha);
+    double acc = 0.0, mean = 0.0;
+    for (int64_t s = 1; s <= cap; s++) {
+        double p = s == 1 ? 1.0 - q : 0.0;
+        if ((double)s >= s_min) {
+            double here = pow(s_min / (double)s, alpha);
+            double next = pow(s_min / (double)(s + 1), alpha);
+            p += q * (here - next) / (1.0 - tail_cap);
+        }
+        acc += p;
+        mean += (double)s * p;
+        size_cdf[s - 1] = acc;
+    }
+    size_cdf[cap - 1] = 1.0;
+    return mean;
+}
+
+static int cloud_compare_mu_desc(const void *a, const void *b, void *mu_v);
+
+/* Builds the scenario of `seed` (SPEC, The environment): agent rates
+ * log-normal with mean lambda_mean, phases uniform over phase_spread of a
+ * day, pools of instance types 2^(1 + m mod types) vCPUs times a uniform
+ * server count, total capacity set so the nominal load is exactly rho. */
+static int cloud_scenario_build(cloud_instance *inst, const dgpg_config_env *env, uint64_t seed,
+                                char *err, size_t err_len)
+{
+    const int32_t N = (int32_t)env->n_agents, M = (int32_t)env->n_pools;
+    const int32_t D = (int32_t)env->day_length;
+    const int bimodal = strcmp(env->job_size, "bimodal") == 0;
+    const int bursts = env->burst_prob > 0.0;
+    int failed = 0;
+    inst->mu = cloud_alloc((size_t)M, sizeof(double), &failed);
+    inst->inv_mu = cloud_alloc((size_t)M, sizeof(double), &failed);
+    inst->capacity_cdf = cloud_alloc((size_t)M, sizeof(double), &failed);
+    inst->capacity_share = cloud_alloc((size_t)M, sizeof(float), &failed);
+    inst->order_desc = cloud_alloc((size_t)M, sizeof(int32_t), &failed);
+    inst->buffer = cloud_alloc((size_t)M, sizeof(int64_t), &failed);
+    inst->service = cloud_alloc((size_t)M, sizeof(dgpg_poisson_entry), &failed);
+    inst->rate = cloud_alloc((size_t)D * (size_t)N, sizeof(float), &failed);
+    inst->arrival = cloud_alloc((size_t)D * (size_t)N, sizeof(dgpg_poisson_entry), &failed);
+    inst->work_rate = cloud_alloc((size_t)D, sizeof(double), &failed);
+    inst->day_sin = cloud_alloc((size_t)D, sizeof(float), &failed);
+    inst->day_cos = cloud_alloc((size_t)D, sizeof(float), &failed);
+    if (bursts) {
+        inst->arrival_burst =
+            cloud_alloc((size_t)D * (size_t)N, sizeof(dgpg_poisson_entry), &failed);
+        inst->work_rate_burst = cloud_alloc((size_t)D, sizeof(double), &failed);
+    }
+    if (bimodal)
+        inst->size_cdf = cloud_alloc((size_t)env->job_size_cap, sizeof(double), &failed);
+    double *base_rate = cloud_alloc((size_t)N, sizeof(double), &failed);
+    double *phase = cloud_alloc((size_t)N, sizeof(double), &failed);
+    if (failed) {
+        snprintf(err, err_len,
+                 "env: out of memory building the scenario tables for env.n_agents = %d and "
+                 "env.day_length = %d; allowed: tables that fit in memory",
+                 N, D);
+        free(base_rate);
+        free(phase);
+        return DGPG_ENOMEM;
+    }
+
+    cloud_scenario *sc = &inst->sc;
+    memset(sc, 0, sizeof *sc);
+    sc->n_agents = N;
+    sc->n_pools = M;
+    sc->day_length = D;
+    sc->bimodal = bimodal;
+    sc->size_cap = bimodal ? (int32_t)env->job_size_cap : 0;
+    sc->burst_length = (int32_t)env->burst_length;
+    sc->burst_prob = env->burst_prob;
+    sc->burst_factor = env->burst_factor;
+    sc->drop_weight = env->drop_weight;
+    sc->seed = seed;
+    sc->size_mean = bimodal ? cloud_size_table(env, inst->size_cdf) : 1.0;
+
+    /* Agent rates: lambda_i = lambda_mean exp(sigma z - sigma^2/2), z ~ N(0,1)
+     * by Box-Muller, so E[lambda_i] = lambda_mean. */
+    const double two_pi = 6.283185307179586476925286766559;
+    double rate_sum = 0.0;
+    for (int32_t i = 0; i < N; i++) {
+        dgpg_u4 u = dgpg_uniform4(seed, (uint32_t)i, 0, 0, DGPG_STREAM_SCENARIO, 0);
+        double z = sqrt(-2.0 * log(u.u[0])) * cos(two_pi * u.u[1]);
+        double sigma = env->lambda_sigma;
+        base_rate[i] = env->lambda_mean * exp(sigma * z - 0.5 * sigma * sigma);
+        phase[i] = env->phase_spread * u.u[2];
+        rate_sum += base_rate[i];
+    }
+    sc->lambda_bar = rate_sum / N;
+
+    /* Pools: raw capacity vCPUs x servers, scaled to sum(mu) = work / rho. */
+    double raw_sum = 0.0;
+    for (int32_t m = 0; m < M; m++) {
+        dgpg_u4 u = dgpg_uniform4(seed, (uint32_t)m, 0, 0, DGPG_STREAM_SCENARIO, 1);
+        double vcpus = ldexp(1.0, 1 + (int)(m % env->instance_types));
+        double servers = 1.0 + floor(u.u[0] * (double)env->servers_max);
+        inst->mu[m] = vcpus * servers;
+        raw_sum += inst->mu[m];
+    }
+    sc->mu_total = sc->size_mean * rate_sum / env->rho;
+    double acc = 0.0;
+    for (int32_t m = 0; m < M; m++) {
+        inst->mu[m] *= sc->mu_total / raw_sum;
+        inst->inv_mu[m] = 1.0 / inst->mu[m];
+        inst->capacity_share[m] = (float)(inst->mu[m] / sc->mu_total);
+        acc += inst->mu[m] / sc->mu_total;
+        inst->capacity_cdf[m] = acc;
+        inst->buffer[m] = (int64_t)ceil(env->buffer_steps * inst->mu[m]);
+        if (inst->buffer[m] < 1)
+            inst->buffer[m] = 1;
+        inst->order_desc[m] = m;
+        if (dgpg_poisson_entry_init(&inst->service[m], inst->mu[m]) != 0) {
+            snprintf(err, err_len,
+                     "env.rho = %g with env.n_agents = %d: pool %d would serve %g work units "
+                     "per step; allowed: at most %g (raise env.rho or lower the rates)",
+                     env->rho, N, m, inst->mu[m], DGPG_POISSON_MAX_RATE);
+            free(base_rate);
+            free(phase);
+            return DGPG_EINVAL;
+        }
+    }
+    inst->capacity_cdf[M - 1] = 1.0;
+    qsort_r(inst->order_desc, (size_t)M, sizeof(int32_t), cloud_compare_mu_desc, inst->mu);
+
+    /* Rate tables over one day: lambda_i(t) = lambda_i (1 + a sin(2 pi (t/D + phase_i))). */
+    double largest = 0.0;
+    for (int32_t d = 0; d < D; d++) {
+        inst->day_sin[d] = (float)sin(two_pi * d / D);
+        inst->day_cos[d] = (float)cos(two_pi * d / D);
+        double total = 0.0;
+        for (int32_t i = 0; i < N; i++) {
+            double lam = base_rate[i] * (1.0 + env->day_amplitude *
+                                                   sin(two_pi * ((double)d / D + phase[i])));
+            size_t at = (size_t)d * (size_t)N + (size_t)i;
+            inst->rate[at] = (float)lam;
+            total += lam;
+            int bad = dgpg_poisson_entry_init(&inst->arrival[at], lam);
+            if (bursts)
+                bad |= dgpg_poisson_entry_init(&inst->arrival_burst[at], lam * env->burst_factor);
+            double peak = bursts ? lam * env->burst_factor : lam;
+            largest = peak > largest ? peak : largest;
+            if (bad) {
+                snprintf(err, err_len,
+                         "env.lambda_mean = %g: agent %d's rate %g is outside the sampler's "
+                         "range; allowed: rates up to %g",
+                         env->lambda_mean, i, peak, DGPG_POISSON_MAX_RATE);
+                free(base_rate);
+                free(phase);
+                return DGPG_EINVAL;
+            }
+        }
+        inst->work_rate[d] = sc->size_mean * total;
+        if (bursts)
+            inst->work_rate_burst[d] = sc->size_mean * total * env->burst_factor;
+    }
+    free(base_rate);
+    free(phase);
+    /* An agent's work in one step must fit int32: jobs up to k_max, each
+     * up to the size cap. */
+    double largest_jobs = largest + 12.0 * sqrt(largest) + 40.0;
+    double largest_size = bimodal ? (double)env->job_size_cap : 1.0;
+    if (largest_jobs * largest_size > 2.0e9 ||
+        largest_jobs > 4.0 * (DGPG_RNG_MAX_DRAW + 1)) {
+        snprintf(err, err_len,
+                 "env.lambda_mean = %g, env.job_size_cap = %lld: one agent could receive %.3g "
+                 "jobs of up to %.0f work units in a step; allowed: at most 2e9 work units "
+                 "and %u jobs per agent-step",
+                 env->lambda_mean, (long long)env->job_size_cap, largest_jobs, largest_size,
+                 4u * (DGPG_RNG_MAX_DRAW + 1));
+        return DGPG_EINVAL;
+    }
+
+    sc->mu = inst->mu;
+    sc->inv_mu = inst->inv_mu;
+    sc->capacity_share = inst->capacity_share;
+    sc->capacity_cdf = inst->capacity_cdf;
+    sc->order_desc = inst->order_desc;
+    sc->buffer = inst->buffer;
+    sc->service = inst->service;
+    sc->rate = inst->rate;
+    sc->arrival = inst->arrival;
+    sc->arrival_burst = inst->arrival_burst;
+    sc->work_rate = inst->work_rate;
+    sc->work_rate_burst = inst->work_rate_burst;
+    sc->day_sin = inst->day_sin;
+    sc->day_cos = inst->day_cos;
+    sc->size_cdf = inst->size_cdf;
+    return DGPG_OK;
+}
+
+static int cloud_compare_mu_desc(const void *a, const void *b, void *mu_v)
+{
+    const double *mu = mu_v;
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    if (mu[i] != mu[j])
+        return mu[i] > mu[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+static void cloud_destroy(void *instance)
+{
+    cloud_instance *inst = instance;
+    if (!inst)
+        return;
+    free(inst->mu);
+    free(inst->inv_mu);
+    free(inst->capacity_cdf);
+    free(inst->work_rate);
+    free(inst->work_rate_burst);
+    free(inst->size_cdf);
+    free(inst->capacity_share);
+    free(inst->rate);
+    free(inst->day_sin);
+    free(inst->day_cos);
+    free(inst->order_desc);
+    free(inst->buffer);
+    free(inst->service);
+    free(inst->arrival);
+    free(inst->arrival_burst);
+    free(inst->queue);
+    free(inst->dispatched);
+    free(inst->work);
+    free(inst->last_work);
+    free(inst->last_actions);
+    free(inst->burst);
+    free(inst->last_burst);
+    free(inst->flows);
+    free(inst->stats);
+    free(inst->scratch);
+    free(inst);
+}
+
+static int cloud_create(void *user, const struct dgpg_config *cfg, uint64_t scenario_seed,
+                        int64_t env_offset, int64_t n_envs, int threads, void **instance,
+                        char *err, size_t err_len)
+{
+    (void)user;
+    *instance = NULL;
+    if (n_envs < 1 || env_offset < 0 || env_offset + n_envs > (int64_t)UINT32_MAX) {
+        snprintf(err, err_len,
+                 "cloud: %lld environments from index %lld; allowed: at least 1, global "
+                 "indices below 2^32",
+                 (long long)n_envs, (long long)env_offset);
+        return DGPG_EINVAL;
+    }
+    cloud_instance *inst = calloc(1, sizeof *inst);
+    if (!inst) {
+        snprintf(err, err_len, "cloud: out of memory for the instance");
+        return DGPG_ENOMEM;
+    }
+    int rc = cloud_scenario_build(inst, &cfg->env, scenario_seed, err, err_len);
+    if (rc != DGPG_OK) {
+        cloud_destroy(inst);
+        return rc;
+    }
+    const size_t E = (size_t)n_envs, N = (size_t)inst->sc.n_agents, M = (size_t)inst->sc.n_pools;
+    inst->n_envs = n_envs;
+    inst->env_offset = env_offset;
+    inst->horizon = cfg->env.horizon;
+    inst->threads = cloud_threads(threads);
+    int failed = 0;
+    inst->queue = cloud_alloc(E * M, sizeof(int64_t), &failed);
+    inst->dispatched = cloud_alloc(E * M, sizeof(int64_t), &failed);
+    inst->work = cloud_alloc(E * N, sizeof(int32_t), &failed);
+    inst->last_work = cloud_alloc(E * N, sizeof(int32_t), &failed);
+    inst->last_actions = cloud_alloc(E * N, sizeof(int32_t), &failed);
+    inst->burst = cloud_alloc(E, 1, &failed);
+    inst->last_burst = cloud_alloc(E, 1, &failed);
+    inst->flows = cloud_alloc(E, sizeof(cloud_step_flows), &failed);
+    inst->stats = cloud_alloc(E, sizeof(dgpg_env_stats), &failed);
+    inst->scratch = cloud_alloc((size_t)inst->threads * 2 * M, sizeof(double), &failed);
+    if (failed) {
+        snprintf(err, err_len,
+                 "cloud: out of memory for env.n_envs = %lld x env.n_agents = %zu; allowed: a "
+                 "batch that fits in memory",
+                 (long long)n_envs, N);
+        cloud_destroy(inst);
+        return DGPG_ENOMEM;
+    }
+    *instance = inst;
+    return DGPG_OK;
+}
+
+static int cloud_dims(void *instance, dgpg_env_dims *dims)
+{
+    cloud_instance *inst = instance;
+    dims->n_envs = inst->n_envs;
+    dims->n_agents = inst->sc.n_agents;
+    dims->n_actions = inst->sc.n_pools;
+    dims->obs_dim = CLOUD_OBS_DIM(inst->sc.n_pools);
+    dims->state_dim = CLOUD_STATE_DIM(inst->sc.n_pools);
+    return DGPG_OK;
+}
+
+static int cloud_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Arrivals of the coming step for environment e (burst flag and w_i). The
+ * job counts of four agents come from one Philox call (cloud_agent_work). */
+static void cloud_draw_arrivals(cloud_instance *inst, int64_t e)
+{
+    const cloud_scenario *sc = &inst->sc;
+    const int32_t N = sc->n_agents;
+    uint32_t g = (uint32_t)(inst->env_offset + e);
+    int burst = cloud_in_burst(sc, g, inst->step);
+    int32_t *work = inst->work + e * N;
+    inst->burst[e] = (uint8_t)burst;
+    for (int32_t i0 = 0; i0 < N; i0 += 4) {
+        philox4x32_ctr_t r =
+            dgpg_philox(sc->seed, (uint32_t)i0 >> 2, inst->step, g, DGPG_STREAM_ARRIVAL, 0);
+        for (int32_t k = 0; k < 4 && i0 + k < N; k++)
+            work[i0 + k] = cloud_agent_work_u(sc, g, inst->step, i0 + k, burst, dgpg_u01(r.v[k]));
+    }
+}
+
+static int cloud_reset(void *instance, uint64_t episode)
+{
+    cloud_instance *inst = instance;
+    const int64_t E = inst->n_envs, M = inst->sc.n_pools;
+    inst->step = episode * (uint64_t)inst->horizon;
+    memset(inst->queue, 0, (size_t)(E * M) * sizeof(int64_t));
+    memset(inst->dispatched, 0, (size_t)(E * M) * sizeof(int64_t));
+    memset(inst->stats, 0, (size_t)E * sizeof(dgpg_env_stats));
+    memset(inst->flows, 0, (size_t)E * sizeof(cloud_step_flows));
+#pragma omp parallel for schedule(static) num_threads(inst->threads)
+    for (int64_t e = 0; e < E; e++)
+        cloud_draw_arrivals(inst, e);
+    return DGPG_OK;
+}
+
+static int cloud_observe(void *instance, float *obs, float *state)
+{
+    cloud_instance *inst = instance;
+    const cloud_scenario *sc = &inst->sc;
+    const int64_t E = inst->n_envs, N = sc->n_agents, M = sc->n_pools;
+    const int64_t D_obs = CLOUD_OBS_DIM(M), D_state = CLOUD_STATE_DIM(M);
+#pragma omp parallel for schedule(static) num_threads(inst->threads)
+    for (int64_t e = 0; e < E; e++) {
+        const int64_t *queue = inst->queue + e * M;
+        for (int64_t i = 0; i < N; i++)
+            cloud_observe_agent(sc, inst->step, (int32_t)i, inst->work[e * N + i], inst->burst[e],
+                                queue, obs + (e * N + i) * D_obs);
+        if (state)
+            cloud_global_state(sc, inst->step, inst->burst[e], queue, state + e * D_state);
+    }
+    return DGPG_OK;
+}
+
+static int cloud_step(void *instance, const int32_t *actions, float *reward)
+{
+    cloud_instance *inst = instance;
+    const cloud_scenario *sc = &inst->sc;
+    const int64_t E = inst->n_envs, N = sc->n_agents, M = sc->n_pools;
+    /* Validate every action before any environment moves, so a refused
+     * step leaves the batch as it was. */
+    int64_t invalid = 0;
+#pragma omp parallel for schedule(static) num_threads(inst->threads) reduction(+ : invalid)
+    for (int64_t k = 0; k < E * N; k++)
+        invalid += (uint32_t)actions[k] >= (uint32_t)M;
+    if (invalid)
+        return DGPG_EINVAL;
+#pragma omp parallel for schedule(static) num_threads(inst->threads)
+    for (int64_t e = 0; e < E; e++) {
+        const int32_t *act = actions + e * N;
+        int64_t *disp = inst->dispatched + e * M;
+        cloud_dispatch(sc, inst->work + e * N, act, disp);
+        uint32_t g = (uint32_t)(inst->env_offset + e);
+        double r = cloud_serve(sc, g, inst->step, inst->burst[e], disp, inst->queue + e * M,
+                               &inst->flows[e]);
+        reward[e] = (float)r;
+        dgpg_env_stats *st = &inst->stats[e];
+        st->reward += r;
+        st->queued += (double)inst->flows[e].queued;
+        st->arrived += (double)inst->flows[e].arrived;
+        st->served += (double)inst->flows[e].served;
+        st->dropped += (double)inst->flows[e].dropped;
+        st->steps += 1.0;
+        memcpy(inst->last_work + e * N, inst->work + e * N, (size_t)N * sizeof(int32_t));
+        memcpy(inst->last_actions + e * N, act, (size_t)N * sizeof(int32_t));
+        inst->last_burst[e] = inst->burst[e];
+    }
+    inst->step++;
+#pragma omp parallel for schedule(static) num_threads(inst->threads)
+    for (int64_t e = 0; e < E; e++)
+        cloud_draw_arrivals(inst, e);
+    return DGPG_OK;
+}
+
+static int cloud_stats(void *instance, dgpg_env_stats *per_env)
+{
+    cloud_instance *inst = instance;
+    memcpy(per_env, inst->stats, (size_t)inst->n_envs * sizeof(dgpg_env_stats));
+    return DGPG_OK;
+}
+
+static int cloud_policy_count(void *instance)
+{
+    (void)instance;
+    return CLOUD_POLICY_COUNT;
+}
+
+static const char *cloud_policy_name(void *instance, int policy)
+{
+    (void)instance;
+    return policy >= 0 && policy < CLOUD_POLICY_COUNT ? cloud_policy_names[policy] : NULL;
+}
+
+static int cloud_policy_find(void *instance, const char *name)
+{
+    (void)instance;
+    for (int p = 0; p < CLOUD_POLICY_COUNT; p++)
+        if (strcmp(name, cloud_policy_names[p]) == 0)
+            return p;
+    return DGPG_ENOTFOUND;
+}
+
+static int cloud_policy_act_batch(void *instance, int policy, int32_t *actions)
+{
+    cloud_instance *inst = instance;
+    if (policy < 0 || policy >= CLOUD_POLICY_COUNT)
+        return DGPG_ENOTFOUND;
+    const cloud_scenario *sc = &inst->sc;
+    const int64_t E = inst->n_envs, N = sc->n_agents, M = sc->n_pools;
+#pragma omp parallel for schedule(static) num_threads(inst->threads)
+    for (int64_t e = 0; e < E; e++)
+        cloud_policy_act(sc, (cloud_policy)policy, (uint32_t)(inst->env_offset + e), inst->step,
+                         inst->burst[e], inst->queue + e * M, inst->work + e * N,
+                         actions + e * N, inst->scratch + cloud_thread_id() * 2 * M);
+    return DGPG_OK;
+}
+
+const cloud_scenario *cloud_instance_scenario(const cloud_instance *inst) { return &inst->sc; }
+const int64_t *cloud_instance_queue(const cloud_instance *inst) { return inst->queue; }
+const int32_t *cloud_instance_work(const cloud_instance *inst) { return inst->work; }
+const cloud_step_flows *cloud_instance_flows(const cloud_instance *inst) { return inst->flows; }
+uint64_t cloud_instance_step(const cloud_instance *inst) { return inst->step; }
+
+const dgpg_env_api dgpg_cloud_env_api = {
+    .version = DGPG_ENV_API_VERSION,
+    .name = "cloud",
+    .user = NULL,
+    .create = cloud_create,
+    .destroy = cloud_destroy,
+    .dims = cloud_dims,
+    .reset = cloud_reset,
+    .observe = cloud_observe,
+    .step = cloud_step,
+    .stats = cloud_stats,
+    .policy_count = cloud_policy_count,
+    .policy_name = cloud_policy_name,
+    .policy_find = cloud_policy_find,
+    .policy_act = cloud_policy_act_batch,
+};
+
+/* ---- the cloud_mm1 analytical model ---------------------------------- */
+
+typedef struct cloud_model {
+    cloud_instance *env;
+    double barrier;
+    double *rate;   /* (N) work rates lambda_i(t) s */
+    double *flows;  /* (M) */
+    double *slope;  /* (M) */
+    double *p_star; /* (M) */
+    double *reference; /* (M) */
+} cloud_model;
+
+static void cloud_model_destroy(void *instance)
+{
+    cloud_model *model = instance;
+    if (!model)
+        return;
+    free(model->rate);
+    free(model->flows);
+    free(model->slope);
+    free(model->p_star);
+    free(model->reference);
+    free(model);
+}
+
+static int cloud_model_create(void *user, const struct dgpg_config *cfg, void *env_instance,
+                              void **instance, char *err, size_t err_len)
+{
+    (void)user;
+    *instance = NULL;
+    cloud_instance *env = env_instance;
+    cloud_model *model = calloc(1, sizeof *model);
+    int failed = !model;
+    if (model) {
+        const size_t N = (size_t)env->sc.n_agents, M = (size_t)env->sc.n_pools;
+        model->env = env;
+        model->barrier = cfg->model.barrier;
+        model->rate = cloud_alloc(N, sizeof(double), &failed);
+        model->flows = cloud_alloc(M, sizeof(double), &failed);
+        model->slope = cloud_alloc(M, sizeof(double), &failed);
+        model->p_star = cloud_alloc(M, sizeof(double), &failed);
+        model->reference = cloud_alloc(M, sizeof(double), &failed);
+    }
+    if (failed) {
+        snprintf(err, err_len, "cloud_mm1: out of memory for the model's work buffers");
+        cloud_model_destroy(model);
+        return DGPG_ENOMEM;
+    }
+    *instance = model;
+    return DGPG_OK;
+}
+
+static int cloud_model_check_env(const cloud_model *model, int64_t env)
+{
+    return env >= 0 && env < model->env->n_envs ? DGPG_OK : DGPG_EINVAL;
+}
+
+static int cloud_model_p_star(void *instance, int64_t env, double *p_star)
+{
+    cloud_model *model = instance;
+    if (cloud_model_check_env(model, env) != DGPG_OK)
+        return DGPG_EINVAL;
+    const cloud_instance *inst = model->env;
+    const cloud_scenario *sc = &inst->sc;
+    cloud_model_optimal_probs(sc->n_pools, sc->mu, sc->order_desc,
+                              cloud_work_rate(sc, inst->step, inst->burst[env]), p_star);
+    return DGPG_OK;
+}
+
+static int cloud_model_cost_method(void *instance, int64_t env, const double *probs,
+                                   double *cost, double *grad)
+{
+    cloud_model *model = instance;
+    if (cloud_model_check_env(model, env) != DGPG_OK)
+        return DGPG_EINVAL;
+    const cloud_instance *inst = model->env;
+    const cloud_scenario *sc = &inst->sc;
+    const int32_t N = sc->n_agents, M = sc->n_pools;
+    int32_t d = cloud_day_index(sc, inst->step);
+    double factor = sc->size_mean * (inst->burst[env] ? sc->burst_factor : 1.0);
+    for (int32_t i = 0; i < N; i++)
+        model->rate[i] = factor * (double)sc->rate[(int64_t)d * N + i];
+    if (grad) {
+        *cost = cloud_model_cost_grad(N, M, sc->mu, model->rate, probs, model->barrier,
+                                      model->flows, model->slope, grad);
+        return DGPG_OK;
+    }
+    double total = 0.0;
+    for (int32_t i = 0; i < N; i++)
+        total += model->rate[i];
+    cloud_model_flows(N, M, model->rate, probs, model->flows);
+    *cost = cloud_model_cost(M, sc->mu, model->flows, total, model->barrier, NULL);
+    return DGPG_OK;
+}
+
+static int cloud_model_influence_method(void *instance, double *out)
+{
+    cloud_model *model = instance;
+    const cloud_instance *inst = model->env;
+    const cloud_scenario *sc = &inst->sc;
+    const int64_t E = inst->n_envs, N = sc->n_agents, M = sc->n_pools;
+    uint64_t last_step = inst->step - 1;
+    for (int64_t e = 0; e < E; e++) {
+        cloud_model_optimal_probs((int32_t)M, sc->mu, sc->order_desc,
+                                  cloud_work_rate(sc, last_step, inst->last_burst[e]),
+                                  model->p_star);
+        cloud_model_reference((int32_t)M, model->p_star, (double)inst->flows[e].arrived,
+                              model->reference);
+        for (int64_t i = 0; i < N; i++)
+            out[e * N + i] = cloud_model_influence(inst->dispatched + e * M, model->reference,
+                                                   inst->last_actions[e * N + i],
+                                                   inst->last_work[e * N + i]);
+    }
+    return DGPG_OK;
+}
+
+const dgpg_model_api dgpg_cloud_model_api = {
+    .version = DGPG_MODEL_API_VERSION,
+    .name = "cloud_mm1",
+    .env_name = "cloud",
+    .user = NULL,
+    .create = cloud_model_create,
+    .destroy = cloud_model_destroy,
+    .optimal_probs = cloud_model_p_star,
+    .cost = cloud_model_cost_method,
+    .influence = cloud_model_influence_method,
+};

@@ -1,0 +1,30 @@
+/* cloud.h — host side of the cloud environment: scenario construction and
+ * the CPU backend's batch instance, both registered as the `cloud`
+ * environment and `cloud_mm1` model plug-ins (include/dgpg/dgpg.h).
+ * Tests and the benchmark reach the instance through these functions. */
+#ifndef DGPG_CLOUD_H
+#define DGPG_CLOUD_H
+
+#include "../kernels/cloud_env.h"
+#include "../kernels/cloud_policy.h"
+#include "config.h"
+#include "dgpg/dgpg.h"
+
+typedef struct cloud_instance cloud_instance;
+
+extern const dgpg_env_api dgpg_cloud_env_api;
+extern const dgpg_model_api dgpg_cloud_model_api;
+
+/* Policy names in cloud_policy order. */
+extern const char *const cloud_policy_names[CLOUD_POLICY_COUNT];
+
+/* The scenario of an instance (host pointers). */
+const cloud_scenario *cloud_instance_scenario(const cloud_instance *inst);
+/* Current queues (E, M), this step's work (E, N) and the last step's flows (E). */
+const int64_t *cloud_instance_queue(const cloud_instance *inst);
+const int32_t *cloud_instance_work(const cloud_instance *inst);
+const cloud_step_flows *cloud_instance_flows(const cloud_instance *inst);
+/* The global step counter (RNG and time of day) of the coming decision. */
+uint64_t cloud_instance_step(const cloud_instance *inst);
+
+#endif

@@ -1,0 +1,1072 @@
+/* config.c — schema-validated YAML config loader, printer and cross-key checks.
+ *
+ * One static schema table drives everything: loading, the messages that say
+ * what is allowed, printing, and iteration. YAML is read with libyaml's event
+ * API rather than the document API because only events expose anchors and
+ * aliases (the document API silently resolves them), and because events
+ * arrive in file order, so the first problem in the file is the one reported. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sysconf(_SC_PHYS_PAGES) */
+#endif
+
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+typedef enum field_type { T_INT, T_DBL, T_BOOL, T_STR, T_ENUM } field_type;
+
+/* What a string must look like beyond fitting its buffer. */
+typedef enum str_rule {
+    S_ANY,     /* non-empty, no control characters */
+    S_IDENT,   /* looked up in a registry by name: C-identifier-like */
+    S_RUNNAME  /* becomes a directory name: no '/', not "." or ".." */
+} str_rule;
+
+typedef struct field {
+    const char *section;
+    const char *key;
+    field_type type;
+    size_t offset;               /* into dgpg_config */
+    size_t size;                 /* T_STR / T_ENUM: buffer size, NUL included */
+    int64_t imin, imax;          /* T_INT, inclusive */
+    double dmin, dmax;           /* T_DBL */
+    int dmin_open, dmax_open;    /* T_DBL: the bound itself is excluded */
+    str_rule rule;               /* T_STR */
+    const char *const *words;    /* T_ENUM: NULL-terminated */
+    const char *help;
+} field;
+
+#define MEMBER_SIZE(sec, k) sizeof(((dgpg_config *)0)->sec.k)
+#define F_INT(sec, k, lo, hi, h)                                                    \
+    { .section = #sec, .key = #k, .type = T_INT, .offset = offsetof(dgpg_config, sec.k), \
+      .imin = (lo), .imax = (hi), .help = (h) }
+#define F_DBL(sec, k, lo_open, lo, hi, hi_open, h)                                   \
+    { .section = #sec, .key = #k, .type = T_DBL, .offset = offsetof(dgpg_config, sec.k), \
+      .dmin = (lo), .dmax = (hi), .dmin_open = (lo_open), .dmax_open = (hi_open), .help = (h) }
+#define F_BOOL(sec, k, h)                                                            \
+    { .section = #sec, .key = #k, .type = T_BOOL, .offset = offsetof(dgpg_config, sec.k), \
+      .help = (h) }
+#define F_STR(sec, k, r, h)                                                          \
+    { .section = #sec, .key = #k, .type = T_STR, .offset = offsetof(dgpg_config, sec.k), \
+      .size = MEMBER_SIZE(sec, k), .rule = (r), .help = (h) }
+#define F_ENUM(sec, k, w, h)                                                         \
+    { .section = #sec, .key = #k, .type = T_ENUM, .offset = offsetof(dgpg_config, sec.k), \
+      .size = MEMBER_SIZE(sec, k), .words = (w), .help = (h) }
+
+#define OPEN 1
+#define CLOSED 0
+#define SEED_MAX (INT64_C(1) << 62) /* leaves room for seed + k without overflow */
+
+static const char *const JOB_SIZE_WORDS[] = {"unit", "bimodal", NULL};
+static const char *const GUIDE_WORDS[] = {"dgpg", "target", "descent", "cv", "none", NULL};
+static const char *const CRITIC_WORDS[] = {"mappo", "ippo", NULL};
+static const char *const SCHEDULE_WORDS[] = {"constant", "linear", "exponential", NULL};
+static const char *const BACKEND_WORDS[] = {"cpu", "cuda", "auto", NULL};
+
+static const char *const SECTIONS[] = {"env", "model", "algo", "train", "log", "backend", "eval"};
+#define N_SECTIONS (sizeof SECTIONS / sizeof SECTIONS[0])
+
+static const field FIELDS[] = {
+    F_STR(env, name, S_IDENT, "registered environment plug-in"),
+    F_INT(env, n_agents, 2, 10000000, "N dispatchers"),
+    F_INT(env, n_pools, 2, 1024, "M server pools"),
+    F_INT(env, n_envs, 1, 1000000, "E environments stepped as one batch"),
+    F_INT(env, horizon, 1, 100000000, "T steps per episode"),
+    F_DBL(env, rho, OPEN, 0.0, 2.0, CLOSED, "nominal load: mean work rate / capacity"),
+    F_DBL(env, lambda_mean, OPEN, 0.0, 100.0, CLOSED, "mean jobs per agent per step"),
+    F_DBL(env, lambda_sigma, CLOSED, 0.0, 3.0, CLOSED, "log-normal shape of per-agent rates"),
+    F_DBL(env, day_amplitude, CLOSED, 0.0, 1.0, OPEN,
+          "relative amplitude of the daily sinusoid (below 1 keeps rates positive)"),
+    F_INT(env, day_length, 1, 100000, "steps per day"),
+    F_DBL(env, phase_spread, CLOSED, 0.0, 1.0, CLOSED, "agent phases uniform in [0, spread) days"),
+    F_DBL(env, burst_prob, CLOSED, 0.0, 1.0, CLOSED, "probability a burst window is a burst"),
+    F_DBL(env, burst_factor, CLOSED, 1.0, 100.0, CLOSED, "rate multiplier inside a burst"),
+    F_INT(env, burst_length, 1, 100000, "steps per burst window"),
+    F_ENUM(env, job_size, JOB_SIZE_WORDS, "job size distribution"),
+    F_DBL(env, large_job_prob, CLOSED, 0.0, 1.0, CLOSED, "bimodal: probability a job is large"),
+    F_INT(env, large_job_min, 1, 1000000, "bimodal: Pareto scale of large jobs"),
+    F_DBL(env, pareto_alpha, OPEN, 1.0, 10.0, CLOSED,
+          "bimodal: Pareto tail index (above 1 for a finite mean)"),
+    F_INT(env, job_size_cap, 1, 1000000, "bimodal: largest job size"),
+    F_INT(env, instance_types, 1, 10, "server types of 2, 4, ..., 2^types vCPUs"),
+    F_INT(env, servers_max, 1, 1000, "servers per pool uniform in [1, max]"),
+    F_DBL(env, buffer_steps, OPEN, 0.0, 1e6, CLOSED, "buffer B_m = ceil(buffer_steps * mu_m)"),
+    F_DBL(env, drop_weight, CLOSED, 0.0, 1e6, CLOSED, "penalty per dropped work unit"),
+    F_INT(env, seed, 0, SEED_MAX, "scenario seed"),
+
+    F_STR(model, name, S_IDENT, "registered analytical model"),
+    F_DBL(model, barrier, CLOSED, 0.5, 0.999, CLOSED, "utilisation where the smooth barrier starts"),
+
+    F_ENUM(algo, guide, GUIDE_WORDS, "form of the analytical guidance"),
+    F_ENUM(algo, critic, CRITIC_WORDS, "centralised (mappo) or local (ippo) critic"),
+    F_ENUM(algo, alpha_schedule, SCHEDULE_WORDS, "how the guidance weight changes per episode"),
+    F_DBL(algo, alpha_start, CLOSED, 0.0, 1.0, CLOSED, "guidance weight at the first episode"),
+    F_DBL(algo, alpha_end, CLOSED, 0.0, 1.0, CLOSED, "guidance weight at the end (floor)"),
+    F_DBL(algo, alpha_decay, OPEN, 0.0, 1.0, CLOSED, "exponential schedule: factor per episode"),
+    F_DBL(algo, lr, OPEN, 0.0, 1.0, CLOSED, "learning rate"),
+    F_DBL(algo, clip, OPEN, 0.0, 10.0, CLOSED, "PPO ratio clip"),
+    F_DBL(algo, gamma, CLOSED, 0.0, 1.0, CLOSED, "discount factor"),
+    F_DBL(algo, gae_lambda, CLOSED, 0.0, 1.0, CLOSED, "GAE lambda"),
+    F_DBL(algo, entropy_coef, CLOSED, 0.0, 10.0, CLOSED, "entropy bonus weight"),
+    F_DBL(algo, value_coef, CLOSED, 0.0, 100.0, CLOSED, "value loss weight"),
+    F_DBL(algo, max_grad_norm, OPEN, 0.0, 1e9, CLOSED, "gradient norm clip"),
+    F_INT(algo, epochs, 1, 1000, "PPO epochs per episode"),
+    F_INT(algo, minibatches, 1, 100000, "minibatches per epoch"),
+    F_INT(algo, hidden, 1, 4096, "hidden layer width"),
+    F_INT(algo, layers, 1, 8, "hidden layers"),
+    F_BOOL(algo, share_params, "one parameter set shared by all agents"),
+
+    F_STR(train, name, S_RUNNAME, "run directory name: runs/NAME"),
+    F_INT(train, episodes, 1, 10000000, "training episodes"),
+    F_INT(train, seed, 0, SEED_MAX, "training seed"),
+    F_INT(train, checkpoint_every, 1, 10000000, "episodes between checkpoints"),
+
+    F_STR(log, dir, S_ANY, "parent of run directories"),
+    F_INT(log, snapshot_every, 1, 10000000, "episodes between parameter snapshots"),
+
+    F_ENUM(backend, kind, BACKEND_WORDS, "compute backend (auto: cuda when a GPU is present)"),
+    F_INT(backend, threads, 0, 1024, "CPU threads, 0 = every core"),
+
+    F_INT(eval, scenarios, 2, 100000, "held-out scenarios"),
+    F_INT(eval, seed, 0, SEED_MAX, "first scenario seed"),
+    F_STR(eval, policies, S_ANY, "comma-separated policy names"),
+    F_STR(eval, output, S_ANY, "HDF5 file for the eval table"),
+};
+#define N_FIELDS (sizeof FIELDS / sizeof FIELDS[0])
+
+#define DEFAULT_SOURCE "(embedded default)"
+#define SET_SOURCE "--set"
+#define MSG_VALUE_MAX 96 /* longer values are cut in messages so they stay readable */
+
+/* ---- small text helpers ------------------------------------------------ */
+
+static int ascii_ieq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        int ca = (*a >= 'A' && *a <= 'Z') ? *a + 32 : *a;
+        int cb = (*b >= 'A' && *b <= 'Z') ? *b + 32 : *b;
+        if (ca != cb) return 0;
+    }
+    return *a == *b;
+}
+
+static int is_ctrl(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+/* Messages must stay one line whatever the input held, so control
+ * characters are masked and long values are cut. */
+static void sanitize(char *dst, size_t dst_len, const char *src, size_t src_len)
+{
+    size_t n = 0, i;
+    if (dst_len == 0) return;
+    for (i = 0; i < src_len && n + 4 < dst_len && i < MSG_VALUE_MAX; i++)
+        dst[n++] = is_ctrl((unsigned char)src[i]) ? '?' : src[i];
+    if (i < src_len && n + 4 <= dst_len) {
+        memcpy(dst + n, "...", 3);
+        n += 3;
+    }
+    dst[n] = '\0';
+}
+
+static void loc_text(char *buf, size_t len, const char *src, size_t line)
+{
+    char s[DGPG_PATH_LEN];
+    sanitize(s, sizeof s, src, strlen(src));
+    if (line > 0)
+        snprintf(buf, len, "%s:%zu", s, line);
+    else
+        snprintf(buf, len, "%s", s);
+}
+
+/* Shortest text that strtod reads back as the same double; a '.' is forced
+ * into the mantissa so that YAML 1.1 readers (PyYAML) also see a float. */
+static void format_double(char *buf, size_t len, double v)
+{
+    int prec;
+    /* Whole numbers read better as "20.0" than as the shorter "2e+01". */
+    if (isfinite(v) && v == floor(v) && fabs(v) < 1e16) {
+        snprintf(buf, len, "%.1f", v);
+        return;
+    }
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    if (!strpbrk(buf, ".ni")) { /* not nan/inf and no '.' yet */
+        char *e = strpbrk(buf, "eE");
+        char tail[32] = "";
+        if (e) {
+            snprintf(tail, sizeof tail, "%s", e);
+            *e = '\0';
+        }
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, ".0%s", tail);
+    }
+}
+
+/* Range bounds are for people: "(0, 2]" rather than the YAML-safe "2.0". */
+static void bound_text(char *buf, size_t len, double v)
+{
+    if (v == floor(v) && fabs(v) < 1e16)
+        snprintf(buf, len, "%.0f", v);
+    else
+        format_double(buf, len, v);
+}
+
+static void allowed_text(const field *f, char *buf, size_t len)
+{
+    char lo[40], hi[40];
+    size_t used = 0;
+    switch (f->type) {
+    case T_INT:
+        snprintf(buf, len, "an integer in [%" PRId64 ", %" PRId64 "]", f->imin, f->imax);
+        break;
+    case T_DBL:
+        bound_text(lo, sizeof lo, f->dmin);
+        bound_text(hi, sizeof hi, f->dmax);
+        snprintf(buf, len, "a number in %c%s, %s%c", f->dmin_open ? '(' : '[', lo, hi,
+                 f->dmax_open ? ')' : ']');
+        break;
+    case T_BOOL:
+        snprintf(buf, len, "true or false (also yes/no, on/off)");
+        break;
+    case T_ENUM:
+        buf[0] = '\0';
+        for (const char *const *w = f->words; *w && used < len; w++) {
+            int n = snprintf(buf + used, len - used, "%s%s", w == f->words ? "" : ", ", *w);
+            if (n < 0) break;
+            used += (size_t)n;
+        }
+        break;
+    case T_STR:
+        switch (f->rule) {
+        case S_IDENT:
+            snprintf(buf, len,
+                     "a name of 1 to %zu characters from A-Z a-z 0-9 _, not starting with a digit",
+                     f->size - 1);
+            break;
+        case S_RUNNAME:
+            snprintf(buf, len,
+                     "a name of 1 to %zu characters from A-Z a-z 0-9 . _ - (not '.' or '..')",
+                     f->size - 1);
+            break;
+        case S_ANY:
+            snprintf(buf, len, "a non-empty string of at most %zu characters", f->size - 1);
+            break;
+        }
+        break;
+    }
+}
+
+static void section_keys_text(size_t sec, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_FIELDS && used < len; i++) {
+        if (strcmp(FIELDS[i].section, SECTIONS[sec]) != 0) continue;
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", FIELDS[i].key);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+static void sections_text(char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t s = 0; s < N_SECTIONS && used < len; s++) {
+        int n = snprintf(buf + used, len - used, "%s%s", s ? ", " : "", SECTIONS[s]);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+static int find_section(const char *name)
+{
+    for (size_t s = 0; s < N_SECTIONS; s++)
+        if (strcmp(SECTIONS[s], name) == 0) return (int)s;
+    return -1;
+}
+
+static int find_field(size_t sec, const char *key)
+{
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (strcmp(FIELDS[i].section, SECTIONS[sec]) == 0 && strcmp(FIELDS[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* ---- errors naming where, what and what is allowed ---------------------- */
+
+static void err_value(char *err, size_t err_len, const char *src, size_t line, const field *f,
+                      const char *value, size_t value_len, const char *problem)
+{
+    char loc[DGPG_PATH_LEN + 32], val[MSG_VALUE_MAX + 8], allowed[512];
+    loc_text(loc, sizeof loc, src, line);
+    sanitize(val, sizeof val, value, value_len);
+    allowed_text(f, allowed, sizeof allowed);
+    snprintf(err, err_len, "%s: %s.%s = '%s': %s; allowed: %s", loc, f->section, f->key, val,
+             problem, allowed);
+}
+
+static void err_unknown_section(char *err, size_t err_len, const char *src, size_t line,
+                                const char *name, size_t name_len)
+{
+    char loc[DGPG_PATH_LEN + 32], nm[MSG_VALUE_MAX + 8], allowed[256];
+    loc_text(loc, sizeof loc, src, line);
+    sanitize(nm, sizeof nm, name, name_len);
+    sections_text(allowed, sizeof allowed);
+    snprintf(err, err_len, "%s: %s: unknown section; allowed: %s", loc, nm, allowed);
+}
+
+static void err_unknown_key(char *err, size_t err_len, const char *src, size_t line, size_t sec,
+                            const char *key, size_t key_len)
+{
+    char loc[DGPG_PATH_LEN + 32], k[MSG_VALUE_MAX + 8], allowed[768];
+    loc_text(loc, sizeof loc, src, line);
+    sanitize(k, sizeof k, key, key_len);
+    section_keys_text(sec, allowed, sizeof allowed);
+    snprintf(err, err_len, "%s: %s.%s: unknown key in section '%s'; allowed: %s", loc,
+             SECTIONS[sec], k, SECTIONS[sec], allowed);
+}
+
+/* ---- scalar conversion -------------------------------------------------- */
+
+/* Converts `text` for field f and stores it into cfg. Returns 0, or -1 with
+ * the message. `yaml_null`: the text was a plain YAML null (~, null, empty),
+ * which must not quietly become a string. */
+static int apply_value(dgpg_config *cfg, const field *f, const char *text, size_t len,
+                       int yaml_null, const char *src, size_t line, char *err, size_t err_len)
+{
+    char problem[128];
+    char *dst = (char *)cfg + f->offset;
+
+    if (memchr(text, '\0', len)) {
+        err_value(err, err_len, src, line, f, text, len, "contains a NUL character");
+        return -1;
+    }
+    switch (f->type) {
+    case T_INT: {
+        char *end;
+        long long v;
+        /* strtoll skips leading blanks and accepts a bare sign; neither is
+         * an integer as written. */
+        if (len == 0 || !((text[0] >= '0' && text[0] <= '9') || text[0] == '-' || text[0] == '+')) {
+            err_value(err, err_len, src, line, f, text, len, "not an integer");
+            return -1;
+        }
+        errno = 0;
+        v = strtoll(text, &end, 10);
+        if (end != text + len || end == text) {
+            err_value(err, err_len, src, line, f, text, len, "not an integer");
+            return -1;
+        }
+        if (errno == ERANGE || v < f->imin || v > f->imax) {
+            err_value(err, err_len, src, line, f, text, len, "out of range");
+            return -1;
+        }
+        int64_t iv = (int64_t)v;
+        memcpy(dst, &iv, sizeof iv);
+        return 0;
+    }
+    case T_DBL: {
+        char *end;
+        double v;
+        /* Hex floats and leading blanks are strtod conveniences, not numbers
+         * anyone means to write in a config. */
+        if (len == 0 || text[0] == ' ' || text[0] == '\t' || memchr(text, 'x', len) ||
+            memchr(text, 'X', len)) {
+            err_value(err, err_len, src, line, f, text, len, "not a number");
+            return -1;
+        }
+        errno = 0;
+        v = strtod(text, &end);
+        if (end != text + len || end == text) {
+            err_value(err, err_len, src, line, f, text, len, "not a number");
+            return -1;
+        }
+        if (errno == ERANGE && isinf(v)) {
+            err_value(err, err_len, src, line, f, text, len, "out of range");
+            return -1;
+        }
+        if (!isfinite(v)) {
+            err_value(err, err_len, src, line, f, text, len,
+                      "not a number (NaN and infinity are not allowed)");
+            return -1;
+        }
+        if ((f->dmin_open ? !(v > f->dmin) : !(v >= f->dmin)) ||
+            (f->dmax_open ? !(v < f->dmax) : !(v <= f->dmax))) {
+            err_value(err, err_len, src, line, f, text, len, "out of range");
+            return -1;
+        }
+        memcpy(dst, &v, sizeof v);
+        return 0;
+    }
+    case T_BOOL: {
+        int b;
+        if (ascii_ieq(text, "true") || ascii_ieq(text, "yes") || ascii_ieq(text, "on"))
+            b = 1;
+        else if (ascii_ieq(text, "false") || ascii_ieq(text, "no") || ascii_ieq(text, "off"))
+            b = 0;
+        else {
+            err_value(err, err_len, src, line, f, text, len, "not a boolean");
+            return -1;
+        }
+        memcpy(dst, &b, sizeof b);
+        return 0;
+    }
+    case T_ENUM: {
+        for (const char *const *w = f->words; *w; w++) {
+            if (strcmp(*w, text) == 0) {
+                memset(dst, 0, f->size);
+                memcpy(dst, text, len);
+                return 0;
+            }
+        }
+        err_value(err, err_len, src, line, f, text, len, "not one of the allowed words");
+        return -1;
+    }
+    case T_STR: {
+        if (len == 0 || yaml_null) {
+            err_value(err, err_len, src, line, f, text, len, "empty");
+            return -1;
+        }
+        if (len >= f->size) {
+            snprintf(problem, sizeof problem, "too long (%zu characters)", len);
+            err_value(err, err_len, src, line, f, text, len, problem);
+            return -1;
+        }
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)text[i];
+            if (is_ctrl(c)) {
+                err_value(err, err_len, src, line, f, text, len, "contains a control character");
+                return -1;
+            }
+            int alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+            if ((f->rule == S_IDENT && !(alnum || c == '_')) ||
+                (f->rule == S_IDENT && i == 0 && c >= '0' && c <= '9') ||
+                (f->rule == S_RUNNAME && !(alnum || c == '_' || c == '.' || c == '-'))) {
+                err_value(err, err_len, src, line, f, text, len, "not a valid name");
+                return -1;
+            }
+        }
+        if (f->rule == S_RUNNAME && (strcmp(text, ".") == 0 || strcmp(text, "..") == 0)) {
+            err_value(err, err_len, src, line, f, text, len, "not a valid name");
+            return -1;
+        }
+        memset(dst, 0, f->size);
+        memcpy(dst, text, len);
+        return 0;
+    }
+    }
+    return -1;
+}
+
+/* ---- YAML (event API) --------------------------------------------------- */
+
+typedef struct load_ctx {
+    yaml_parser_t parser;
+    dgpg_config *cfg;
+    const char *src;
+    const char *text;            /* the whole input, to place reader errors */
+    size_t text_len;
+    size_t key_line[N_FIELDS];   /* line each key was set on in this file, 0 = not set */
+    size_t sec_line[N_SECTIONS];
+    char *err;
+    size_t err_len;
+} load_ctx;
+
+static size_t ev_line(const yaml_event_t *ev) { return ev->start_mark.line + 1; }
+
+static int next_event(load_ctx *c, yaml_event_t *ev)
+{
+    char loc[DGPG_PATH_LEN + 32];
+    const yaml_parser_t *p = &c->parser;
+    if (yaml_parser_parse(&c->parser, ev)) return 0;
+    switch (p->error) {
+    case YAML_MEMORY_ERROR:
+        loc_text(loc, sizeof loc, c->src, 0);
+        snprintf(c->err, c->err_len, "%s: out of memory while reading YAML", loc);
+        break;
+    case YAML_READER_ERROR:
+    {
+        /* Reader errors (bad encoding, control characters) carry a byte
+         * offset, not a mark; the line is counted from the text. */
+        size_t line = 1, col = 1;
+        for (size_t i = 0; i < p->problem_offset && i < c->text_len; i++, col++)
+            if (c->text[i] == '\n') line++, col = 0;
+        loc_text(loc, sizeof loc, c->src, line);
+        snprintf(c->err, c->err_len, "%s: malformed YAML: %s (column %zu, byte offset %zu)", loc,
+                 p->problem ? p->problem : "unreadable input", col, p->problem_offset);
+        break;
+    }
+    default:
+        loc_text(loc, sizeof loc, c->src, p->problem_mark.line + 1);
+        if (p->context)
+            snprintf(c->err, c->err_len, "%s: malformed YAML: %s (column %zu, %s at line %zu)", loc,
+                     p->problem ? p->problem : "syntax error", p->problem_mark.column + 1,
+                     p->context, p->context_mark.line + 1);
+        else
+            snprintf(c->err, c->err_len, "%s: malformed YAML: %s (column %zu)", loc,
+                     p->problem ? p->problem : "syntax error", p->problem_mark.column + 1);
+        break;
+    }
+    return -1;
+}
+
+static const char *node_kind(const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_MAPPING_START_EVENT: return "a mapping";
+    case YAML_SEQUENCE_START_EVENT: return "a sequence";
+    case YAML_SCALAR_EVENT: return "a scalar";
+    case YAML_ALIAS_EVENT: return "an alias";
+    default: return "something else";
+    }
+}
+
+/* Anchors, aliases and tags would let one value stand for another or change
+ * its type behind the schema's back; a config has no need for them. `where`
+ * names the section or key being read ("" at the top). */
+static int reject_anchor_alias_tag(load_ctx *c, const yaml_event_t *ev, const char *where)
+{
+    char loc[DGPG_PATH_LEN + 32], name[MSG_VALUE_MAX + 8];
+    const yaml_char_t *anchor = NULL, *tag = NULL;
+    const char *sep = where[0] ? ": " : "";
+    switch (ev->type) {
+    case YAML_ALIAS_EVENT: anchor = ev->data.alias.anchor; break;
+    case YAML_SCALAR_EVENT:
+        anchor = ev->data.scalar.anchor;
+        tag = ev->data.scalar.tag;
+        break;
+    case YAML_MAPPING_START_EVENT:
+        anchor = ev->data.mapping_start.anchor;
+        tag = ev->data.mapping_start.tag;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        anchor = ev->data.sequence_start.anchor;
+        tag = ev->data.sequence_start.tag;
+        break;
+    default: return 0;
+    }
+    loc_text(loc, sizeof loc, c->src, ev_line(ev));
+    if (ev->type == YAML_ALIAS_EVENT || anchor) {
+        const char *a = anchor ? (const char *)anchor : "";
+        sanitize(name, sizeof name, a, strlen(a));
+        snprintf(c->err, c->err_len,
+                 "%s: %s%s%s%s: anchors and aliases are not supported; allowed: plain values", loc,
+                 where, sep, ev->type == YAML_ALIAS_EVENT ? "*" : "&", name);
+        return -1;
+    }
+    if (tag) {
+        sanitize(name, sizeof name, (const char *)tag, strlen((const char *)tag));
+        snprintf(c->err, c->err_len,
+                 "%s: %s%stag '%s': YAML tags are not supported; allowed: plain values", loc, where,
+                 sep, name);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_yaml_null(const yaml_event_t *ev)
+{
+    const char *v = (const char *)ev->data.scalar.value;
+    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+           strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+/* Reads the keys of one section mapping (its MAPPING-START already consumed). */
+static int load_section(load_ctx *c, size_t sec)
+{
+    char loc[DGPG_PATH_LEN + 32], allowed[768];
+    for (;;) {
+        yaml_event_t kev, vev;
+        if (next_event(c, &kev)) return -1;
+        if (kev.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&kev);
+            return 0;
+        }
+        if (reject_anchor_alias_tag(c, &kev, SECTIONS[sec])) {
+            yaml_event_delete(&kev);
+            return -1;
+        }
+        if (kev.type != YAML_SCALAR_EVENT) {
+            loc_text(loc, sizeof loc, c->src, ev_line(&kev));
+            section_keys_text(sec, allowed, sizeof allowed);
+            snprintf(c->err, c->err_len, "%s: %s: wrong type (%s used as a key); allowed: %s", loc,
+                     SECTIONS[sec], node_kind(&kev), allowed);
+            yaml_event_delete(&kev);
+            return -1;
+        }
+        const char *key = (const char *)kev.data.scalar.value;
+        int fi = find_field(sec, key);
+        if (fi < 0) {
+            err_unknown_key(c->err, c->err_len, c->src, ev_line(&kev), sec, key,
+                            kev.data.scalar.length);
+            yaml_event_delete(&kev);
+            return -1;
+        }
+        const field *f = &FIELDS[fi];
+        size_t key_line = ev_line(&kev);
+        yaml_event_delete(&kev);
+
+        char where[2 * DGPG_NAME_LEN];
+        snprintf(where, sizeof where, "%s.%s", f->section, f->key);
+        if (next_event(c, &vev)) return -1;
+        if (reject_anchor_alias_tag(c, &vev, where)) {
+            yaml_event_delete(&vev);
+            return -1;
+        }
+        if (vev.type != YAML_SCALAR_EVENT) {
+            allowed_text(f, allowed, sizeof allowed);
+            loc_text(loc, sizeof loc, c->src, ev_line(&vev));
+            snprintf(c->err, c->err_len, "%s: %s: wrong type (%s, expected a single value); allowed: %s",
+                     loc, where, node_kind(&vev), allowed);
+            yaml_event_delete(&vev);
+            return -1;
+        }
+        const char *val = (const char *)vev.data.scalar.value;
+        size_t len = vev.data.scalar.length;
+        if (c->key_line[fi]) {
+            char problem[96];
+            snprintf(problem, sizeof problem, "duplicate key (first set at line %zu)",
+                     c->key_line[fi]);
+            err_value(c->err, c->err_len, c->src, key_line, f, val, len, problem);
+            yaml_event_delete(&vev);
+            return -1;
+        }
+        int rc = apply_value(c->cfg, f, val, len, is_yaml_null(&vev), c->src, ev_line(&vev), c->err,
+                             c->err_len);
+        yaml_event_delete(&vev);
+        if (rc) return -1;
+        c->key_line[fi] = key_line;
+    }
+}
+
+/* Reads the top-level mapping of sections (its MAPPING-START already consumed). */
+static int load_root(load_ctx *c)
+{
+    char loc[DGPG_PATH_LEN + 32], allowed[768];
+    for (;;) {
+        yaml_event_t kev, vev;
+        if (next_event(c, &kev)) return -1;
+        if (kev.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&kev);
+            return 0;
+        }
+        if (reject_anchor_alias_tag(c, &kev, "")) {
+            yaml_event_delete(&kev);
+            return -1;
+        }
+        if (kev.type != YAML_SCALAR_EVENT) {
+            loc_text(loc, sizeof loc, c->src, ev_line(&kev));
+            sections_text(allowed, sizeof allowed);
+            snprintf(c->err, c->err_len, "%s: wrong type (%s used as a section name); allowed: %s",
+                     loc, node_kind(&kev), allowed);
+            yaml_event_delete(&kev);
+            return -1;
+        }
+        int sec = find_section((const char *)kev.data.scalar.value);
+        if (sec < 0) {
+            err_unknown_section(c->err, c->err_len, c->src, ev_line(&kev),
+                                (const char *)kev.data.scalar.value, kev.data.scalar.length);
+            yaml_event_delete(&kev);
+            return -1;
+        }
+        size_t line = ev_line(&kev);
+        yaml_event_delete(&kev);
+        loc_text(loc, sizeof loc, c->src, line);
+        if (c->sec_line[sec]) {
+            snprintf(c->err, c->err_len,
+                     "%s: %s: duplicate section (first at line %zu); allowed: each section once",
+                     loc, SECTIONS[sec], c->sec_line[sec]);
+            return -1;
+        }
+        c->sec_line[sec] = line;
+
+        if (next_event(c, &vev)) return -1;
+        if (reject_anchor_alias_tag(c, &vev, SECTIONS[sec])) {
+            yaml_event_delete(&vev);
+            return -1;
+        }
+        if (vev.type == YAML_MAPPING_START_EVENT) {
+            yaml_event_delete(&vev);
+            if (load_section(c, (size_t)sec)) return -1;
+            continue;
+        }
+        /* "env:" with every key commented out is an empty section, not an error. */
+        if (vev.type == YAML_SCALAR_EVENT && is_yaml_null(&vev)) {
+            yaml_event_delete(&vev);
+            continue;
+        }
+        char val[MSG_VALUE_MAX + 8] = "";
+        if (vev.type == YAML_SCALAR_EVENT)
+            sanitize(val, sizeof val, (const char *)vev.data.scalar.value, vev.data.scalar.length);
+        loc_text(loc, sizeof loc, c->src, ev_line(&vev));
+        section_keys_text((size_t)sec, allowed, sizeof allowed);
+        if (vev.type == YAML_SCALAR_EVENT)
+            snprintf(c->err, c->err_len,
+                     "%s: %s = '%s': wrong type (a scalar, expected a mapping of keys); allowed: %s",
+                     loc, SECTIONS[sec], val, allowed);
+        else
+            snprintf(c->err, c->err_len,
+                     "%s: %s: wrong type (%s, expected a mapping of keys); allowed: %s", loc,
+                     SECTIONS[sec], node_kind(&vev), allowed);
+        yaml_event_delete(&vev);
+        return -1;
+    }
+}
+
+/* Parses a whole stream: nothing (an empty file), or one document holding a
+ * mapping of sections. */
+static int load_stream(load_ctx *c)
+{
+    char loc[DGPG_PATH_LEN + 32], allowed[256];
+    yaml_event_t ev;
+    int docs = 0;
+
+    if (next_event(c, &ev)) return -1;
+    yaml_event_delete(&ev); /* STREAM-START */
+    for (;;) {
+        if (next_event(c, &ev)) return -1;
+        if (ev.type == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&ev);
+            return 0;
+        }
+        /* Only DOCUMENT-START can follow at this level. */
+        if (docs++ > 0) {
+            loc_text(loc, sizeof loc, c->src, ev_line(&ev));
+            snprintf(c->err, c->err_len,
+                     "%s: malformed YAML: a second document; allowed: one document per file", loc);
+            yaml_event_delete(&ev);
+            return -1;
+        }
+        yaml_event_delete(&ev);
+
+        if (next_event(c, &ev)) return -1;
+        if (reject_anchor_alias_tag(c, &ev, "")) {
+            yaml_event_delete(&ev);
+            return -1;
+        }
+        if (ev.type == YAML_MAPPING_START_EVENT) {
+            yaml_event_delete(&ev);
+            if (load_root(c)) return -1;
+        } else if (ev.type == YAML_SCALAR_EVENT && is_yaml_null(&ev)) {
+            yaml_event_delete(&ev); /* "---" alone: an empty document */
+        } else {
+            char val[MSG_VALUE_MAX + 8] = "";
+            if (ev.type == YAML_SCALAR_EVENT)
+                sanitize(val, sizeof val, (const char *)ev.data.scalar.value, ev.data.scalar.length);
+            loc_text(loc, sizeof loc, c->src, ev_line(&ev));
+            sections_text(allowed, sizeof allowed);
+            if (ev.type == YAML_SCALAR_EVENT)
+                snprintf(c->err, c->err_len,
+                         "%s: '%s': wrong type (the file is a scalar, expected a mapping of "
+                         "sections); allowed: %s",
+                         loc, val, allowed);
+            else
+                snprintf(c->err, c->err_len,
+                         "%s: wrong type (the file is %s, expected a mapping of sections); allowed: %s",
+                         loc, node_kind(&ev), allowed);
+            yaml_event_delete(&ev);
+            return -1;
+        }
+        if (next_event(c, &ev)) return -1;
+        yaml_event_delete(&ev); /* DOCUMENT-END */
+    }
+}
+
+/* Checks that the whole stream is well-formed YAML before any of it is
+ * interpreted: a syntax error (an unclosed bracket, a bad indent) changes
+ * the meaning of what comes before it, so it must win over, say, the
+ * "wrong type" that a half-read flow sequence would otherwise produce. */
+static int syntax_pass(load_ctx *c)
+{
+    for (;;) {
+        yaml_event_t ev;
+        if (next_event(c, &ev)) return -1;
+        int end = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+        if (end) return 0;
+    }
+}
+
+/* Applies one YAML text of `len` bytes onto cfg. key_line, if not NULL,
+ * receives the line each key was set on (0 = not set). */
+static int load_source(dgpg_config *cfg, const char *src, const char *text, size_t len,
+                       size_t *key_line_out, char *err, size_t err_len)
+{
+    load_ctx *c = calloc(1, sizeof *c);
+    int rc = 0;
+    if (!c) {
+        snprintf(err, err_len, "%s: out of memory", src);
+        return -1;
+    }
+    c->cfg = cfg;
+    c->src = src;
+    c->text = text;
+    c->text_len = len;
+    c->err = err;
+    c->err_len = err_len;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        if (!yaml_parser_initialize(&c->parser)) {
+            snprintf(err, err_len, "%s: out of memory initialising the YAML parser", src);
+            free(c);
+            return -1;
+        }
+        yaml_parser_set_input_string(&c->parser, (const unsigned char *)text, len);
+        rc = pass == 0 ? syntax_pass(c) : load_stream(c);
+        yaml_parser_delete(&c->parser);
+    }
+    if (rc == 0 && key_line_out) memcpy(key_line_out, c->key_line, sizeof c->key_line);
+    free(c);
+    return rc;
+}
+
+#define FILE_MAX ((size_t)16 << 20) /* far beyond any config; bounds memory on a wrong path */
+
+static int load_file(dgpg_config *cfg, const char *path, char *err, size_t err_len)
+{
+    char loc[DGPG_PATH_LEN + 32];
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    FILE *fp = fopen(path, "rb");
+    loc_text(loc, sizeof loc, path, 0);
+    if (!fp) {
+        snprintf(err, err_len, "%s: cannot read: %s", loc, strerror(errno));
+        return -1;
+    }
+    /* Read whole: the text is parsed twice (syntax, then meaning), and a
+     * directory, which fopen accepts, fails here with EISDIR. */
+    for (;;) {
+        if (len == cap) {
+            if (cap >= FILE_MAX) {
+                snprintf(err, err_len, "%s: cannot read: larger than %zu MiB; allowed: a config file",
+                         loc, FILE_MAX >> 20);
+                free(buf);
+                fclose(fp);
+                return -1;
+            }
+            size_t ncap = cap ? 2 * cap : 4096;
+            char *nbuf = realloc(buf, ncap);
+            if (!nbuf) {
+                snprintf(err, err_len, "%s: cannot read: out of memory", loc);
+                free(buf);
+                fclose(fp);
+                return -1;
+            }
+            buf = nbuf;
+            cap = ncap;
+        }
+        size_t n = fread(buf + len, 1, cap - len, fp);
+        len += n;
+        if (n == 0) break;
+    }
+    if (ferror(fp)) {
+        int e = errno;
+        snprintf(err, err_len, "%s: cannot read: %s", loc, strerror(e ? e : EIO));
+        free(buf);
+        fclose(fp);
+        return -1;
+    }
+    fclose(fp);
+    int rc = load_source(cfg, path, buf, len, NULL, err, err_len);
+    free(buf);
+    return rc;
+}
+
+/* ---- public API --------------------------------------------------------- */
+
+int dgpg_config_set(dgpg_config *cfg, const char *assignment, char *err, size_t err_len)
+{
+    char shown[MSG_VALUE_MAX + 8];
+    const char *eq = assignment ? strchr(assignment, '=') : NULL;
+    const char *dot = eq ? memchr(assignment, '.', (size_t)(eq - assignment)) : NULL;
+    if (!eq || !dot || dot == assignment || dot + 1 == eq) {
+        const char *a = assignment ? assignment : "";
+        sanitize(shown, sizeof shown, a, strlen(a));
+        snprintf(err, err_len, "--set '%s': expected section.key=value", shown);
+        return -1;
+    }
+    char sec_name[DGPG_NAME_LEN], key[DGPG_NAME_LEN];
+    size_t sec_len = (size_t)(dot - assignment), key_len = (size_t)(eq - dot - 1);
+    int sec = -1, fi = -1;
+    if (sec_len < sizeof sec_name) {
+        memcpy(sec_name, assignment, sec_len);
+        sec_name[sec_len] = '\0';
+        sec = find_section(sec_name);
+    }
+    if (sec < 0) {
+        err_unknown_section(err, err_len, SET_SOURCE, 0, assignment, sec_len);
+        return -1;
+    }
+    if (key_len < sizeof key) {
+        memcpy(key, dot + 1, key_len);
+        key[key_len] = '\0';
+        fi = find_field((size_t)sec, key);
+    }
+    if (fi < 0) {
+        err_unknown_key(err, err_len, SET_SOURCE, 0, (size_t)sec, dot + 1, key_len);
+        return -1;
+    }
+    /* Convert into a copy so a rejected value leaves cfg untouched. */
+    dgpg_config tmp = *cfg;
+    if (apply_value(&tmp, &FIELDS[fi], eq + 1, strlen(eq + 1), 0, SET_SOURCE, 0, err, err_len))
+        return -1;
+    *cfg = tmp;
+    return 0;
+}
+
+int dgpg_config_load(dgpg_config *cfg, const char *path, const char *const *sets, int n_sets,
+                     char *err, size_t err_len)
+{
+    size_t key_line[N_FIELDS];
+    memset(cfg, 0, sizeof *cfg);
+    if (load_source(cfg, DEFAULT_SOURCE, dgpg_default_yaml, strlen(dgpg_default_yaml), key_line,
+                    err, err_len))
+        return -1;
+    /* Every later layer only overrides, so a key the default forgets would
+     * silently stay zero. */
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        if (!key_line[i]) {
+            snprintf(err, err_len, "internal error: %s does not set %s.%s", DEFAULT_SOURCE,
+                     FIELDS[i].section, FIELDS[i].key);
+            return -1;
+        }
+    }
+    snprintf(cfg->source, sizeof cfg->source, "%s", path ? path : DEFAULT_SOURCE);
+    if (path && load_file(cfg, path, err, err_len)) return -1;
+    for (int i = 0; i < n_sets; i++)
+        if (dgpg_config_set(cfg, sets[i], err, err_len)) return -1;
+    return 0;
+}
+
+/* Text of a value as print writes it, strings unquoted. */
+static void value_text(const dgpg_config *cfg, const field *f, char *buf, size_t len)
+{
+    const char *p = (const char *)cfg + f->offset;
+    switch (f->type) {
+    case T_INT: {
+        int64_t v;
+        memcpy(&v, p, sizeof v);
+        snprintf(buf, len, "%" PRId64, v);
+        break;
+    }
+    case T_DBL: {
+        double v;
+        memcpy(&v, p, sizeof v);
+        format_double(buf, len, v);
+        break;
+    }
+    case T_BOOL: {
+        int v;
+        memcpy(&v, p, sizeof v);
+        snprintf(buf, len, "%s", v ? "true" : "false");
+        break;
+    }
+    case T_STR:
+    case T_ENUM:
+        snprintf(buf, len, "%.*s", (int)(f->size - 1), p);
+        break;
+    }
+}
+
+/* A string may go unquoted only if every YAML reader takes it back as the
+ * same string: starts with a letter or '_', no YAML indicators, and not a
+ * word that YAML 1.1 resolves to a bool or null. */
+static int plain_safe(const char *s)
+{
+    static const char *const reserved[] = {"y", "n", "yes", "no", "true", "false",
+                                           "on", "off", "null", NULL};
+    unsigned char c0 = (unsigned char)s[0];
+    if (!((c0 >= 'A' && c0 <= 'Z') || (c0 >= 'a' && c0 <= 'z') || c0 == '_')) return 0;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '.' || c == ',' || c == '/' || c == '-';
+        if (!ok) return 0;
+    }
+    for (const char *const *r = reserved; *r; r++)
+        if (ascii_ieq(s, *r)) return 0;
+    return 1;
+}
+
+void dgpg_config_print(const dgpg_config *cfg, FILE *out)
+{
+    char src[DGPG_PATH_LEN], val[DGPG_PATH_LEN + 64];
+    const char *prev = NULL;
+    sanitize(src, sizeof src, cfg->source, strnlen(cfg->source, sizeof cfg->source));
+    fprintf(out, "# resolved config (source: %s)\n", src);
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const field *f = &FIELDS[i];
+        if (!prev || strcmp(prev, f->section) != 0) {
+            fprintf(out, "%s%s:\n", prev ? "\n" : "", f->section);
+            prev = f->section;
+        }
+        value_text(cfg, f, val, sizeof val);
+        if ((f->type == T_STR || f->type == T_ENUM) && !plain_safe(val)) {
+            fprintf(out, "  %s: '", f->key);
+            for (const char *p = val; *p; p++) {
+                if (*p == '\'') fputc('\'', out); /* YAML escapes ' as '' in single quotes */
+                fputc(*p, out);
+            }
+            fputs("'\n", out);
+        } else {
+            fprintf(out, "  %s: %s\n", f->key, val);
+        }
+    }
+}
+
+void dgpg_config_foreach(const dgpg_config *cfg,
+                         void (*fn)(void *user, const char *section, const char *key,
+                                    const char *value),
+                         void *user)
+{
+    char val[DGPG_PATH_LEN + 64];
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        value_text(cfg, &FIELDS[i], val, sizeof val);
+        fn(user, FIELDS[i].section, FIELDS[i].key, val);
+    }
+}
+
+int dgpg_config_check(const dgpg_config *cfg, char *err, size_t err_len)
+{
+    const dgpg_config_env *e = &cfg->env;
+
+    if (strcmp(e->job_size, "bimodal") == 0 && e->large_job_min > e->job_size_cap) {
+        snprintf(err, err_len,
+                 "env.large_job_min = '%" PRId64 "', env.job_size_cap = '%" PRId64
+                 "': the smallest large job exceeds the largest job; allowed: "
+                 "env.large_job_min <= env.job_size_cap when env.job_size is bimodal",
+                 e->large_job_min, e->job_size_cap);
+        return -1;
+    }
+
+    /* long double keeps the product exact enough and free of overflow for
+     * every in-range value (at most ~1e19 bytes). */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages > 0 && page > 0) {
+        long double mem = (long double)pages * (long double)page;
+        long double rates = (long double)e->day_length * (long double)e->n_agents * 12.0L;
+        long double batch = (long double)e->n_envs * (long double)e->n_agents *
+                            (4.0L * (4.0L + 2.0L * (long double)e->n_pools) + 16.0L);
+        long double need = rates + batch;
+        if (need > 0.8L * mem) {
+            const long double gib = 1024.0L * 1024.0L * 1024.0L;
+            snprintf(err, err_len,
+                     "env.n_envs * env.n_agents = %" PRId64 " * %" PRId64 " (env.n_pools = %" PRId64
+                     ", env.day_length = %" PRId64 "): the batch and rate tables need %.1Lf GiB; "
+                     "allowed: at most 80%% of this machine's %.1Lf GiB memory",
+                     e->n_envs, e->n_agents, e->n_pools, e->day_length, need / gib, mem / gib);
+            return -1;
+        }
+    }
+    return 0;
+}

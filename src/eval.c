@@ -1,0 +1,318 @@
+/* eval.c — see eval.h.
+ *
+ * Every policy meets the same scenarios and, within a scenario, the same
+ * arrivals and service draws (they come from streams no policy touches),
+ * so the comparison is paired. Per scenario, over its E environments and
+ * T steps:
+ *   mean delay = sum_t sum_m Q_m(t+1) / sum_t arrived(t)   (Little's law, steps)
+ *   drop rate  = dropped / arrived
+ *   cost       = -(mean shared reward per step), and cost / cost(p*)
+ * and the table gives the mean over scenarios with a 95% Student-t interval. */
+#include "eval.h"
+
+#include "check.h"
+#include "dgpg/dgpg.h"
+#include "h5util.h"
+#include "stats.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EVAL_MAX_POLICIES 32
+
+enum eval_metric { EVAL_DELAY, EVAL_DROP, EVAL_COST, EVAL_COST_RATIO, EVAL_METRICS };
+
+static const struct {
+    const char *name, *units, *description;
+} eval_metric_info[EVAL_METRICS] = {
+    {"mean_delay", "steps",
+     "mean queueing delay by Little's law: sum over steps of the total backlog after service, "
+     "over the work that arrived"},
+    {"drop_rate", "1", "work dropped at full buffers over work arrived"},
+    {"cost", "steps", "mean per-step cost: minus the mean shared reward (delay plus weighted drops)"},
+    {"cost_ratio", "1", "cost over the cost of the analytical static policy p* on the same scenario"},
+};
+
+typedef struct eval_plan {
+    int n_policies;
+    int policy[EVAL_MAX_POLICIES];
+    const char *name[EVAL_MAX_POLICIES];
+    int pstar;            /* index of p* among the env's policies */
+    int pstar_row;        /* its row in the table, or -1 if not requested */
+} eval_plan;
+
+static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *list,
+                               eval_plan *plan, char *err, size_t err_len)
+{
+    char buf[DGPG_LIST_LEN];
+    snprintf(buf, sizeof buf, "%s", list);
+    plan->n_policies = 0;
+    plan->pstar = api->policy_find(inst, "pstar");
+    plan->pstar_row = -1;
+    char allowed[DGPG_LIST_LEN] = "";
+    for (int p = 0; p < api->policy_count(inst); p++) {
+        size_t used = strlen(allowed);
+        snprintf(allowed + used, sizeof allowed - used, "%s%s", p ? ", " : "",
+                 api->policy_name(inst, p));
+    }
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        for (char *end = tok + strlen(tok); end > tok && end[-1] == ' ';)
+            *--end = '\0';
+        int p = api->policy_find(inst, tok);
+        if (p < 0) {
+            snprintf(err, err_len, "eval.policies = '%s': unknown policy '%s'; allowed: %s",
+                     list, tok, allowed);
+            return DGPG_EINVAL;
+        }
+        for (int q = 0; q < plan->n_policies; q++)
+            if (plan->policy[q] == p) {
+                snprintf(err, err_len,
+                         "eval.policies = '%s': policy '%s' appears twice; allowed: each "
+                         "policy once",
+                         list, tok);
+                return DGPG_EINVAL;
+            }
+        if (plan->n_policies == EVAL_MAX_POLICIES) {
+            snprintf(err, err_len, "eval.policies = '%s': more than %d policies", list,
+                     EVAL_MAX_POLICIES);
+            return DGPG_EINVAL;
+        }
+        if (p == plan->pstar)
+            plan->pstar_row = plan->n_policies;
+        plan->name[plan->n_policies] = api->policy_name(inst, p);
+        plan->policy[plan->n_policies++] = p;
+    }
+    if (plan->n_policies == 0) {
+        snprintf(err, err_len, "eval.policies = '%s': no policy named; allowed: %s", list,
+                 allowed);
+        return DGPG_EINVAL;
+    }
+    if (plan->pstar < 0) {
+        snprintf(err, err_len,
+                 "env.name = '%s': the environment has no 'pstar' policy to compare costs "
+                 "against; allowed: an environment with one",
+                 api->name);
+        return DGPG_EINVAL;
+    }
+    return DGPG_OK;
+}
+
+/* One episode of `policy` on the instance: sums over environments and steps. */
+static int eval_episode(const dgpg_env_api *api, void *inst, int policy, int64_t horizon,
+                        int32_t *actions, float *reward, dgpg_env_stats *per_env, int64_t E,
+                        dgpg_env_stats *total)
+{
+    int rc = api->reset(inst, 0);
+    for (int64_t t = 0; rc == DGPG_OK && t < horizon; t++) {
+        rc = api->policy_act(inst, policy, actions);
+        if (rc == DGPG_OK)
+            rc = api->step(inst, actions, reward);
+    }
+    if (rc == DGPG_OK)
+        rc = api->stats(inst, per_env);
+    if (rc != DGPG_OK)
+        return rc;
+    memset(total, 0, sizeof *total);
+    for (int64_t e = 0; e < E; e++) {
+        total->reward += per_env[e].reward;
+        total->queued += per_env[e].queued;
+        total->arrived += per_env[e].arrived;
+        total->served += per_env[e].served;
+        total->dropped += per_env[e].dropped;
+        total->steps += per_env[e].steps;
+    }
+    return DGPG_OK;
+}
+
+static int eval_write_h5(const char *path, const dgpg_config *cfg, const eval_plan *plan,
+                         int64_t K, const double *values /* (METRICS, P, K) */)
+{
+    char tmp[DGPG_PATH_LEN + 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    const hsize_t P = (hsize_t)plan->n_policies;
+    int rc = -1;
+    hid_t file = H5I_INVALID_HID, group = H5I_INVALID_HID;
+    double *summary = malloc(sizeof(double) * P * 2);
+    double *seeds = malloc(sizeof(double) * (size_t)K);
+    if (!summary || !seeds)
+        goto done;
+    H5_CHECK(file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), done);
+    if (h5util_attr_string(file, "dgpg_version", DGPG_VERSION_STRING) ||
+        h5util_attr_string(file, "kind", "dgpg eval table") || h5util_write_config(file, cfg))
+        goto done;
+    H5_CHECK(group = H5Gcreate2(file, "eval", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), done);
+    if (h5util_attr_string(group, "description",
+                           "built-in policies on held-out scenarios; *_mean and *_ci95 are the "
+                           "mean over scenarios and the half width of its 95% Student-t "
+                           "interval; per-scenario values are (policy, scenario)") ||
+        h5util_attr_int(group, "n_scenarios", K) ||
+        h5util_attr_int(group, "n_envs", cfg->env.n_envs) ||
+        h5util_attr_int(group, "horizon", cfg->env.horizon))
+        goto done;
+    if (h5util_write_strings(group, "policy", P, plan->name, "policy of each row"))
+        goto done;
+    for (int64_t k = 0; k < K; k++)
+        seeds[k] = (double)(cfg->eval.seed + k);
+    hsize_t dims_k = (hsize_t)K;
+    if (h5util_write_doubles(group, "scenario_seed", 1, &dims_k, seeds, "1",
+                             "seed of each held-out scenario (column)"))
+        goto done;
+    for (int metric = 0; metric < EVAL_METRICS; metric++) {
+        const double *v = values + (size_t)metric * P * (size_t)K;
+        for (hsize_t p = 0; p < P; p++) {
+            dgpg_summary s = dgpg_summarize(v + p * (size_t)K, K, 1);
+            summary[p] = s.mean;
+            summary[P + p] = s.ci95;
+        }
+        char name[64], desc[512];
+        hsize_t dims2[2] = {P, (hsize_t)K};
+        if (h5util_write_doubles(group, eval_metric_info[metric].name, 2, dims2, v,
+                                 eval_metric_info[metric].units,
+                                 eval_metric_info[metric].description))
+            goto done;
+        snprintf(name, sizeof name, "%s_mean", eval_metric_info[metric].name);
+        snprintf(desc, sizeof desc, "mean over scenarios of %s", eval_metric_info[metric].name);
+        if (h5util_write_doubles(group, name, 1, &P, summary, eval_metric_info[metric].units,
+                                 desc))
+            goto done;
+        snprintf(name, sizeof name, "%s_ci95", eval_metric_info[metric].name);
+        snprintf(desc, sizeof desc, "half width of the 95%% Student-t interval of %s_mean",
+                 eval_metric_info[metric].name);
+        if (h5util_write_doubles(group, name, 1, &P, summary + P,
+                                 eval_metric_info[metric].units, desc))
+            goto done;
+    }
+    H5_CHECK(H5Gclose(group), done);
+    group = H5I_INVALID_HID;
+    H5_CHECK(H5Fclose(file), done);
+    file = H5I_INVALID_HID;
+    /* written whole under a temporary name, then renamed: a reader never
+     * sees half a file, and a failure never damages an older one */
+    if (rename(tmp, path) != 0) {
+        perror("dgpg: rename of the eval table");
+        goto done;
+    }
+    rc = 0;
+done:
+    if (group >= 0)
+        H5Gclose(group);
+    if (file >= 0)
+        H5Fclose(file);
+    if (rc != 0)
+        unlink(tmp);
+    free(summary);
+    free(seeds);
+    return rc;
+}
+
+int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
+{
+    const dgpg_env_api *api = dgpg_find_env(cfg->env.name);
+    if (!api || !api->policy_act) {
+        char names[256];
+        dgpg_env_names(names, sizeof names);
+        snprintf(err, err_len,
+                 "env.name = '%s': no registered environment with built-in policies of that "
+                 "name; allowed: %s",
+                 cfg->env.name, names);
+        return DGPG_EINVAL;
+    }
+    const int64_t K = cfg->eval.scenarios, E = cfg->env.n_envs, T = cfg->env.horizon;
+    int threads = (int)cfg->backend.threads;
+    void *inst = NULL;
+    int rc = api->create(api->user, cfg, (uint64_t)cfg->eval.seed, 0, E, threads, &inst, err,
+                         err_len);
+    if (rc != DGPG_OK)
+        return rc;
+    eval_plan plan;
+    rc = eval_parse_policies(api, inst, cfg->eval.policies, &plan, err, err_len);
+    dgpg_env_dims dims;
+    if (rc == DGPG_OK)
+        rc = api->dims(inst, &dims);
+    const int64_t P = plan.n_policies;
+    int32_t *actions = NULL;
+    float *reward = NULL;
+    dgpg_env_stats *per_env = NULL;
+    double *values = NULL;
+    if (rc != DGPG_OK)
+        goto done;
+    actions = malloc(sizeof(int32_t) * (size_t)(E * dims.n_agents));
+    reward = malloc(sizeof(float) * (size_t)E);
+    per_env = malloc(sizeof(dgpg_env_stats) * (size_t)E);
+    values = malloc(sizeof(double) * EVAL_METRICS * (size_t)(P * K));
+    if (!actions || !reward || !per_env || !values) {
+        snprintf(err, err_len, "eval: out of memory for E = %lld environments", (long long)E);
+        rc = DGPG_ENOMEM;
+        goto done;
+    }
+    for (int64_t k = 0; k < K; k++) {
+        if (k > 0) {
+            api->destroy(inst);
+            inst = NULL;
+            rc = api->create(api->user, cfg, (uint64_t)(cfg->eval.seed + k), 0, E, threads, &inst,
+                             err, err_len);
+            if (rc != DGPG_OK)
+                goto done;
+        }
+        dgpg_env_stats reference, total;
+        rc = eval_episode(api, inst, plan.pstar, T, actions, reward, per_env, E, &reference);
+        if (rc != DGPG_OK)
+            goto episode_failed;
+        double reference_cost = -reference.reward / reference.steps;
+        for (int64_t p = 0; p < P; p++) {
+            if (p == plan.pstar_row)
+                total = reference;
+            else if ((rc = eval_episode(api, inst, plan.policy[p], T, actions, reward, per_env, E,
+                                        &total)) != DGPG_OK)
+                goto episode_failed;
+            double cost = -total.reward / total.steps;
+            double *at = values + p * K + k;
+            at[EVAL_DELAY * P * K] = total.arrived > 0 ? total.queued / total.arrived : 0.0;
+            at[EVAL_DROP * P * K] = total.arrived > 0 ? total.dropped / total.arrived : 0.0;
+            at[EVAL_COST * P * K] = cost;
+            at[EVAL_COST_RATIO * P * K] = cost / reference_cost;
+        }
+    }
+
+    fprintf(out,
+            "dgpg eval: env %s, N = %lld agents, M = %lld pools, rho = %g, E = %lld "
+            "environments x T = %lld steps, %lld scenarios (seeds %lld..%lld)\n",
+            cfg->env.name, (long long)cfg->env.n_agents, (long long)cfg->env.n_pools,
+            cfg->env.rho, (long long)E, (long long)T, (long long)K, (long long)cfg->eval.seed,
+            (long long)(cfg->eval.seed + K - 1));
+    fprintf(out, "mean over scenarios +- half width of the 95%% interval\n");
+    fprintf(out, "%-14s %24s %24s %24s\n", "policy", "mean delay (steps)", "drop rate (%)",
+            "cost / cost(p*)");
+    for (int64_t p = 0; p < P; p++) {
+        dgpg_summary d = dgpg_summarize(values + EVAL_DELAY * P * K + p * K, K, 1);
+        dgpg_summary r = dgpg_summarize(values + EVAL_DROP * P * K + p * K, K, 1);
+        dgpg_summary c = dgpg_summarize(values + EVAL_COST_RATIO * P * K + p * K, K, 1);
+        fprintf(out, "%-14s %15.4f +- %-6.4f %15.4f +- %-6.4f %15.4f +- %-6.4f\n", plan.name[p],
+                d.mean, d.ci95, 100.0 * r.mean, 100.0 * r.ci95, c.mean, c.ci95);
+    }
+    if (strcmp(cfg->eval.output, "-") != 0) {
+        if (eval_write_h5(cfg->eval.output, cfg, &plan, K, values) != 0) {
+            snprintf(err, err_len, "eval.output = '%s': the HDF5 table could not be written",
+                     cfg->eval.output);
+            rc = DGPG_EIO;
+            goto done;
+        }
+        fprintf(out, "table written to %s\n", cfg->eval.output);
+    }
+    rc = DGPG_OK;
+    goto done;
+episode_failed:
+    snprintf(err, err_len, "eval: an episode failed: %s", dgpg_strerror(rc));
+done:
+    if (inst)
+        api->destroy(inst);
+    free(actions);
+    free(reward);
+    free(per_env);
+    free(values);
+    return rc;
+}

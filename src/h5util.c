@@ -1,0 +1,133 @@
+/* h5util.c — see h5util.h. */
+#include "h5util.h"
+
+#include "check.h"
+
+#include <string.h>
+
+void h5util_init(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static int h5util_attr(hid_t obj, const char *name, hid_t type, const void *value)
+{
+    int rc = -1;
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    H5_CHECK(space = H5Screate(H5S_SCALAR), done);
+    H5_CHECK(attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT), done);
+    H5_CHECK(H5Awrite(attr, type, value), done);
+    rc = 0;
+done:
+    if (attr >= 0)
+        H5Aclose(attr);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc;
+}
+
+int h5util_attr_string(hid_t obj, const char *name, const char *value)
+{
+    int rc = -1;
+    hid_t type = H5I_INVALID_HID;
+    H5_CHECK(type = H5Tcopy(H5T_C_S1), done);
+    H5_CHECK(H5Tset_size(type, H5T_VARIABLE), done);
+    H5_CHECK(H5Tset_cset(type, H5T_CSET_UTF8), done);
+    rc = h5util_attr(obj, name, type, &value);
+done:
+    if (type >= 0)
+        H5Tclose(type);
+    return rc;
+}
+
+int h5util_attr_double(hid_t obj, const char *name, double value)
+{
+    return h5util_attr(obj, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+int h5util_attr_int(hid_t obj, const char *name, int64_t value)
+{
+    return h5util_attr(obj, name, H5T_NATIVE_INT64, &value);
+}
+
+int h5util_write_doubles(hid_t parent, const char *name, int rank, const hsize_t *dims,
+                         const double *data, const char *units, const char *description)
+{
+    int rc = -1;
+    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    H5_CHECK(space = H5Screate_simple(rank, dims, NULL), done);
+    H5_CHECK(dset = H5Dcreate2(parent, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                               H5P_DEFAULT),
+             done);
+    H5_CHECK(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), done);
+    if (h5util_attr_string(dset, "units", units) || h5util_attr_string(dset, "description", description))
+        goto done;
+    rc = 0;
+done:
+    if (dset >= 0)
+        H5Dclose(dset);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc;
+}
+
+int h5util_write_strings(hid_t parent, const char *name, hsize_t count,
+                         const char *const *strings, const char *description)
+{
+    int rc = -1;
+    hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    H5_CHECK(type = H5Tcopy(H5T_C_S1), done);
+    H5_CHECK(H5Tset_size(type, H5T_VARIABLE), done);
+    H5_CHECK(H5Tset_cset(type, H5T_CSET_UTF8), done);
+    H5_CHECK(space = H5Screate_simple(1, &count, NULL), done);
+    H5_CHECK(dset = H5Dcreate2(parent, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+             done);
+    H5_CHECK(H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, strings), done);
+    if (h5util_attr_string(dset, "description", description))
+        goto done;
+    rc = 0;
+done:
+    if (dset >= 0)
+        H5Dclose(dset);
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    return rc;
+}
+
+typedef struct h5util_config_writer {
+    hid_t group;
+    int failed;
+} h5util_config_writer;
+
+static void h5util_config_attr(void *user, const char *section, const char *key,
+                               const char *value)
+{
+    h5util_config_writer *writer = user;
+    char name[2 * DGPG_NAME_LEN];
+    snprintf(name, sizeof name, "%s.%s", section, key);
+    if (!writer->failed && h5util_attr_string(writer->group, name, value))
+        writer->failed = 1;
+}
+
+int h5util_write_config(hid_t file, const dgpg_config *cfg)
+{
+    h5util_config_writer writer = {H5I_INVALID_HID, 0};
+    H5_CHECK(writer.group = H5Gcreate2(file, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+             failed);
+    if (h5util_attr_string(writer.group, "description",
+                           "the resolved configuration of the run, one attribute per "
+                           "section.key, values as `dgpg config` prints them") ||
+        h5util_attr_string(writer.group, "source", cfg->source))
+        goto failed;
+    dgpg_config_foreach(cfg, h5util_config_attr, &writer);
+    if (writer.failed)
+        goto failed;
+    H5Gclose(writer.group);
+    return 0;
+failed:
+    if (writer.group >= 0)
+        H5Gclose(writer.group);
+    return -1;
+}

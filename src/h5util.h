@@ -1,0 +1,29 @@
+/* h5util.h — small, checked helpers for the self-describing HDF5 files
+ * dgpg writes: every dataset carries `units` and `description`
+ * attributes; the resolved config is stored as attributes of /config.
+ * All functions return 0, or -1 after printing what failed. */
+#ifndef DGPG_H5UTIL_H
+#define DGPG_H5UTIL_H
+
+#include "config.h"
+
+#include <hdf5.h>
+#include <stdint.h>
+
+/* Switches off HDF5's automatic error printing (check.h prints instead). */
+void h5util_init(void);
+
+int h5util_attr_string(hid_t obj, const char *name, const char *value);
+int h5util_attr_double(hid_t obj, const char *name, double value);
+int h5util_attr_int(hid_t obj, const char *name, int64_t value);
+
+/* A double dataset of rank 1 or 2 (dims[rank]) with units and meaning. */
+int h5util_write_doubles(hid_t parent, const char *name, int rank, const hsize_t *dims,
+                         const double *data, const char *units, const char *description);
+/* A 1-d dataset of variable-length strings. */
+int h5util_write_strings(hid_t parent, const char *name, hsize_t count,
+                         const char *const *strings, const char *description);
+/* Group /config with one string attribute per key, "section.key". */
+int h5util_write_config(hid_t file, const dgpg_config *cfg);
+
+#endif

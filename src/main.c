@@ -1,0 +1,312 @@
+/* main.c — the `dgpg` command line: config, eval, bench. Every command
+ * resolves its config the same way (embedded default, then the file, then
+ * --set and the command's own options, which are --set assignments by
+ * another name), so every value passes the same validation. Exit codes:
+ * 0 success, 2 a bad command line or config, 1 a failure while running. */
+#include "bench.h"
+#include "config.h"
+#include "dgpg/dgpg.h"
+#include "eval.h"
+#include "h5util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SETS 128
+
+static const char usage_main[] =
+    "usage: dgpg [--help] [--version] COMMAND [ARGS]\n"
+    "\n"
+    "Descent-Guided Policy Gradient: a batch trainer for cooperative multi-agent RL.\n"
+    "\n"
+    "commands:\n"
+    "  config   print the resolved configuration\n"
+    "  eval     run the built-in heuristic policies on held-out scenarios\n"
+    "  bench    measure throughput (bench env)\n"
+    "\n"
+    "Run `dgpg COMMAND --help` for a command's options. A CONFIG is a YAML file;\n"
+    "keys it does not name keep the values of the embedded experiments/default.yaml.\n";
+
+static const char usage_config[] =
+    "usage: dgpg config [CONFIG] [--set section.key=value ...]\n"
+    "\n"
+    "Prints the resolved configuration as YAML: the embedded default, then CONFIG,\n"
+    "then each --set. The output is itself a valid CONFIG.\n";
+
+static const char usage_eval[] =
+    "usage: dgpg eval [CONFIG] [--policy P,...] [--scenarios K] [--output FILE]\n"
+    "                 [--threads K] [--set section.key=value ...]\n"
+    "\n"
+    "Runs each policy on the same K held-out scenarios (seeds eval.seed ..\n"
+    "eval.seed+K-1, each E environments for T steps) and prints one row per policy:\n"
+    "mean delay, drop rate and cost relative to the analytical policy p*, each the\n"
+    "mean over scenarios with the half width of its 95% interval. The same table is\n"
+    "written to the HDF5 file eval.output (\"-\": none).\n"
+    "\n"
+    "options:\n"
+    "  --policy P,...   policies (eval.policies): random, capacity, round_robin, jsq,\n"
+    "                   power_of_two, led, pstar\n"
+    "  --scenarios K    number of held-out scenarios (eval.scenarios), at least 2\n"
+    "  --output FILE    HDF5 output (eval.output)\n"
+    "  --threads K      CPU threads (backend.threads), 0 = every core\n"
+    "  --set s.k=v      any config key\n";
+
+static const char usage_bench[] =
+    "usage: dgpg bench env [CONFIG] [--n N] [--e E] [--m M] [--threads K,...]\n"
+    "                      [--steps S] [--set section.key=value ...]\n"
+    "\n"
+    "Environment agent-steps per second (E x N x steps / seconds) for a heuristic\n"
+    "(power-of-two choices) and for a sampled categorical policy (observation,\n"
+    "sampling, step), once per thread count. Defaults: N = 1000, M = 8, E = 64,\n"
+    "threads 1 and every core, 200 steps.\n";
+
+typedef struct cli_args {
+    const char *config_path;
+    const char *sets[MAX_SETS];
+    char owned[MAX_SETS][DGPG_LIST_LEN + 64];
+    int n_sets;
+    const char *threads_list;
+    int64_t steps;
+} cli_args;
+
+static int cli_usage_error(const char *usage, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "dgpg: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage);
+    return 2;
+}
+
+static int cli_add_set(cli_args *args, const char *key, const char *value)
+{
+    if (args->n_sets == MAX_SETS)
+        return -1;
+    if (key) {
+        snprintf(args->owned[args->n_sets], sizeof args->owned[0], "%s=%s", key, value);
+        args->sets[args->n_sets] = args->owned[args->n_sets];
+    } else {
+        args->sets[args->n_sets] = value;
+    }
+    args->n_sets++;
+    return 0;
+}
+
+/* Options that stand for a config key, per command. */
+typedef struct cli_alias {
+    const char *option, *key;
+} cli_alias;
+
+static const cli_alias eval_aliases[] = {{"--policy", "eval.policies"},
+                                         {"--scenarios", "eval.scenarios"},
+                                         {"--output", "eval.output"},
+                                         {"--threads", "backend.threads"},
+                                         {NULL, NULL}};
+static const cli_alias bench_aliases[] = {
+    {"--n", "env.n_agents"}, {"--e", "env.n_envs"}, {"--m", "env.n_pools"}, {NULL, NULL}};
+static const cli_alias no_aliases[] = {{NULL, NULL}};
+
+/* Splits "--opt=value" or "--opt value"; returns the value or NULL. */
+static const char *cli_option_value(int argc, char **argv, int *k, const char *option)
+{
+    size_t len = strlen(option);
+    if (strncmp(argv[*k], option, len) != 0)
+        return NULL;
+    if (argv[*k][len] == '=')
+        return argv[*k] + len + 1;
+    if (argv[*k][len] != '\0')
+        return NULL;
+    if (*k + 1 >= argc)
+        return "";
+    return argv[++*k];
+}
+
+static int cli_parse(int argc, char **argv, int first, const cli_alias *aliases,
+                     const char *usage, int bench, cli_args *args)
+{
+    for (int k = first; k < argc; k++) {
+        const char *value;
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if ((value = cli_option_value(argc, argv, &k, "--set"))) {
+            if (cli_add_set(args, NULL, value))
+                return cli_usage_error(usage, "too many --set options (at most %s)", "128");
+            continue;
+        }
+        if (bench && (value = cli_option_value(argc, argv, &k, "--threads"))) {
+            args->threads_list = value;
+            continue;
+        }
+        if (bench && (value = cli_option_value(argc, argv, &k, "--steps"))) {
+            char *end;
+            args->steps = strtoll(value, &end, 10);
+            if (!*value || *end || args->steps < 1 || args->steps > 1000000)
+                return cli_usage_error(usage,
+                                       "--steps '%s': allowed: an integer in [1, 1000000]",
+                                       value);
+            continue;
+        }
+        int matched = 0;
+        for (const cli_alias *a = aliases; a->option && !matched; a++)
+            if ((value = cli_option_value(argc, argv, &k, a->option))) {
+                if (cli_add_set(args, a->key, value))
+                    return cli_usage_error(usage, "too many options (at most %s)", "128");
+                matched = 1;
+            }
+        if (matched)
+            continue;
+        if (argv[k][0] == '-' && argv[k][1] != '\0')
+            return cli_usage_error(usage, "unknown option '%s'", argv[k]);
+        if (args->config_path)
+            return cli_usage_error(usage, "more than one CONFIG file given: '%s'", argv[k]);
+        args->config_path = argv[k];
+    }
+    return 0;
+}
+
+/* Resolves and checks the config; prints the message and returns 2 on error. */
+static int cli_load(dgpg_config *cfg, const cli_args *args)
+{
+    char err[DGPG_ERR_LEN] = "";
+    if (dgpg_config_load(cfg, args->config_path, args->sets, args->n_sets, err, sizeof err) ||
+        dgpg_config_check(cfg, err, sizeof err)) {
+        fprintf(stderr, "dgpg: %s\n", err);
+        return 2;
+    }
+    if (!dgpg_find_env(cfg->env.name)) {
+        char names[256];
+        dgpg_env_names(names, sizeof names);
+        fprintf(stderr, "dgpg: %s: env.name = '%s': no registered environment of that name; "
+                "allowed: %s\n", cfg->source, cfg->env.name, names);
+        return 2;
+    }
+    const dgpg_model_api *model = dgpg_find_model(cfg->model.name);
+    if (!model || strcmp(model->env_name, cfg->env.name) != 0) {
+        char names[256];
+        dgpg_model_names(names, sizeof names);
+        fprintf(stderr, "dgpg: %s: model.name = '%s': no registered model of that name for "
+                "env '%s'; allowed: %s\n", cfg->source, cfg->model.name, cfg->env.name, names);
+        return 2;
+    }
+    if (strcmp(cfg->backend.kind, "cuda") == 0) {
+        fprintf(stderr, "dgpg: %s: backend.kind = 'cuda': the CUDA backend is not available in "
+                "this version yet (its kernels compile, the runtime path does not exist); "
+                "allowed: cpu, auto\n", cfg->source);
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+    cli_args args = {0};
+    dgpg_config cfg;
+    int rc = cli_parse(argc, argv, 2, no_aliases, usage_config, 0, &args);
+    if (rc || (rc = cli_load(&cfg, &args)))
+        return rc;
+    dgpg_config_print(&cfg, stdout);
+    return 0;
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+    cli_args args = {0};
+    dgpg_config cfg;
+    int rc = cli_parse(argc, argv, 2, eval_aliases, usage_eval, 0, &args);
+    if (rc || (rc = cli_load(&cfg, &args)))
+        return rc;
+    char err[DGPG_ERR_LEN] = "";
+    rc = dgpg_eval_run(&cfg, stdout, err, sizeof err);
+    if (rc != DGPG_OK) {
+        fprintf(stderr, "dgpg: %s\n", err[0] ? err : dgpg_strerror(rc));
+        return rc == DGPG_EINVAL ? 2 : 1;
+    }
+    return 0;
+}
+
+static int cmd_bench(int argc, char **argv)
+{
+    if (argc < 3 || (strcmp(argv[2], "env") != 0 && strcmp(argv[2], "--help") != 0 &&
+                     strcmp(argv[2], "-h") != 0))
+        return cli_usage_error(usage_bench, "bench: unknown or missing benchmark '%s'; allowed: env",
+                               argc < 3 ? "" : argv[2]);
+    cli_args args = {0};
+    args.steps = 200;
+    /* the benchmark's own defaults, before anything the user says */
+    cli_add_set(&args, NULL, "env.n_agents=1000");
+    cli_add_set(&args, NULL, "env.n_pools=8");
+    cli_add_set(&args, NULL, "env.n_envs=64");
+    dgpg_config cfg;
+    int rc = cli_parse(argc, argv, 3, bench_aliases, usage_bench, 1, &args);
+    if (rc || (rc = cli_load(&cfg, &args)))
+        return rc;
+    int threads[16], n_threads = 0;
+    char list[128];
+    snprintf(list, sizeof list, "%s", args.threads_list ? args.threads_list : "1,0");
+    char *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long t = strtol(tok, &end, 10);
+        if (!*tok || *end || t < 0 || t > 1024 || n_threads == 16)
+            return cli_usage_error(usage_bench,
+                                   "--threads '%s': allowed: up to 16 comma-separated integers "
+                                   "in [0, 1024], 0 = every core",
+                                   args.threads_list);
+        threads[n_threads++] = (int)t;
+    }
+    char err[DGPG_ERR_LEN] = "";
+    rc = dgpg_bench_env(&cfg, threads, n_threads, args.steps, stdout, err, sizeof err);
+    if (rc != DGPG_OK) {
+        fprintf(stderr, "dgpg: %s\n", err[0] ? err : dgpg_strerror(rc));
+        return rc == DGPG_EINVAL ? 2 : 1;
+    }
+    return 0;
+}
+
+static void print_version(void)
+{
+    printf("dgpg %s\n", DGPG_VERSION_STRING);
+#ifdef _OPENMP
+    printf("backends: cpu (OpenMP)");
+#else
+    printf("backends: cpu");
+#endif
+#ifdef DGPG_HAVE_CUDA
+    printf("; cuda kernels compiled (sm_80, sm_90), CUDA backend not yet available\n");
+#else
+    printf("; cuda not compiled in\n");
+#endif
+}
+
+int main(int argc, char **argv)
+{
+    h5util_init();
+    if (dgpg_register_builtins() != DGPG_OK) {
+        fprintf(stderr, "dgpg: registering the built-in plug-ins failed\n");
+        return 1;
+    }
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        print_version();
+        return 0;
+    }
+    if (strcmp(cmd, "config") == 0)
+        return cmd_config(argc, argv);
+    if (strcmp(cmd, "eval") == 0)
+        return cmd_eval(argc, argv);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc, argv);
+    fprintf(stderr, "dgpg: unknown command '%s'; allowed: config, eval, bench\n\n%s", cmd,
+            usage_main);
+    return 2;
+}
