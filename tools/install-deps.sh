@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what dgpg needs on a Debian (bookworm) machine, as root: the
+# build tools and C libraries from apt, and the Python tools of tools/ into
+# a virtual environment .venv made by the python3 on PATH (pip inside it,
+# so Debian's externally managed system Python is never touched).
+# Installs only what is missing; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(cmake make gcc pkg-config libhdf5-dev librandom123-dev libyaml-dev
+          libopenblas-dev libgsl-dev python3 python3-venv python3-pip)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x .venv/bin/python3 ]; then
+    python3 -m venv .venv
+fi
+if ! .venv/bin/python3 -c "import h5py, numpy" 2>/dev/null; then
+    .venv/bin/python3 -m pip install -q --disable-pip-version-check -r tools/requirements.txt
+fi
+echo "install-deps: ready ($(.venv/bin/python3 --version), $(cmake --version | head -1))"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds dgpg and runs every test: the release build (with the CUDA
+# kernels compiled, warnings as errors, when nvcc is present) runs the whole
+# ctest suite; an ASan+UBSan build runs the tests labelled "fast".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDGPG_SANITIZE=ON -DDGPG_CUDA=OFF
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -L fast
