@@ -228,8 +228,11 @@ static int cmd_eval(int argc, char **argv)
 
 static int cmd_bench(int argc, char **argv)
 {
-    if (argc < 3 || (strcmp(argv[2], "env") != 0 && strcmp(argv[2], "--help") != 0 &&
-                     strcmp(argv[2], "-h") != 0))
+    if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+        fputs(usage_bench, stdout);
+        return 0;
+    }
+    if (argc < 3 || strcmp(argv[2], "env") != 0)
         return cli_usage_error(usage_bench, "bench: unknown or missing benchmark '%s'; allowed: env",
                                argc < 3 ? "" : argv[2]);
     cli_args args = {0};

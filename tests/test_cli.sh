@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The command line behaves as a user of a well-made tool expects: --help
+# and --version on stdout with exit 0, every command's --help, and every
+# misuse refused with a message naming what was wrong and exit code 2,
+# before any work starts. Usage: test_cli.sh DGPG_BINARY SCRATCH_DIR
+set -u
+dgpg=$1
+scratch=$2
+mkdir -p "$scratch"
+passed=0
+failed=0
+
+# expect NAME CODE PATTERN -- ARGS...: exit code CODE, output matching PATTERN
+expect() {
+    local name=$1 code=$2 pattern=$3
+    shift 4
+    local out rc
+    out=$(timeout 60 "$dgpg" "$@" 2>&1)
+    rc=$?
+    if [ "$rc" -eq "$code" ] && grep -qE -- "$pattern" <<<"$out"; then
+        echo "ok - $name"
+        passed=$((passed + 1))
+    else
+        echo "not ok - $name: exit $rc (wanted $code), output: $(head -c 400 <<<"$out")"
+        failed=$((failed + 1))
+    fi
+}
+
+expect "--help" 0 "usage: dgpg" -- --help
+expect "-h" 0 "commands:" -- -h
+expect "--version names the version" 0 "^dgpg [0-9]+\.[0-9]+\.[0-9]+$" -- --version
+expect "--version names the backends" 0 "^backends: cpu" -- --version
+expect "config --help" 0 "usage: dgpg config" -- config --help
+expect "eval --help" 0 "usage: dgpg eval" -- eval --help
+expect "bench --help" 0 "usage: dgpg bench env" -- bench --help
+expect "bench env --help" 0 "usage: dgpg bench env" -- bench env --help
+expect "no command" 2 "usage: dgpg" --
+expect "unknown command" 2 "unknown command 'frobnicate'; allowed: config, eval, bench" -- frobnicate
+expect "unknown option" 2 "unknown option '--bogus'" -- eval --bogus
+expect "two config files" 2 "more than one CONFIG" -- config a.yaml b.yaml
+expect "bench without a benchmark" 2 "allowed: env" -- bench
+expect "bench bad threads" 2 "--threads 'x'" -- bench env --threads x
+expect "bench bad steps" 2 "--steps '0'" -- bench env --steps 0
+expect "eval N = 0" 2 "env.n_agents = '0'.*allowed" -- eval --set env.n_agents=0
+expect "eval M = 1" 2 "env.n_pools = '1'.*allowed" -- eval --set env.n_pools=1
+expect "eval negative rate" 2 "env.lambda_mean = '-2'.*allowed" -- eval --set env.lambda_mean=-2
+expect "eval buffer 0" 2 "env.buffer_steps = '0'.*allowed" -- eval --set env.buffer_steps=0
+expect "eval one scenario" 2 "eval.scenarios = '1'.*allowed" -- eval --scenarios 1
+expect "eval unknown policy" 2 "unknown policy 'greedy'.*allowed: random" -- eval --policy greedy
+expect "eval N*E too large" 2 "memory" -- eval --set env.n_agents=10000000 --set env.n_envs=1000000
+expect "unknown env" 2 "env.name = 'nosuch'.*allowed: cloud" -- eval --set env.name=nosuch
+expect "unknown model" 2 "model.name = 'nosuch'.*allowed: cloud_mm1" -- eval --set model.name=nosuch
+expect "cuda backend refused" 2 "backend.kind = 'cuda'.*allowed: cpu, auto" -- eval --set backend.kind=cuda
+expect "rate beyond the sampler" 2 "env.rho.*allowed" -- eval --set env.n_agents=10000000 --set env.lambda_mean=100 --set env.rho=0.001 --set env.n_envs=1 --set env.day_length=1
+expect "eval runs" 0 "^pstar .* 1\.0000 \+- 0\.0000" -- eval --policy pstar,random --scenarios 2 --output - --set env.n_envs=2 --set env.horizon=20
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
