@@ -943,7 +943,7 @@ int dgpg_config_load(dgpg_config *cfg, const char *path, const char *const *sets
     }
     snprintf(cfg->source, sizeof cfg->source, "%s", path ? path : DEFAULT_SOURCE);
     if (path && load_file(cfg, path, err, err_len)) return -1;
-    for (int i = 0; i < n_sets; i++)
+    for (int i = 0; sets && i < n_sets; i++)
         if (dgpg_config_set(cfg, sets[i], err, err_len)) return -1;
     return 0;
 }
