@@ -1054,9 +1054,16 @@ int dgpg_config_check(const dgpg_config *cfg, char *err, size_t err_len)
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     if (pages > 0 && page > 0) {
         long double mem = (long double)pages * (long double)page;
-        long double rates = (long double)e->day_length * (long double)e->n_agents * 12.0L;
+        /* per (day step, agent): a float rate and a 32-byte Poisson table
+         * entry, twice with bursts (src/cloud.c); per (environment, agent):
+         * the observation and four int32 buffers (work, last work, last
+         * actions, actions); per (environment, pool): two int64 */
+        long double tables = e->burst_prob > 0.0 ? 2.0L : 1.0L;
+        long double rates =
+            (long double)e->day_length * (long double)e->n_agents * (4.0L + 32.0L * tables);
         long double batch = (long double)e->n_envs * (long double)e->n_agents *
-                            (4.0L * (4.0L + 2.0L * (long double)e->n_pools) + 16.0L);
+                                (4.0L * (4.0L + 2.0L * (long double)e->n_pools) + 16.0L) +
+                            (long double)e->n_envs * (long double)e->n_pools * 16.0L;
         long double need = rates + batch;
         if (need > 0.8L * mem) {
             const long double gib = 1024.0L * 1024.0L * 1024.0L;

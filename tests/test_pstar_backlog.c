@@ -27,7 +27,7 @@ int main(void)
     dgpg_config cfg;
     fixture_config(&cfg, sets, 10);
     const int64_t E = 64;
-    cloud_instance *inst = fixture_env(&cfg, 3, 0, E, 0);
+    cloud_instance *inst = fixture_env(&cfg, 3, 0, E, 1);
     const dgpg_env_api *api = &dgpg_cloud_env_api;
     const cloud_scenario *sc = cloud_instance_scenario(inst);
     const int N = sc->n_agents, M = sc->n_pools;
