@@ -787,12 +787,32 @@ static int load_stream(load_ctx *c)
  * interpreted: a syntax error (an unclosed bracket, a bad indent) changes
  * the meaning of what comes before it, so it must win over, say, the
  * "wrong type" that a half-read flow sequence would otherwise produce. */
+/* A config nests two levels (section, key); libyaml's scanner costs time
+ * quadratic in the flow nesting depth, so a hostile file of a million
+ * brackets would hang it: the pass stops at a depth no config needs. */
+#define CONFIG_MAX_DEPTH 16
+
 static int syntax_pass(load_ctx *c)
 {
+    int depth = 0;
     for (;;) {
         yaml_event_t ev;
         if (next_event(c, &ev)) return -1;
         int end = ev.type == YAML_STREAM_END_EVENT;
+        if (ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT)
+            depth++;
+        else if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT)
+            depth--;
+        if (depth > CONFIG_MAX_DEPTH) {
+            char loc[DGPG_PATH_LEN + 32];
+            loc_text(loc, sizeof loc, c->src, ev_line(&ev));
+            snprintf(c->err, c->err_len,
+                     "%s: malformed YAML: nesting deeper than %d levels; allowed: sections "
+                     "of key: value pairs",
+                     loc, CONFIG_MAX_DEPTH);
+            yaml_event_delete(&ev);
+            return -1;
+        }
         yaml_event_delete(&ev);
         if (end) return 0;
     }

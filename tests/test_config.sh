@@ -32,7 +32,7 @@ fail_case() {
     local name=$1 needles=$2
     shift 2
     local rc err lines needle missing=""
-    "$DGPG" "$@" >"$DIR/stdout" 2>"$DIR/stderr"
+    timeout 60 "$DGPG" "$@" >"$DIR/stdout" 2>"$DIR/stderr"
     rc=$?
     err=$(cat "$DIR/stderr")
     if [ "$rc" -ne 2 ]; then
@@ -144,6 +144,12 @@ fail_case "malformed YAML: bad indentation" "$f:3|malformed YAML" config "$f"
 
 f=$(write tab_indent.yaml $'env:\n\tn_agents: 5\n')
 fail_case "malformed YAML: tab indentation" "$f:2|malformed YAML" config "$f"
+
+# hostile: a million nested brackets must be refused at once, not hang
+# the parser (libyaml's scanner is quadratic in flow depth)
+f="$DIR/deep.yaml"
+{ printf 'env: '; head -c 1000000 /dev/zero | tr '\0' '['; } >"$f"
+fail_case "malformed YAML: hostile nesting depth" "$f:1|malformed YAML|nesting deeper" config "$f"
 
 f=$(write two_docs.yaml $'env:\n  n_agents: 5\n---\nenv:\n  n_agents: 6\n')
 fail_case "malformed YAML: two documents" "$f:3|document" config "$f"
