@@ -611,10 +611,13 @@ static int cloud_model_cost_method(void *instance, int64_t env, const double *pr
     const cloud_instance *inst = model->env;
     const cloud_scenario *sc = &inst->sc;
     const int32_t N = sc->n_agents, M = sc->n_pools;
-    int32_t d = cloud_day_index(sc, inst->step);
-    double factor = sc->size_mean * (inst->burst[env] ? sc->burst_factor : 1.0);
+    /* the double-precision rates of the Poisson tables, the same numbers
+     * that Lambda(t) and so p*(t) are summed from */
+    const dgpg_poisson_entry *table =
+        (inst->burst[env] ? sc->arrival_burst : sc->arrival) +
+        (int64_t)cloud_day_index(sc, inst->step) * N;
     for (int32_t i = 0; i < N; i++)
-        model->rate[i] = factor * (double)sc->rate[(int64_t)d * N + i];
+        model->rate[i] = sc->size_mean * table[i].lambda;
     if (grad) {
         *cost = cloud_model_cost_grad(N, M, sc->mu, model->rate, probs, model->barrier,
                                       model->flows, model->slope, grad);
