@@ -28,16 +28,7 @@
 #define MAXM 8
 #define BARRIER 0.95
 
-typedef struct uniforms {
-    uint32_t env, next;
-} uniforms;
-
-static double uni(uniforms *g)
-{
-    uint32_t j = g->next++;
-    dgpg_u4 u4 = dgpg_uniform4(SEED, j / 4u, 0, g->env, DGPG_STREAM_SCENARIO, 0);
-    return u4.u[j % 4u];
-}
+#include "test_uniforms.h"
 
 static double uni_range(uniforms *g, double lo, double hi)
 {

@@ -26,17 +26,7 @@
 #define SEED 0x3a7e2f111ULL
 #define MAXM 32
 
-/* A fixed-seed stream of uniforms in (0, 1) from the counter-based rng. */
-typedef struct uniforms {
-    uint32_t env, next;
-} uniforms;
-
-static double uni(uniforms *g)
-{
-    uint32_t j = g->next++;
-    dgpg_u4 u4 = dgpg_uniform4(SEED, j / 4u, 0, g->env, DGPG_STREAM_SCENARIO, 0);
-    return u4.u[j % 4u];
-}
+#include "test_uniforms.h"
 
 static double log_uniform(uniforms *g, double lo, double hi)
 {

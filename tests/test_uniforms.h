@@ -1,0 +1,20 @@
+/* test_uniforms.h — a fixed-seed stream of uniforms in (0, 1) for tests
+ * that draw random instances, from the counter-based generator. Each test
+ * defines SEED before including this header, so the tests' streams differ. */
+#ifndef DGPG_TEST_UNIFORMS_H
+#define DGPG_TEST_UNIFORMS_H
+
+#include "rng.h"
+
+typedef struct uniforms {
+    uint32_t env, next;
+} uniforms;
+
+static inline double uni(uniforms *g)
+{
+    uint32_t j = g->next++;
+    dgpg_u4 u4 = dgpg_uniform4(SEED, j / 4u, 0, g->env, DGPG_STREAM_SCENARIO, 0);
+    return u4.u[j % 4u];
+}
+
+#endif
