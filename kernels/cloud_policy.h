@@ -4,7 +4,7 @@
  * Variants: uniform random; capacity-weighted random; round robin;
  * join-shortest-normalised-queue (JSQ: every agent sees the same backlogs
  * and so every agent joins the same pool, the herd effect of decentralised
- * JSQ); power-of-two choices (two pools at random, the less loaded);
+ * JSQ; ties go to the largest pool); power-of-two choices (two pools at random, the less loaded);
  * least-expected-delay with global information (LED, the paper's Best-Fit
  * analogue: agents in index order, each sees the backlogs and the work
  * already dispatched this step, and picks the pool whose normalised load
@@ -48,10 +48,14 @@ static inline DGPG_HD void cloud_policy_act(const cloud_scenario *sc, cloud_poli
             actions[i] = (int32_t)(((uint64_t)i + step) % (uint64_t)M);
         return;
     case CLOUD_POLICY_JSQ: {
+        /* ties (empty queues) go to the largest pool, not to pool 0 */
         int32_t best = 0;
-        for (int32_t m = 1; m < M; m++)
-            if (cloud_policy_backlog(sc, queue, m) < cloud_policy_backlog(sc, queue, best))
+        for (int32_t m = 1; m < M; m++) {
+            double bm = cloud_policy_backlog(sc, queue, m);
+            double bb = cloud_policy_backlog(sc, queue, best);
+            if (bm < bb || (bm == bb && sc->mu[m] > sc->mu[best]))
                 best = m;
+        }
         for (int32_t i = 0; i < N; i++)
             actions[i] = best;
         return;

@@ -9,6 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 static double bench_now(void)
 {
     struct timespec ts;
@@ -55,8 +59,15 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
     int rc = DGPG_OK;
     for (int k = 0; k < n_threads && rc == DGPG_OK; k++) {
         void *inst = NULL;
+        int nthreads = threads[k];
+#ifdef _OPENMP
+        if (nthreads == 0)
+            nthreads = omp_get_num_procs();
+#else
+        nthreads = 1;
+#endif
         bench_buffers b = {0};
-        rc = api->create(api->user, cfg, (uint64_t)cfg->env.seed, 0, cfg->env.n_envs, threads[k],
+        rc = api->create(api->user, cfg, (uint64_t)cfg->env.seed, 0, cfg->env.n_envs, nthreads,
                          &inst, err, err_len);
         if (rc != DGPG_OK)
             return rc;
@@ -87,12 +98,12 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
                         rc = api->step(inst, b.actions, b.reward);
                 } else {
                     rc = bench_categorical_step(api, inst, &d, (uint64_t)cfg->train.seed,
-                                                (uint64_t)(s + steps), threads[k], &b);
+                                                (uint64_t)(s + steps), nthreads, &b);
                 }
             }
             double seconds = bench_now() - start;
             if (rc == DGPG_OK)
-                fprintf(out, "%-8d %-40s %16.4g\n", threads[k],
+                fprintf(out, "%-8d %-40s %16.4g\n", nthreads,
                         variant == 0 ? "power_of_two (heuristic)"
                                      : "categorical (observe + sample + step)",
                         (double)EN * (double)steps / seconds);

@@ -235,7 +235,7 @@ static int cloud_scenario_build(cloud_instance *inst, const dgpg_config_env *env
     double largest_jobs = largest + 12.0 * sqrt(largest) + 40.0;
     double largest_size = bimodal ? (double)env->job_size_cap : 1.0;
     if (largest_jobs * largest_size > 2.0e9 ||
-        largest_jobs > 4.0 * (DGPG_RNG_MAX_DRAW + 1)) {
+        (bimodal && largest_jobs > 4.0 * (DGPG_RNG_MAX_DRAW + 1))) {
         snprintf(err, err_len,
                  "env.lambda_mean = %g, env.job_size_cap = %lld: one agent could receive %.3g "
                  "jobs of up to %.0f work units in a step; allowed: at most 2e9 work units "

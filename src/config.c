@@ -79,12 +79,13 @@ static const field FIELDS[] = {
     F_INT(env, n_pools, 2, 1024, "M server pools"),
     F_INT(env, n_envs, 1, 1000000, "E environments stepped as one batch"),
     F_INT(env, horizon, 1, 100000000, "T steps per episode"),
-    F_DBL(env, rho, OPEN, 0.0, 2.0, CLOSED, "nominal load: mean work rate / capacity"),
-    F_DBL(env, lambda_mean, OPEN, 0.0, 100.0, CLOSED, "mean jobs per agent per step"),
+    F_DBL(env, rho, CLOSED, 0.01, 2.0, CLOSED, "nominal load: mean work rate / capacity"),
+    F_DBL(env, lambda_mean, CLOSED, 1e-6, 100.0, CLOSED, "mean jobs per agent per step"),
     F_DBL(env, lambda_sigma, CLOSED, 0.0, 3.0, CLOSED, "log-normal shape of per-agent rates"),
     F_DBL(env, day_amplitude, CLOSED, 0.0, 1.0, OPEN,
           "relative amplitude of the daily sinusoid (below 1 keeps rates positive)"),
-    F_INT(env, day_length, 1, 100000, "steps per day"),
+    F_INT(env, day_length, 2, 100000,
+          "steps per day (at least 2, so the sinusoid averages to zero over a day)"),
     F_DBL(env, phase_spread, CLOSED, 0.0, 1.0, CLOSED, "agent phases uniform in [0, spread) days"),
     F_DBL(env, burst_prob, CLOSED, 0.0, 1.0, CLOSED, "probability a burst window is a burst"),
     F_DBL(env, burst_factor, CLOSED, 1.0, 100.0, CLOSED, "rate multiplier inside a burst"),
@@ -122,6 +123,10 @@ static const field FIELDS[] = {
     F_INT(algo, hidden, 1, 4096, "hidden layer width"),
     F_INT(algo, layers, 1, 8, "hidden layers"),
     F_BOOL(algo, share_params, "one parameter set shared by all agents"),
+    F_DBL(algo, huber_delta, CLOSED, 0.0, 1e6, CLOSED, "Huber width of the value loss, 0: squared error"),
+    F_DBL(algo, adam_eps, OPEN, 0.0, 1.0, CLOSED, "Adam epsilon"),
+    F_INT(algo, variance_groups, 2, 1024, "environment groups for the gradient-variance estimate"),
+    F_INT(algo, chunk, 1, 1000000, "samples per forward/backward chunk (bounds memory)"),
 
     F_STR(train, name, S_RUNNAME, "run directory name: runs/NAME"),
     F_INT(train, episodes, 1, 10000000, "training episodes"),
@@ -176,8 +181,12 @@ static void sanitize(char *dst, size_t dst_len, const char *src, size_t src_len)
 
 static void loc_text(char *buf, size_t len, const char *src, size_t line)
 {
+    /* the whole path, masked but never cut: a message must name its file */
     char s[DGPG_PATH_LEN];
-    sanitize(s, sizeof s, src, strlen(src));
+    size_t n = 0;
+    for (const char *p = src; *p && n + 1 < sizeof s; p++)
+        s[n++] = is_ctrl((unsigned char)*p) ? '?' : *p;
+    s[n] = '\0';
     if (line > 0)
         snprintf(buf, len, "%s:%zu", s, line);
     else
@@ -642,6 +651,14 @@ static int load_section(load_ctx *c, size_t sec)
             yaml_event_delete(&vev);
             return -1;
         }
+        if (vev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE &&
+            (f->type == T_INT || f->type == T_DBL || f->type == T_BOOL)) {
+            /* in YAML a quoted scalar is a string, whatever it spells */
+            err_value(c->err, c->err_len, c->src, ev_line(&vev), f, val, len,
+                      "wrong type (a quoted string)");
+            yaml_event_delete(&vev);
+            return -1;
+        }
         int rc = apply_value(c->cfg, f, val, len, is_yaml_null(&vev), c->src, ev_line(&vev), c->err,
                              c->err_len);
         yaml_event_delete(&vev);
@@ -1067,6 +1084,51 @@ int dgpg_config_check(const dgpg_config *cfg, char *err, size_t err_len)
                  "env.large_job_min <= env.job_size_cap when env.job_size is bimodal",
                  e->large_job_min, e->job_size_cap);
         return -1;
+    }
+
+    /* The global step counts 48 bits in the random streams' counter. */
+    if ((long double)cfg->train.episodes * (long double)e->horizon >= 281474976710656.0L) {
+        snprintf(err, err_len,
+                 "train.episodes * env.horizon = %" PRId64 " * %" PRId64 ": more steps than "
+                 "the random streams count; allowed: a product below 2^48",
+                 cfg->train.episodes, e->horizon);
+        return -1;
+    }
+
+    /* Rates the exact Poisson sampler must take, bounded for every seed:
+     * a Box-Muller normal from 32-bit uniforms is below 6.764 in size,
+     * so lambda_i(t) <= lambda_mean exp(6.764 sigma - sigma^2/2) (1 + a)
+     * (burst factor); total capacity is about size_mean N lambda_mean / rho. */
+    {
+        const int bimodal = strcmp(e->job_size, "bimodal") == 0;
+        const double sigma = e->lambda_sigma;
+        double peak = e->lambda_mean * exp(6.764 * sigma - 0.5 * sigma * sigma) *
+                      (1.0 + e->day_amplitude) * (e->burst_prob > 0.0 ? e->burst_factor : 1.0);
+        double jobs = peak + 12.0 * sqrt(peak) + 40.0;
+        double size_bound = bimodal ? (double)e->job_size_cap : 1.0;
+        double spread = sqrt(exp(sigma * sigma) - 1.0);
+        double total_rate = (double)e->n_agents * e->lambda_mean +
+                            10.0 * sqrt((double)e->n_agents) * e->lambda_mean * spread + peak;
+        double size_mean_bound = bimodal ? 1.0 + e->large_job_prob * size_bound : 1.0;
+        if (peak > 1e8 || (bimodal && (jobs > 16384.0 || jobs * size_bound > 2e9))) {
+            snprintf(err, err_len,
+                     "env.lambda_mean = %g, env.lambda_sigma = %g, env.day_amplitude = %g, "
+                     "env.burst_factor = %g: an agent's rate can reach %.3g jobs per step%s; "
+                     "allowed: at most 1e8%s",
+                     e->lambda_mean, sigma, e->day_amplitude, e->burst_factor, peak,
+                     bimodal ? " (bimodal sizes)" : "",
+                     bimodal ? ", and with bimodal sizes at most 16384 jobs of at most "
+                               "env.job_size_cap units, 2e9 units, per agent-step"
+                             : "");
+            return -1;
+        }
+        if (total_rate * size_mean_bound / e->rho > 1.9e9) {
+            snprintf(err, err_len,
+                     "env.n_agents = %" PRId64 ", env.lambda_mean = %g, env.rho = %g: the "
+                     "pools would serve up to %.3g work units per step; allowed: at most 1.9e9",
+                     e->n_agents, e->lambda_mean, e->rho, total_rate * size_mean_bound / e->rho);
+            return -1;
+        }
     }
 
     /* long double keeps the product exact enough and free of overflow for

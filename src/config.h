@@ -68,6 +68,10 @@ typedef struct dgpg_config_algo {
     int64_t hidden;
     int64_t layers;
     int share_params;                   /* bool */
+    double huber_delta;                 /* value loss: Huber width, 0 = squared */
+    double adam_eps;
+    int64_t variance_groups;            /* K groups of environments */
+    int64_t chunk;                      /* samples per forward/backward pass */
 } dgpg_config_algo;
 
 typedef struct dgpg_config_train {

@@ -4,7 +4,8 @@
  * arrivals and service draws (they come from streams no policy touches),
  * so the comparison is paired. Per scenario, over its E environments and
  * T steps:
- *   mean delay = sum_t sum_m Q_m(t+1) / sum_t arrived(t)   (Little's law, steps)
+ *   mean delay = sum_t sum_m Q_m(t+1) / (arrived - dropped)  (Little's law over
+ *                the admitted work, in steps; dropped work never waits)
  *   drop rate  = dropped / arrived
  *   cost       = -(mean shared reward per step), and cost / cost(p*)
  * and the table gives the mean over scenarios with a 95% Student-t interval. */
@@ -15,23 +16,32 @@
 #include "h5util.h"
 #include "stats.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EVAL_MAX_POLICIES 32
 
-enum eval_metric { EVAL_DELAY, EVAL_DROP, EVAL_COST, EVAL_COST_RATIO, EVAL_METRICS };
+enum eval_metric {
+    EVAL_DELAY, EVAL_DROP, EVAL_COST, EVAL_COST_RATIO,
+    EVAL_QUEUED, EVAL_ARRIVED, EVAL_DROPPED, EVAL_SERVED, EVAL_METRICS
+};
 
 static const struct {
     const char *name, *units, *description;
 } eval_metric_info[EVAL_METRICS] = {
     {"mean_delay", "steps",
-     "mean queueing delay by Little's law: sum over steps of the total backlog after service, "
-     "over the work that arrived"},
+     "mean queueing delay of admitted work by Little's law: sum over steps of the total backlog "
+     "after service, over the work that arrived and was not dropped"},
     {"drop_rate", "1", "work dropped at full buffers over work arrived"},
     {"cost", "steps", "mean per-step cost: minus the mean shared reward (delay plus weighted drops)"},
     {"cost_ratio", "1", "cost over the cost of the analytical static policy p* on the same scenario"},
+    {"queued", "work units", "sum over environments and steps of the total backlog after service"},
+    {"arrived", "work units", "work arrived, summed over environments and steps"},
+    {"dropped", "work units", "work dropped at full buffers, summed over environments and steps"},
+    {"served", "work units", "work served, summed over environments and steps"},
 };
 
 typedef struct eval_plan {
@@ -128,19 +138,21 @@ static int eval_episode(const dgpg_env_api *api, void *inst, int policy, int64_t
     return DGPG_OK;
 }
 
-static int eval_write_h5(const char *path, const dgpg_config *cfg, const eval_plan *plan,
-                         int64_t K, const double *values /* (METRICS, P, K) */)
+/* The table goes into `file`, created as path.tmp before any episode ran
+ * (so an unwritable path is refused up front), closed, then renamed. */
+static int eval_write_h5(hid_t file, const char *path, const dgpg_config *cfg,
+                         const eval_plan *plan, int64_t K,
+                         const double *values /* (METRICS, P, K) */)
 {
     char tmp[DGPG_PATH_LEN + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     const hsize_t P = (hsize_t)plan->n_policies;
     int rc = -1;
-    hid_t file = H5I_INVALID_HID, group = H5I_INVALID_HID;
+    hid_t group = H5I_INVALID_HID;
     double *summary = malloc(sizeof(double) * P * 2);
-    double *seeds = malloc(sizeof(double) * (size_t)K);
+    int64_t *seeds = malloc(sizeof(int64_t) * (size_t)K);
     if (!summary || !seeds)
         goto done;
-    H5_CHECK(file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), done);
     if (h5util_attr_string(file, "dgpg_version", DGPG_VERSION_STRING) ||
         h5util_attr_string(file, "kind", "dgpg eval table") || h5util_write_config(file, cfg))
         goto done;
@@ -156,10 +168,10 @@ static int eval_write_h5(const char *path, const dgpg_config *cfg, const eval_pl
     if (h5util_write_strings(group, "policy", P, plan->name, "policy of each row"))
         goto done;
     for (int64_t k = 0; k < K; k++)
-        seeds[k] = (double)(cfg->eval.seed + k);
+        seeds[k] = cfg->eval.seed + k;
     hsize_t dims_k = (hsize_t)K;
-    if (h5util_write_doubles(group, "scenario_seed", 1, &dims_k, seeds, "1",
-                             "seed of each held-out scenario (column)"))
+    if (h5util_write_int64s(group, "scenario_seed", 1, &dims_k, seeds, "1",
+                            "seed of each held-out scenario (column)"))
         goto done;
     for (int metric = 0; metric < EVAL_METRICS; metric++) {
         const double *v = values + (size_t)metric * P * (size_t)K;
@@ -188,22 +200,11 @@ static int eval_write_h5(const char *path, const dgpg_config *cfg, const eval_pl
     }
     H5_CHECK(H5Gclose(group), done);
     group = H5I_INVALID_HID;
-    H5_CHECK(H5Fclose(file), done);
-    file = H5I_INVALID_HID;
-    /* written whole under a temporary name, then renamed: a reader never
-     * sees half a file, and a failure never damages an older one */
-    if (rename(tmp, path) != 0) {
-        perror("dgpg: rename of the eval table");
-        goto done;
-    }
+    H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL), done);
     rc = 0;
 done:
     if (group >= 0)
         H5Gclose(group);
-    if (file >= 0)
-        H5Fclose(file);
-    if (rc != 0)
-        unlink(tmp);
     free(summary);
     free(seeds);
     return rc;
@@ -238,8 +239,37 @@ int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
     float *reward = NULL;
     dgpg_env_stats *per_env = NULL;
     double *values = NULL;
+    hid_t h5 = H5I_INVALID_HID;
+    char tmp[DGPG_PATH_LEN + 16] = "";
     if (rc != DGPG_OK)
         goto done;
+    if (strcmp(cfg->eval.output, "-") != 0) {
+        /* refuse an unwritable output before any episode runs */
+        struct stat st;
+        snprintf(tmp, sizeof tmp, "%s.tmp", cfg->eval.output);
+        FILE *probe = NULL;
+        if (stat(cfg->eval.output, &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(err, err_len, "eval.output = '%s': is a directory; allowed: a file path "
+                     "(\"-\" for none)", cfg->eval.output);
+        } else if (!(probe = fopen(tmp, "wb"))) {
+            snprintf(err, err_len, "eval.output = '%s': cannot create %s: %s; allowed: a "
+                     "writable file path (\"-\" for none)", cfg->eval.output, tmp,
+                     strerror(errno));
+        } else {
+            fclose(probe);
+            h5 = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+            if (h5 < 0)
+                snprintf(err, err_len, "eval.output = '%s': HDF5 cannot create %s; allowed: a "
+                         "writable file path (\"-\" for none)", cfg->eval.output, tmp);
+        }
+        if (h5 < 0) {
+            if (probe)
+                unlink(tmp);
+            tmp[0] = '\0';
+            rc = DGPG_EINVAL;
+            goto done;
+        }
+    }
     actions = malloc(sizeof(int32_t) * (size_t)(E * dims.n_agents));
     reward = malloc(sizeof(float) * (size_t)E);
     per_env = malloc(sizeof(dgpg_env_stats) * (size_t)E);
@@ -263,6 +293,15 @@ int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
         if (rc != DGPG_OK)
             goto episode_failed;
         double reference_cost = -reference.reward / reference.steps;
+        if (!(reference_cost > 0.0)) {
+            snprintf(err, err_len,
+                     "scenario seed %lld: the p* policy's cost is %g (no backlog, no drops), "
+                     "so costs relative to p* are undefined; allowed: loads at which queues "
+                     "form (raise env.rho, env.lambda_mean or env.horizon)",
+                     (long long)(cfg->eval.seed + k), reference_cost);
+            rc = DGPG_EINVAL;
+            goto done;
+        }
         for (int64_t p = 0; p < P; p++) {
             if (p == plan.pstar_row)
                 total = reference;
@@ -271,7 +310,12 @@ int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
                 goto episode_failed;
             double cost = -total.reward / total.steps;
             double *at = values + p * K + k;
-            at[EVAL_DELAY * P * K] = total.arrived > 0 ? total.queued / total.arrived : 0.0;
+            double admitted = total.arrived - total.dropped;
+            at[EVAL_DELAY * P * K] = admitted > 0 ? total.queued / admitted : 0.0;
+            at[EVAL_QUEUED * P * K] = total.queued;
+            at[EVAL_ARRIVED * P * K] = total.arrived;
+            at[EVAL_DROPPED * P * K] = total.dropped;
+            at[EVAL_SERVED * P * K] = total.served;
             at[EVAL_DROP * P * K] = total.arrived > 0 ? total.dropped / total.arrived : 0.0;
             at[EVAL_COST * P * K] = cost;
             at[EVAL_COST_RATIO * P * K] = cost / reference_cost;
@@ -294,13 +338,19 @@ int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
         fprintf(out, "%-14s %15.4f +- %-6.4f %15.4f +- %-6.4f %15.4f +- %-6.4f\n", plan.name[p],
                 d.mean, d.ci95, 100.0 * r.mean, 100.0 * r.ci95, c.mean, c.ci95);
     }
-    if (strcmp(cfg->eval.output, "-") != 0) {
-        if (eval_write_h5(cfg->eval.output, cfg, &plan, K, values) != 0) {
-            snprintf(err, err_len, "eval.output = '%s': the HDF5 table could not be written",
-                     cfg->eval.output);
+    if (h5 >= 0) {
+        int failed = eval_write_h5(h5, cfg->eval.output, cfg, &plan, K, values) != 0;
+        failed |= H5Fclose(h5) < 0;
+        h5 = H5I_INVALID_HID;
+        /* written whole under a temporary name, then renamed: a reader never
+         * sees half a file, and a failure never damages an older one */
+        if (failed || rename(tmp, cfg->eval.output) != 0) {
+            snprintf(err, err_len, "eval.output = '%s': the HDF5 table could not be written%s%s",
+                     cfg->eval.output, failed ? "" : ": ", failed ? "" : strerror(errno));
             rc = DGPG_EIO;
             goto done;
         }
+        tmp[0] = '\0';
         fprintf(out, "table written to %s\n", cfg->eval.output);
     }
     rc = DGPG_OK;
@@ -308,6 +358,10 @@ int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
 episode_failed:
     snprintf(err, err_len, "eval: an episode failed: %s", dgpg_strerror(rc));
 done:
+    if (h5 >= 0)
+        H5Fclose(h5);
+    if (tmp[0])
+        unlink(tmp);
     if (inst)
         api->destroy(inst);
     free(actions);

@@ -50,16 +50,17 @@ int h5util_attr_int(hid_t obj, const char *name, int64_t value)
     return h5util_attr(obj, name, H5T_NATIVE_INT64, &value);
 }
 
-int h5util_write_doubles(hid_t parent, const char *name, int rank, const hsize_t *dims,
-                         const double *data, const char *units, const char *description)
+static int h5util_write_array(hid_t parent, const char *name, hid_t file_type, hid_t mem_type,
+                              int rank, const hsize_t *dims, const void *data, const char *units,
+                              const char *description)
 {
     int rc = -1;
     hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
     H5_CHECK(space = H5Screate_simple(rank, dims, NULL), done);
-    H5_CHECK(dset = H5Dcreate2(parent, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT,
+    H5_CHECK(dset = H5Dcreate2(parent, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT,
                                H5P_DEFAULT),
              done);
-    H5_CHECK(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), done);
+    H5_CHECK(H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), done);
     if (h5util_attr_string(dset, "units", units) || h5util_attr_string(dset, "description", description))
         goto done;
     rc = 0;
@@ -69,6 +70,27 @@ done:
     if (space >= 0)
         H5Sclose(space);
     return rc;
+}
+
+int h5util_write_doubles(hid_t parent, const char *name, int rank, const hsize_t *dims,
+                         const double *data, const char *units, const char *description)
+{
+    return h5util_write_array(parent, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, data,
+                              units, description);
+}
+
+int h5util_write_int64s(hid_t parent, const char *name, int rank, const hsize_t *dims,
+                        const int64_t *data, const char *units, const char *description)
+{
+    return h5util_write_array(parent, name, H5T_STD_I64LE, H5T_NATIVE_INT64, rank, dims, data,
+                              units, description);
+}
+
+int h5util_write_floats(hid_t parent, const char *name, int rank, const hsize_t *dims,
+                        const float *data, const char *units, const char *description)
+{
+    return h5util_write_array(parent, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, rank, dims, data,
+                              units, description);
 }
 
 int h5util_write_strings(hid_t parent, const char *name, hsize_t count,

@@ -20,6 +20,12 @@ int h5util_attr_int(hid_t obj, const char *name, int64_t value);
 /* A double dataset of rank 1 or 2 (dims[rank]) with units and meaning. */
 int h5util_write_doubles(hid_t parent, const char *name, int rank, const hsize_t *dims,
                          const double *data, const char *units, const char *description);
+/* The same for int64 data. */
+int h5util_write_int64s(hid_t parent, const char *name, int rank, const hsize_t *dims,
+                        const int64_t *data, const char *units, const char *description);
+/* The same for float data (stored as 32-bit IEEE floats). */
+int h5util_write_floats(hid_t parent, const char *name, int rank, const hsize_t *dims,
+                        const float *data, const char *units, const char *description);
 /* A 1-d dataset of variable-length strings. */
 int h5util_write_strings(hid_t parent, const char *name, hsize_t count,
                          const char *const *strings, const char *description);

@@ -70,11 +70,16 @@ typedef struct cli_args {
     int64_t steps;
 } cli_args;
 
+/* One line saying what was wrong, then where the usage is (not the whole
+ * usage: the message must stay visible). */
 static int cli_usage_error(const char *usage, const char *fmt, const char *arg)
 {
+    char command[64] = "";
+    sscanf(usage, "usage: dgpg %63s", command);
     fprintf(stderr, "dgpg: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage);
+    fprintf(stderr, " (see `dgpg %s%s--help`)\n", command[0] == '[' ? "" : command,
+            command[0] == '[' ? "" : " ");
     return 2;
 }
 
@@ -259,6 +264,9 @@ static int cmd_bench(int argc, char **argv)
                                    args.threads_list);
         threads[n_threads++] = (int)t;
     }
+    if (n_threads == 0)
+        return cli_usage_error(usage_bench, "--threads '%s': allowed: up to 16 comma-separated "
+                               "integers in [0, 1024], 0 = every core", list);
     char err[DGPG_ERR_LEN] = "";
     rc = dgpg_bench_env(&cfg, threads, n_threads, args.steps, stdout, err, sizeof err);
     if (rc != DGPG_OK) {

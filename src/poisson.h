@@ -6,8 +6,9 @@
 
 #include "../kernels/rng.h"
 
-/* Largest rate the sampler accepts: k_max must stay far inside int32. */
-#define DGPG_POISSON_MAX_RATE 1.0e8
+/* Largest rate the sampler accepts: k_max = lambda + 12 sqrt(lambda) + 40
+ * must stay inside int32. */
+#define DGPG_POISSON_MAX_RATE 2.0e9
 
 /* Fills entry for rate lambda in [0, DGPG_POISSON_MAX_RATE]; returns 0, or
  * -1 for a rate outside that range or not finite. */

@@ -92,13 +92,35 @@ f=$(write n_pools_1.yaml $'env:\n  name: cloud\n  n_pools: 1\n')
 fail_case "out of range: n_pools 1" "$f:3|env.n_pools|'1'|out of range|[2, 1024]" config "$f"
 
 f=$(write lambda_mean_neg.yaml $'env:\n  lambda_mean: -1\n')
-fail_case "out of range: lambda_mean -1" "$f:2|env.lambda_mean|'-1'|out of range|(0" config "$f"
+fail_case "out of range: lambda_mean -1" "$f:2|env.lambda_mean|'-1'|out of range|[1.0e-06, 100]" config "$f"
 
 f=$(write buffer_steps_0.yaml $'env:\n  buffer_steps: 0\n')
 fail_case "out of range: buffer_steps 0" "$f:2|env.buffer_steps|'0'|out of range|(0" config "$f"
 
 f=$(write rho_0.yaml $'\nenv:\n  rho: 0\n')
-fail_case "out of range: rho 0" "$f:3|env.rho|'0'|out of range|(0" config "$f"
+fail_case "out of range: rho 0" "$f:3|env.rho|'0'|out of range|[0.01, 2]" config "$f"
+
+# a quoted scalar is a string in YAML: refused where a number or a bool goes
+f=$(write quoted_int.yaml $'env:\n  n_agents: "5"\n')
+fail_case "wrong type: quoted integer" "$f:2|env.n_agents|'5'|wrong type" config "$f"
+f=$(write quoted_bool.yaml $'algo:\n  share_params: \'true\'\n')
+fail_case "wrong type: quoted bool" "$f:2|algo.share_params|wrong type" config "$f"
+
+f=$(write day_1.yaml $'env:\n  day_length: 1\n')
+fail_case "out of range: day_length 1" "$f:2|env.day_length|'1'|out of range|[2, 100000]" config "$f"
+
+# the file's whole path is named, however long
+long_dir="$DIR/$(printf 'd%.0s' {1..120})"
+mkdir -p "$long_dir"
+f="$long_dir/bad.yaml"
+printf 'env:\n  n_agents: 0\n' >"$f"
+fail_case "long path named whole" "$f:2|env.n_agents" config "$f"
+
+f=$(write steps_48bit.yaml $'train:\n  episodes: 10000000\nenv:\n  horizon: 100000000\n')
+fail_case "more steps than the streams count" "train.episodes * env.horizon|2^48" config "$f"
+
+f=$(write peak_rate.yaml $'env:\n  lambda_mean: 100\n  lambda_sigma: 3\n')
+fail_case "agent rate beyond the sampler" "env.lambda_mean = 100|allowed: at most 1e8" config "$f"
 
 f=$(write int_overflow.yaml $'env:\n  seed: 99999999999999999999999\n')
 fail_case "out of range: integer overflow" "$f:2|env.seed|99999999999999999999999|out of range" \
@@ -112,7 +134,7 @@ f=$(write hex_integer.yaml $'train:\n  episodes: 0x10\n')
 fail_case "not an integer: 0x10" "$f:2|train.episodes|'0x10'|not an integer" config "$f"
 
 f=$(write non_number.yaml $'env:\n  rho: abc\n')
-fail_case "not a number: abc" "$f:2|env.rho|'abc'|not a number|(0, 2]" config "$f"
+fail_case "not a number: abc" "$f:2|env.rho|'abc'|not a number|[0.01, 2]" config "$f"
 
 f=$(write nan.yaml $'env:\n  rho: nan\n')
 fail_case "not a number: nan" "$f:2|env.rho|'nan'|not a number" config "$f"

@@ -68,6 +68,13 @@ static void run_case(int n_agents, double rho, double buffer_steps, const char *
                         (long long)(after - before), (long long)flows[e].dropped);
             CHECK_QUIET(flows[e].queued == after, "queued %lld vs %lld",
                         (long long)flows[e].queued, (long long)after);
+            /* work is dropped only at a full buffer */
+            int full = 0;
+            for (int m = 0; m < M; m++)
+                full |= queue[e * M + m] == sc->buffer[m];
+            CHECK_QUIET(flows[e].dropped == 0 || full,
+                        "env %lld step %d: %lld dropped with no pool full", (long long)e, t,
+                        (long long)flows[e].dropped);
             arrived_total[e] += flows[e].arrived;
             served_total[e] += flows[e].served;
             dropped_total[e] += flows[e].dropped;

@@ -48,7 +48,8 @@ def main(dgpg, scratch):
                 continue
             check("units" in obj.attrs and "description" in obj.attrs,
                   f"{name} has units and description")
-        for metric in ["mean_delay", "drop_rate", "cost", "cost_ratio"]:
+        for metric in ["mean_delay", "drop_rate", "cost", "cost_ratio", "queued", "arrived",
+                       "dropped", "served"]:
             per = ev[metric][()]
             check(per.shape == (3, 3), f"{metric} shape {per.shape}")
             check(np.allclose(ev[metric + "_mean"][()], per.mean(axis=1), rtol=1e-12, atol=0),
@@ -57,6 +58,19 @@ def main(dgpg, scratch):
             check(np.allclose(ev[metric + "_ci95"][()], half, rtol=1e-9, atol=1e-15),
                   f"{metric}_ci95 is the Student-t half width")
         check(np.all(ev["cost_ratio"][2] == 1.0), "p* cost ratio is exactly 1")
+        # the metrics from the raw sums, by their definitions
+        queued, arrived = ev["queued"][()], ev["arrived"][()]
+        dropped, served = ev["dropped"][()], ev["served"][()]
+        check(np.allclose(ev["mean_delay"][()], queued / (arrived - dropped), rtol=1e-12),
+              "mean delay = backlog / admitted work (Little's law, drops excluded)")
+        check(np.allclose(ev["drop_rate"][()], dropped / arrived, rtol=1e-12),
+              "drop rate = dropped / arrived")
+        check(np.all(served + dropped <= arrived + 1e-9) and np.all(arrived > 0),
+              "served + dropped <= arrived (the rest is still queued)")
+        check(np.allclose(ev["cost_ratio"][()], ev["cost"][()] / ev["cost"][2], rtol=1e-12),
+              "cost ratio = cost / cost of p* on the same scenario")
+        check(ev["scenario_seed"].dtype == np.int64 and
+              list(ev["scenario_seed"][()]) == [1000, 1001, 1002], "scenario seeds as int64")
         check(np.all(ev["drop_rate"][()] >= 0) and np.all(ev["mean_delay"][()] >= 0),
               "delays and drop rates are non-negative")
         led_delay = ev["mean_delay_mean"][1]

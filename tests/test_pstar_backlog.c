@@ -12,9 +12,12 @@
  * discretisation, of relative order mu_m (arrival and service in the same
  * step cancel before the backlog is read), which lowers the simulated
  * backlog by a few per cent, and (b) sampling error, about 2% at this
- * length. The tolerance, 10% of the prediction, covers both with margin;
- * an error in the p* split, in the rates or in the service would move the
- * backlog by far more (docs/model.md, "Where model and simulator differ"). */
+ * length. The tolerance, 10% of the prediction, covers both with margin.
+ * The prediction takes x* from the same water-filling the policy samples
+ * from (that function is checked on its own against KKT conditions and a
+ * bisection solver in test_waterfill.c); what this test can catch is a
+ * simulator whose queues, service, sampling of p* or rates disagree with
+ * the M/M/1 model (docs/model.md, "Where model and simulator differ"). */
 #include "env_fixture.h"
 #include "test.h"
 

@@ -1,0 +1,46 @@
+/* backend.h — the handful of ops the training loop calls, with cuBLAS's
+ * column-major argument conventions for GEMM, so the conventions that
+ * would break on the GPU are exercised by the CPU tests too (SPEC,
+ * Architecture). The CPU implementation (backend_cpu.c) is the reference:
+ * GEMM through CBLAS with the same arguments, element-wise ops looping
+ * over the kernels/ functions. A CUDA implementation maps each op 1:1 to
+ * cuBLAS and to thin kernels over the same functions.
+ *
+ * Activations are (B, K, d) row-major: B samples, K networks (K = N
+ * agents, or 1 when parameters are shared), d features; for network k that
+ * is a column-major d x B matrix with leading dimension K * d. */
+#ifndef DGPG_BACKEND_H
+#define DGPG_BACKEND_H
+
+#include <stdint.h>
+
+enum { DGPG_NOTRANS = 0, DGPG_TRANS = 1 };
+
+typedef struct dgpg_backend dgpg_backend;
+
+/* Creates the CPU backend with `threads` OpenMP threads (0: every core). */
+dgpg_backend *dgpg_backend_cpu(int threads);
+void dgpg_backend_free(dgpg_backend *be);
+int dgpg_backend_threads(const dgpg_backend *be);
+
+/* C_b = alpha op(A_b) op(B_b) + beta C_b for b in [0, batch), column-major,
+ * X_b = X + b * strideX: cublasSgemmStridedBatched's contract. */
+int dgpg_gemm_strided_batched(dgpg_backend *be, int transa, int transb, int m, int n, int k,
+                              float alpha, const float *A, int lda, int64_t strideA,
+                              const float *B, int ldb, int64_t strideB, float beta, float *C,
+                              int ldc, int64_t strideC, int batch);
+
+/* y[b, k, :] = tanh(y[b, k, :] + bias[k, :]) (tanh = 0: identity), over
+ * (B, K, d). */
+void dgpg_bias_act(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *bias,
+                   int tanh, float *y);
+
+/* dz = dy * (1 - y^2): back through tanh, over n elements. */
+void dgpg_tanh_backward(dgpg_backend *be, int64_t n, const float *y, const float *dy,
+                        float *dz);
+
+/* bias_grad[k, :] += sum_b dz[b, k, :] over (B, K, d). */
+void dgpg_bias_grad(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *dz,
+                    float *bias_grad);
+
+#endif

@@ -1,0 +1,257 @@
+/* checkpoint.c — see checkpoint.h. */
+#include "checkpoint.h"
+
+#include "check.h"
+#include "dgpg/dgpg.h"
+#include "h5util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHECKPOINT_KIND "dgpg checkpoint"
+
+static int checkpoint_write_net(hid_t file, const char *prefix, const mlp *net)
+{
+    char name[64];
+    hsize_t n = (hsize_t)net->n_params;
+    const float *arrays[3] = {net->params, net->adam_m, net->adam_v};
+    const char *suffix[3] = {"params", "adam_m", "adam_v"};
+    const char *desc[3] = {"network parameters, flat (src/mlp.h layout)",
+                           "Adam first moments", "Adam second moments"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(name, sizeof name, "%s_%s", prefix, suffix[k]);
+        if (h5util_write_floats(file, name, 1, &n, arrays[k], "1", desc[k]))
+            return -1;
+    }
+    snprintf(name, sizeof name, "%s_adam_step", prefix);
+    return h5util_attr_int(file, name, net->adam_step);
+}
+
+int dgpg_checkpoint_save(const char *path, const dgpg_config *cfg, int64_t next_episode,
+                         const mlp *actor, const mlp *critic, const ppo_value_norm *vnorm,
+                         int64_t n_vnorm)
+{
+    char tmp[DGPG_PATH_LEN + 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = -1;
+    hid_t file = H5I_INVALID_HID;
+    double *vn = malloc(sizeof(double) * 3 * (size_t)n_vnorm);
+    if (!vn)
+        goto done;
+    for (int64_t j = 0; j < n_vnorm; j++) {
+        vn[3 * j] = vnorm[j].mean;
+        vn[3 * j + 1] = vnorm[j].mean_sq;
+        vn[3 * j + 2] = vnorm[j].debias;
+    }
+    H5_CHECK(file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), done);
+    hsize_t dims[2] = {(hsize_t)n_vnorm, 3};
+    if (h5util_attr_string(file, "kind", CHECKPOINT_KIND) ||
+        h5util_attr_string(file, "dgpg_version", DGPG_VERSION_STRING) ||
+        h5util_attr_int(file, "next_episode", next_episode) ||
+        h5util_write_config(file, cfg) || checkpoint_write_net(file, "actor", actor) ||
+        checkpoint_write_net(file, "critic", critic) ||
+        h5util_write_doubles(file, "value_norm", 2, dims, vn, "1",
+                             "running mean, mean square and debiasing weight of each value "
+                             "normaliser"))
+        goto done;
+    H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL), done);
+    H5_CHECK(H5Fclose(file), done);
+    file = H5I_INVALID_HID;
+    if (rename(tmp, path) != 0) {
+        perror("dgpg: checkpoint rename");
+        goto done;
+    }
+    rc = 0;
+done:
+    if (file >= 0)
+        H5Fclose(file);
+    if (rc != 0)
+        unlink(tmp);
+    free(vn);
+    return rc;
+}
+
+/* Reads a 1-d float dataset of exactly n elements; names a mismatch. */
+static int checkpoint_read(hid_t file, const char *path, const char *name, hid_t mem_type,
+                           hsize_t n, void *out, char *err, size_t err_len)
+{
+    int rc = -1;
+    hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
+        snprintf(err, err_len, "%s: no dataset '%s'; allowed: a checkpoint written by dgpg %s",
+                 path, name, DGPG_VERSION_STRING);
+        return -1;
+    }
+    H5_CHECK(dset = H5Dopen2(file, name, H5P_DEFAULT), done);
+    H5_CHECK(space = H5Dget_space(dset), done);
+    hssize_t have = H5Sget_simple_extent_npoints(space);
+    if (have != (hssize_t)n) {
+        snprintf(err, err_len,
+                 "%s: dataset '%s' holds %lld values; allowed: %llu for this config (a "
+                 "checkpoint of another env.n_agents, env.n_pools, algo.hidden, algo.layers, "
+                 "algo.critic or algo.share_params)",
+                 path, name, (long long)have, (unsigned long long)n);
+        goto done;
+    }
+    H5_CHECK(H5Dread(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), done);
+    rc = 0;
+done:
+    if (rc != 0 && !err[0])
+        snprintf(err, err_len, "%s: dataset '%s' could not be read", path, name);
+    if (space >= 0)
+        H5Sclose(space);
+    if (dset >= 0)
+        H5Dclose(dset);
+    return rc;
+}
+
+static int checkpoint_read_string_attr(hid_t obj, const char *name, char *out, size_t len)
+{
+    int rc = -1;
+    hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID;
+    char *value = NULL;
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    H5_CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), done);
+    H5_CHECK(type = H5Aget_type(attr), done);
+    if (H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) <= 0)
+        goto done;
+    H5_CHECK(H5Aread(attr, type, &value), done);
+    snprintf(out, len, "%s", value ? value : "");
+    rc = 0;
+done:
+    if (value)
+        H5free_memory(value);
+    if (type >= 0)
+        H5Tclose(type);
+    if (attr >= 0)
+        H5Aclose(attr);
+    return rc;
+}
+
+static int checkpoint_read_int_attr(hid_t obj, const char *name, int64_t *out)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+    if (attr < 0)
+        return -1;
+    herr_t status = H5Aread(attr, H5T_NATIVE_INT64, out);
+    H5Aclose(attr);
+    return status < 0 ? -1 : 0;
+}
+
+typedef struct config_compare {
+    hid_t group;
+    const char *path;
+    char *err;
+    size_t err_len;
+    int mismatch;
+} config_compare;
+
+/* Every key of the run's config must equal the checkpoint's, except
+ * train.episodes (a resumed run may be given more episodes). */
+static void checkpoint_compare_key(void *user, const char *section, const char *key,
+                                   const char *value)
+{
+    config_compare *cc = user;
+    char name[2 * DGPG_NAME_LEN], stored[DGPG_LIST_LEN + 64];
+    if (cc->mismatch || (strcmp(section, "train") == 0 && strcmp(key, "episodes") == 0))
+        return;
+    snprintf(name, sizeof name, "%s.%s", section, key);
+    if (checkpoint_read_string_attr(cc->group, name, stored, sizeof stored) != 0) {
+        snprintf(cc->err, cc->err_len, "%s: the checkpoint's config has no key %s; allowed: a "
+                 "checkpoint written by dgpg %s", cc->path, name, DGPG_VERSION_STRING);
+        cc->mismatch = 1;
+    } else if (strcmp(stored, value) != 0) {
+        snprintf(cc->err, cc->err_len, "%s: %s = '%s' in the checkpoint but '%s' in the run's "
+                 "config; allowed: the same value (only train.episodes may change on resume)",
+                 cc->path, name, stored, value);
+        cc->mismatch = 1;
+    }
+}
+
+int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next_episode,
+                         mlp *actor, mlp *critic, ppo_value_norm *vnorm, int64_t n_vnorm,
+                         char *err, size_t err_len)
+{
+    err[0] = '\0';
+    if (access(path, R_OK) != 0) {
+        snprintf(err, err_len, "%s: no readable checkpoint; allowed: a run directory holding "
+                 "checkpoint.h5 (written every train.checkpoint_every episodes)", path);
+        return -1;
+    }
+    if (H5Fis_accessible(path, H5P_DEFAULT) <= 0) {
+        snprintf(err, err_len, "%s: not an HDF5 file, or truncated; allowed: a checkpoint "
+                 "written by dgpg", path);
+        return -1;
+    }
+    int rc = -1;
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t group = H5I_INVALID_HID;
+    double *vn = NULL;
+    char kind[64] = "", version[64] = "";
+    if (file < 0) {
+        snprintf(err, err_len, "%s: cannot be opened as HDF5 (truncated or damaged); allowed: "
+                 "a checkpoint written by dgpg", path);
+        return -1;
+    }
+    if (checkpoint_read_string_attr(file, "kind", kind, sizeof kind) != 0 ||
+        strcmp(kind, CHECKPOINT_KIND) != 0) {
+        snprintf(err, err_len, "%s: kind '%s'; allowed: '%s'", path, kind, CHECKPOINT_KIND);
+        goto done;
+    }
+    if (checkpoint_read_string_attr(file, "dgpg_version", version, sizeof version) != 0 ||
+        strcmp(version, DGPG_VERSION_STRING) != 0) {
+        snprintf(err, err_len, "%s: written by dgpg %s; allowed: checkpoints of dgpg %s", path,
+                 version, DGPG_VERSION_STRING);
+        goto done;
+    }
+    if (H5Lexists(file, "config", H5P_DEFAULT) <= 0 ||
+        (group = H5Gopen2(file, "config", H5P_DEFAULT)) < 0) {
+        snprintf(err, err_len, "%s: no /config group; allowed: a checkpoint written by dgpg",
+                 path);
+        goto done;
+    }
+    config_compare cc = {group, path, err, err_len, 0};
+    dgpg_config_foreach(cfg, checkpoint_compare_key, &cc);
+    if (cc.mismatch)
+        goto done;
+    if (checkpoint_read_int_attr(file, "next_episode", next_episode) != 0 ||
+        checkpoint_read_int_attr(file, "actor_adam_step", &actor->adam_step) != 0 ||
+        checkpoint_read_int_attr(file, "critic_adam_step", &critic->adam_step) != 0) {
+        snprintf(err, err_len, "%s: missing episode or optimiser step attributes", path);
+        goto done;
+    }
+    mlp *nets[2] = {actor, critic};
+    const char *prefix[2] = {"actor", "critic"};
+    for (int k = 0; k < 2; k++) {
+        char name[64];
+        float *arrays[3] = {nets[k]->params, nets[k]->adam_m, nets[k]->adam_v};
+        const char *suffix[3] = {"params", "adam_m", "adam_v"};
+        for (int a = 0; a < 3; a++) {
+            snprintf(name, sizeof name, "%s_%s", prefix[k], suffix[a]);
+            if (checkpoint_read(file, path, name, H5T_NATIVE_FLOAT, (hsize_t)nets[k]->n_params,
+                                arrays[a], err, err_len) != 0)
+                goto done;
+        }
+    }
+    vn = malloc(sizeof(double) * 3 * (size_t)n_vnorm);
+    if (!vn || checkpoint_read(file, path, "value_norm", H5T_NATIVE_DOUBLE,
+                               (hsize_t)(3 * n_vnorm), vn, err, err_len) != 0)
+        goto done;
+    for (int64_t j = 0; j < n_vnorm; j++) {
+        vnorm[j].mean = vn[3 * j];
+        vnorm[j].mean_sq = vn[3 * j + 1];
+        vnorm[j].debias = vn[3 * j + 2];
+    }
+    rc = 0;
+done:
+    free(vn);
+    if (group >= 0)
+        H5Gclose(group);
+    H5Fclose(file);
+    return rc;
+}

@@ -1,0 +1,249 @@
+/* mlp.c — see mlp.h. Every layer of all K networks is one strided-batched
+ * GEMM (K = 1: one plain GEMM over all B samples). */
+#include "mlp.h"
+
+#include "../kernels/ppo.h"
+#include "../kernels/rng.h"
+
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mlp_init(mlp *net, int64_t K, int32_t in, int32_t hidden, int32_t layers, int32_t out)
+{
+    memset(net, 0, sizeof *net);
+    if (K < 1 || in < 1 || hidden < 1 || layers < 1 || layers + 1 > MLP_MAX_LAYERS || out < 1)
+        return -1;
+    net->K = K;
+    net->in = in;
+    net->hidden = hidden;
+    net->layers = layers;
+    net->out = out;
+    int64_t offset = 0;
+    for (int l = 0; l <= layers; l++) {
+        net->d_in[l] = l == 0 ? in : hidden;
+        net->d_out[l] = l == layers ? out : hidden;
+        net->weight_offset[l] = offset;
+        offset += K * net->d_out[l] * net->d_in[l];
+        net->bias_offset[l] = offset;
+        offset += K * net->d_out[l];
+    }
+    net->n_params = offset;
+    net->params = calloc((size_t)offset, sizeof(float));
+    net->grads = calloc((size_t)offset, sizeof(float));
+    net->adam_m = calloc((size_t)offset, sizeof(float));
+    net->adam_v = calloc((size_t)offset, sizeof(float));
+    if (!net->params || !net->grads || !net->adam_m || !net->adam_v) {
+        mlp_free(net);
+        return -1;
+    }
+    return 0;
+}
+
+void mlp_free(mlp *net)
+{
+    free(net->params);
+    free(net->grads);
+    free(net->adam_m);
+    free(net->adam_v);
+    net->params = net->grads = net->adam_m = net->adam_v = NULL;
+}
+
+/* W (rows x cols, column-major) = gain * an orthogonal matrix: QR of a
+ * Gaussian matrix of the taller shape, Q's columns scaled by sign(diag R)
+ * so the result is uniformly distributed (as torch.nn.init.orthogonal_). */
+static int mlp_orthogonal(float *W, int32_t rows, int32_t cols, double gain, uint64_t seed,
+                          uint32_t net_index, uint32_t layer)
+{
+    int32_t tall = rows > cols ? rows : cols, wide = rows > cols ? cols : rows;
+    double *a = malloc(sizeof(double) * (size_t)tall * (size_t)wide);
+    double *tau = malloc(sizeof(double) * (size_t)wide);
+    double *sign = malloc(sizeof(double) * (size_t)wide);
+    int rc = -1;
+    if (!a || !tau || !sign)
+        goto done;
+    const double two_pi = 6.283185307179586476925286766559;
+    for (int64_t j = 0; j < (int64_t)tall * wide; j += 2) {
+        dgpg_u4 u = dgpg_uniform4(seed, net_index, (uint64_t)(j / 2), layer,
+                                  DGPG_STREAM_SCENARIO, 2);
+        double r = sqrt(-2.0 * log(u.u[0]));
+        a[j] = r * cos(two_pi * u.u[1]);
+        if (j + 1 < (int64_t)tall * wide)
+            a[j + 1] = r * sin(two_pi * u.u[1]);
+    }
+    /* a is tall x wide, column-major */
+    if (LAPACKE_dgeqrf(LAPACK_COL_MAJOR, tall, wide, a, tall, tau) != 0)
+        goto done;
+    for (int32_t j = 0; j < wide; j++)
+        sign[j] = a[(int64_t)j * tall + j] < 0.0 ? -1.0 : 1.0;
+    if (LAPACKE_dorgqr(LAPACK_COL_MAJOR, tall, wide, wide, a, tall, tau) != 0)
+        goto done;
+    /* Q (tall x wide) with orthonormal columns; W is Q or its transpose */
+    for (int32_t r = 0; r < rows; r++)
+        for (int32_t c = 0; c < cols; c++) {
+            double q = rows >= cols ? a[(int64_t)c * tall + r] * sign[c]
+                                    : a[(int64_t)r * tall + c] * sign[r];
+            W[(int64_t)c * rows + r] = (float)(gain * q);
+        }
+    rc = 0;
+done:
+    free(a);
+    free(tau);
+    free(sign);
+    return rc;
+}
+
+int mlp_init_orthogonal(mlp *net, uint64_t seed, double gain, double out_gain)
+{
+    memset(net->params, 0, sizeof(float) * (size_t)net->n_params);
+    for (int l = 0; l <= net->layers; l++) {
+        int64_t size = (int64_t)net->d_out[l] * net->d_in[l];
+        for (int64_t k = 0; k < net->K; k++)
+            if (mlp_orthogonal(net->params + net->weight_offset[l] + k * size, net->d_out[l],
+                               net->d_in[l], l == net->layers ? out_gain : gain, seed,
+                               (uint32_t)k, (uint32_t)l) != 0)
+                return -1;
+    }
+    return 0;
+}
+
+int64_t mlp_activation_size(const mlp *net, int64_t B)
+{
+    return B * net->K * ((int64_t)net->hidden * net->layers + net->out);
+}
+
+/* Activation of layer l (l = 0 .. layers): layers of width hidden, then out. */
+static float *mlp_act(const mlp *net, float *acts, int64_t B, int l)
+{
+    return acts + B * net->K * (int64_t)net->hidden * l;
+}
+
+/* One linear layer for all K networks: y (B, K, d_out) = W x (B, K, d_in). */
+static int mlp_linear(const mlp *net, dgpg_backend *be, int l, int64_t B, const float *x,
+                      float *y)
+{
+    const int64_t K = net->K;
+    const int32_t di = net->d_in[l], dout = net->d_out[l];
+    const float *W = net->params + net->weight_offset[l];
+    if (K == 1)
+        return dgpg_gemm_strided_batched(be, DGPG_NOTRANS, DGPG_NOTRANS, dout, (int)B, di, 1.0f,
+                                         W, dout, 0, x, di, 0, 0.0f, y, dout, 0, 1);
+    return dgpg_gemm_strided_batched(be, DGPG_NOTRANS, DGPG_NOTRANS, dout, (int)B, di, 1.0f, W,
+                                     dout, (int64_t)dout * di, x, (int)(K * di), di, 0.0f, y,
+                                     (int)(K * dout), dout, (int)K);
+}
+
+float *mlp_forward(const mlp *net, dgpg_backend *be, int64_t B, const float *x, float *acts)
+{
+    const float *input = x;
+    for (int l = 0; l <= net->layers; l++) {
+        float *y = mlp_act(net, acts, B, l);
+        if (mlp_linear(net, be, l, B, input, y) != 0)
+            return NULL;
+        dgpg_bias_act(be, B, net->K, net->d_out[l], net->params + net->bias_offset[l],
+                      l < net->layers, y);
+        input = y;
+    }
+    return mlp_act(net, acts, B, net->layers);
+}
+
+int mlp_backward(mlp *net, dgpg_backend *be, int64_t B, const float *x, const float *acts,
+                 float *d_out, float *scratch)
+{
+    const int64_t K = net->K;
+    float *dz = d_out; /* gradient at layer l's pre-activation */
+    for (int l = net->layers; l >= 0; l--) {
+        const int32_t di = net->d_in[l], dout = net->d_out[l];
+        const float *input = l == 0 ? x : mlp_act(net, (float *)acts, B, l - 1);
+        float *dW = net->grads + net->weight_offset[l];
+        const float *W = net->params + net->weight_offset[l];
+        int rc;
+        /* dW_k += dz_k input_k^T: (dout x B)(B x di) */
+        if (K == 1)
+            rc = dgpg_gemm_strided_batched(be, DGPG_NOTRANS, DGPG_TRANS, dout, di, (int)B, 1.0f,
+                                           dz, dout, 0, input, di, 0, 1.0f, dW, dout, 0, 1);
+        else
+            rc = dgpg_gemm_strided_batched(be, DGPG_NOTRANS, DGPG_TRANS, dout, di, (int)B, 1.0f,
+                                           dz, (int)(K * dout), dout, input, (int)(K * di), di,
+                                           1.0f, dW, dout, (int64_t)dout * di, (int)K);
+        if (rc != 0)
+            return -1;
+        dgpg_bias_grad(be, B, K, dout, dz, net->grads + net->bias_offset[l]);
+        if (l == 0)
+            break;
+        /* d input_k = W_k^T dz_k: (di x dout)(dout x B), then back through tanh */
+        float *d_input = mlp_act(net, scratch, B, l - 1);
+        if (K == 1)
+            rc = dgpg_gemm_strided_batched(be, DGPG_TRANS, DGPG_NOTRANS, di, (int)B, dout, 1.0f,
+                                           W, dout, 0, dz, dout, 0, 0.0f, d_input, di, 0, 1);
+        else
+            rc = dgpg_gemm_strided_batched(be, DGPG_TRANS, DGPG_NOTRANS, di, (int)B, dout, 1.0f,
+                                           W, dout, (int64_t)dout * di, dz, (int)(K * dout), dout,
+                                           0.0f, d_input, (int)(K * di), di, (int)K);
+        if (rc != 0)
+            return -1;
+        dgpg_tanh_backward(be, B * K * di, input, d_input, d_input);
+        dz = d_input;
+    }
+    return 0;
+}
+
+void mlp_grad_sq_norms(const mlp *net, double *out)
+{
+    for (int64_t k = 0; k < net->K; k++) {
+        double sum = 0.0;
+        for (int l = 0; l <= net->layers; l++) {
+            int64_t wsize = (int64_t)net->d_out[l] * net->d_in[l];
+            const float *w = net->grads + net->weight_offset[l] + k * wsize;
+            const float *b = net->grads + net->bias_offset[l] + k * net->d_out[l];
+            for (int64_t j = 0; j < wsize; j++)
+                sum += (double)w[j] * w[j];
+            for (int32_t j = 0; j < net->d_out[l]; j++)
+                sum += (double)b[j] * b[j];
+        }
+        out[k] = sum;
+    }
+}
+
+void mlp_sum_per_net(const mlp *net, const double *per_param, double *out)
+{
+    for (int64_t k = 0; k < net->K; k++) {
+        double sum = 0.0;
+        for (int l = 0; l <= net->layers; l++) {
+            int64_t wsize = (int64_t)net->d_out[l] * net->d_in[l];
+            const double *w = per_param + net->weight_offset[l] + k * wsize;
+            const double *b = per_param + net->bias_offset[l] + k * net->d_out[l];
+            for (int64_t j = 0; j < wsize; j++)
+                sum += w[j];
+            for (int32_t j = 0; j < net->d_out[l]; j++)
+                sum += b[j];
+        }
+        out[k] = sum;
+    }
+}
+
+void mlp_grad_scale(mlp *net, const double *scale)
+{
+    for (int l = 0; l <= net->layers; l++) {
+        int64_t wsize = (int64_t)net->d_out[l] * net->d_in[l];
+        for (int64_t k = 0; k < net->K; k++) {
+            float *w = net->grads + net->weight_offset[l] + k * wsize;
+            float *b = net->grads + net->bias_offset[l] + k * net->d_out[l];
+            for (int64_t j = 0; j < wsize; j++)
+                w[j] = (float)(w[j] * scale[k]);
+            for (int32_t j = 0; j < net->d_out[l]; j++)
+                b[j] = (float)(b[j] * scale[k]);
+        }
+    }
+}
+
+void mlp_adam_step(mlp *net, dgpg_backend *be, double lr, double eps)
+{
+    net->adam_step++;
+    const int64_t step = net->adam_step;
+#pragma omp parallel for schedule(static) num_threads(dgpg_backend_threads(be))
+    for (int64_t j = 0; j < net->n_params; j++)
+        ppo_adam(&net->params[j], &net->adam_m[j], &net->adam_v[j], net->grads[j], lr, 0.9,
+                 0.999, eps, step);
+}

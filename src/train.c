@@ -1,0 +1,1001 @@
+/* train.c — see train.h. Notation: E environments, N agents, M actions,
+ * T steps, D observation length, S global-state length; a "sample" is one
+ * (step, environment) pair s = t E + e, holding one decision per agent.
+ * The actor and the critics are mlp.h networks whose layers run as
+ * strided-batched GEMMs on the backend; per-element math is kernels/nn.h
+ * and kernels/ppo.h. Scaling choices are in docs/training.md. */
+#include "train.h"
+
+#include "../kernels/nn.h"
+#include "../kernels/ppo.h"
+#include "../kernels/sample.h"
+#include "backend.h"
+#include "checkpoint.h"
+#include "dgpg/dgpg.h"
+#include "h5log.h"
+#include "mlp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum train_guide { GUIDE_NONE, GUIDE_DGPG, GUIDE_TARGET, GUIDE_DESCENT, GUIDE_CV };
+
+/* Per-episode scalar columns of the log, in this order. */
+enum train_scalar {
+    SC_REWARD, SC_DELAY, SC_DROP_RATE, SC_COST, SC_COST_PSTAR, SC_COST_RATIO, SC_POLICY_LOSS,
+    SC_VALUE_LOSS, SC_ENTROPY, SC_KL, SC_CLIP_FRAC, SC_ALPHA, SC_GRAD_NORM, SC_WALL,
+    SC_ROLLOUT_SECONDS, SC_UPDATE_SECONDS, SC_AGENT_STEPS_PER_S, SC_COUNT
+};
+
+static const dgpg_log_column train_scalar_columns[SC_COUNT] = {
+    {"reward", "steps", "mean shared reward per environment-step (minus delay and weighted drops)"},
+    {"delay", "steps", "mean queueing delay by Little's law: backlog summed over steps / work arrived"},
+    {"drop_rate", "1", "work dropped at full buffers / work arrived"},
+    {"cost", "steps", "mean cost per environment-step, minus the mean reward"},
+    {"cost_pstar", "steps", "the same for the analytical policy p* on the same arrivals and service"},
+    {"cost_ratio", "1", "cost / cost_pstar"},
+    {"policy_loss", "1", "PPO clipped surrogate loss, mean over the update's minibatches"},
+    {"value_loss", "1", "clipped value loss on normalised returns, mean over minibatches"},
+    {"entropy", "nats", "mean entropy of the agents' action distributions in the update"},
+    {"kl", "nats", "mean approximate KL(old || new), log p_old - log p_new, in the update"},
+    {"clip_frac", "1", "share of decisions whose probability ratio left [1 - clip, 1 + clip]"},
+    {"alpha", "1", "guidance weight of the episode (algo.alpha_schedule)"},
+    {"grad_norm", "1", "mean over agents of the actor's gradient norm before clipping"},
+    {"wall_time", "s", "wall-clock seconds since the run (or its resumption) started"},
+    {"rollout_seconds", "s", "wall-clock seconds of the episode's rollout"},
+    {"update_seconds", "s", "wall-clock seconds of the episode's update"},
+    {"agent_steps_per_s", "agent-steps/s", "N E T over the episode's rollout plus update time"},
+};
+
+enum train_tensor { TE_GRAD_VAR, TE_GRAD_MEAN_SQ, TE_GUIDANCE, TE_PROBS, TE_COUNT };
+
+static const dgpg_log_tensor train_tensors[TE_COUNT] = {
+    {"grad_variance", "1",
+     "per-agent policy-gradient estimator variance: trace of the covariance of the gradient "
+     "estimated from one of algo.variance_groups disjoint groups of environments, at the "
+     "rollout's parameters",
+     0},
+    {"grad_mean_sq", "1",
+     "squared norm of the per-agent policy gradient averaged over the groups (signal for SNR)", 0},
+    {"guidance_norm", "1", "root mean square over the agent's decisions of its guidance term", 0},
+    {"action_probs", "1", "mean over the rollout of the agent's action distribution", 1},
+};
+
+typedef struct trainer {
+    const dgpg_config *cfg;
+    dgpg_backend *be;
+    const dgpg_env_api *env_api;
+    void *env, *ref_env;
+    const dgpg_model_api *model_api;
+    void *model;
+    int64_t E, N, M, T, D, S;
+    int guide, mappo, shared;
+    int pstar_policy;
+    mlp actor, critic;
+    ppo_value_norm *vnorm;  /* 1 (MAPPO) or N (IPPO) */
+    int64_t n_vnorm;
+
+    /* rollout storage */
+    float *obs;        /* (T, E, N, D) */
+    float *state;      /* (T, E, S), MAPPO */
+    int32_t *actions;  /* (T, E, N) */
+    float *logp;       /* (T, E, N) */
+    float *probs;      /* (T, E, N, M) */
+    float *values;     /* (T + 1, E, V): network outputs (normalised), V = 1 or N */
+    float *rewards;    /* (T, E) */
+    float *guidance;   /* (T, E, N): <x - x~, z_i> (dgpg) or the cv term */
+    float *grad_p;     /* (T, E, N, M): dC/dp_i (descent, cv) */
+    float *p_star;     /* (T, E, M) (target) */
+    float *adv_raw;    /* (T, E, V) */
+    float *ret;        /* (T, E, V) normalised return targets */
+    float *adv;        /* (T, E, N) effective advantage fed to PPO */
+    float *traj;       /* (3T + 1) one trajectory's values, advantages, returns */
+    double guidance_scale; /* 1 / RMS of the raw guidance term (dgpg, cv) */
+    double descent_scale;  /* 1 / RMS of dC/dp (descent, cv) */
+    /* update storage */
+    int64_t chunk;
+    float *x_chunk, *s_chunk, *actor_acts, *actor_scratch, *critic_acts, *critic_scratch;
+    float *d_logits, *d_value;
+    double *chunk_stats; /* (C, 4) per-sample loss statistics */
+    int64_t *order;     /* (T E) sample permutation */
+    double *grad_sum, *grad_sumsq, *norm_scratch, *norm_scale;
+    double *prob_buf;   /* (N, M) doubles for the model */
+    double *cost_grad;  /* (N, M) */
+    double *infl_buf;   /* (E, N) */
+    double *pstar_buf;  /* (M) */
+    float *reward_buf;  /* (E) */
+    dgpg_env_stats *stats; /* (E) */
+} trainer;
+
+static double train_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void *train_alloc(size_t count, size_t size, int *failed)
+{
+    void *p = count ? calloc(count, size) : NULL;
+    if (count && !p)
+        *failed = 1;
+    return p;
+}
+
+static int train_guide_of(const char *name)
+{
+    if (strcmp(name, "dgpg") == 0) return GUIDE_DGPG;
+    if (strcmp(name, "target") == 0) return GUIDE_TARGET;
+    if (strcmp(name, "descent") == 0) return GUIDE_DESCENT;
+    if (strcmp(name, "cv") == 0) return GUIDE_CV;
+    return GUIDE_NONE;
+}
+
+static int train_schedule_of(const char *name)
+{
+    if (strcmp(name, "linear") == 0) return PPO_ALPHA_LINEAR;
+    if (strcmp(name, "exponential") == 0) return PPO_ALPHA_EXPONENTIAL;
+    return PPO_ALPHA_CONSTANT;
+}
+
+static void trainer_free(trainer *tr)
+{
+    if (tr->env)
+        tr->env_api->destroy(tr->env);
+    if (tr->ref_env)
+        tr->env_api->destroy(tr->ref_env);
+    if (tr->model)
+        tr->model_api->destroy(tr->model);
+    mlp_free(&tr->actor);
+    mlp_free(&tr->critic);
+    dgpg_backend_free(tr->be);
+    void *owned[] = {tr->vnorm, tr->obs, tr->state, tr->actions, tr->logp, tr->probs,
+                     tr->values, tr->rewards, tr->guidance, tr->grad_p, tr->p_star,
+                     tr->adv_raw, tr->ret, tr->adv, tr->traj, tr->x_chunk, tr->s_chunk, tr->actor_acts,
+                     tr->actor_scratch, tr->critic_acts, tr->critic_scratch, tr->d_logits,
+                     tr->d_value, tr->chunk_stats, tr->order, tr->grad_sum, tr->grad_sumsq, tr->norm_scratch,
+                     tr->norm_scale, tr->prob_buf, tr->cost_grad, tr->infl_buf,
+                     tr->pstar_buf, tr->reward_buf, tr->stats};
+    for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
+        free(owned[k]);
+}
+
+static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = cfg;
+    tr->guide = train_guide_of(cfg->algo.guide);
+    tr->mappo = strcmp(cfg->algo.critic, "mappo") == 0;
+    tr->shared = cfg->algo.share_params;
+    tr->env_api = dgpg_find_env(cfg->env.name);
+    tr->model_api = dgpg_find_model(cfg->model.name);
+    if (!tr->env_api || !tr->model_api) {
+        snprintf(err, err_len, "env.name = '%s', model.name = '%s': not registered",
+                 cfg->env.name, cfg->model.name);
+        return DGPG_EINVAL;
+    }
+    int threads = (int)cfg->backend.threads;
+    tr->be = dgpg_backend_cpu(threads);
+    if (!tr->be) {
+        snprintf(err, err_len, "train: out of memory for the backend");
+        return DGPG_ENOMEM;
+    }
+    int rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed, 0,
+                                 cfg->env.n_envs, threads, &tr->env, err, err_len);
+    if (rc == DGPG_OK)
+        rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed, 0,
+                                 cfg->env.n_envs, threads, &tr->ref_env, err, err_len);
+    if (rc == DGPG_OK)
+        rc = tr->model_api->create(tr->model_api->user, cfg, tr->env, &tr->model, err, err_len);
+    if (rc != DGPG_OK)
+        return rc;
+    tr->pstar_policy = tr->env_api->policy_find ? tr->env_api->policy_find(tr->env, "pstar") : -1;
+    if (tr->pstar_policy < 0) {
+        snprintf(err, err_len, "env.name = '%s': training reports cost against p*, and this "
+                 "environment has no 'pstar' policy; allowed: an environment with one",
+                 cfg->env.name);
+        return DGPG_EINVAL;
+    }
+    dgpg_env_dims d;
+    tr->env_api->dims(tr->env, &d);
+    tr->E = d.n_envs;
+    tr->N = d.n_agents;
+    tr->M = d.n_actions;
+    tr->D = d.obs_dim;
+    tr->S = d.state_dim;
+    tr->T = cfg->env.horizon;
+    const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T, D = tr->D, S = tr->S;
+    const int64_t K = tr->shared ? 1 : N;
+    const int32_t H = (int32_t)cfg->algo.hidden, L = (int32_t)cfg->algo.layers;
+    if (mlp_init(&tr->actor, K, (int32_t)D, H, L, (int32_t)M) != 0 ||
+        mlp_init(&tr->critic, tr->mappo ? 1 : K, (int32_t)(tr->mappo ? S : D), H, L, 1) != 0) {
+        snprintf(err, err_len, "train: out of memory for the networks (N = %lld, algo.hidden "
+                 "= %d)", (long long)N, H);
+        return DGPG_ENOMEM;
+    }
+    /* MAPPO reference init: orthogonal, gain 5/3 (tanh) for hidden
+     * layers, 0.01 for the policy head, 1 for the value head */
+    const uint64_t seed = (uint64_t)cfg->train.seed;
+    if (mlp_init_orthogonal(&tr->actor, seed << 1, 5.0 / 3.0, 0.01) != 0 ||
+        mlp_init_orthogonal(&tr->critic, (seed << 1) | 1u, 5.0 / 3.0, 1.0) != 0) {
+        snprintf(err, err_len, "train: LAPACK QR failed in the orthogonal initialisation");
+        return DGPG_EBACKEND;
+    }
+    tr->n_vnorm = tr->mappo ? 1 : N;
+    const int64_t V = tr->mappo ? 1 : N;
+    tr->chunk = cfg->algo.chunk < T * E ? cfg->algo.chunk : T * E;
+    const int64_t C = tr->chunk > E ? tr->chunk : E; /* rollout forward uses B = E */
+    int failed = 0;
+    tr->vnorm = train_alloc((size_t)tr->n_vnorm, sizeof(ppo_value_norm), &failed);
+    tr->obs = train_alloc((size_t)(T * E * N * D), sizeof(float), &failed);
+    if (tr->mappo)
+        tr->state = train_alloc((size_t)(T * E * S), sizeof(float), &failed);
+    tr->actions = train_alloc((size_t)(T * E * N), sizeof(int32_t), &failed);
+    tr->logp = train_alloc((size_t)(T * E * N), sizeof(float), &failed);
+    tr->probs = train_alloc((size_t)(T * E * N * M), sizeof(float), &failed);
+    tr->values = train_alloc((size_t)((T + 1) * E * V), sizeof(float), &failed);
+    tr->rewards = train_alloc((size_t)(T * E), sizeof(float), &failed);
+    tr->guidance = train_alloc((size_t)(T * E * N), sizeof(float), &failed);
+    if (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV)
+        tr->grad_p = train_alloc((size_t)(T * E * N * M), sizeof(float), &failed);
+    if (tr->guide == GUIDE_TARGET)
+        tr->p_star = train_alloc((size_t)(T * E * M), sizeof(float), &failed);
+    tr->adv_raw = train_alloc((size_t)(T * E * V), sizeof(float), &failed);
+    tr->ret = train_alloc((size_t)(T * E * V), sizeof(float), &failed);
+    tr->adv = train_alloc((size_t)(T * E * N), sizeof(float), &failed);
+    tr->traj = train_alloc((size_t)(3 * T + 1), sizeof(float), &failed);
+    tr->x_chunk = train_alloc((size_t)(C * N * D), sizeof(float), &failed);
+    if (tr->mappo)
+        tr->s_chunk = train_alloc((size_t)(C * S), sizeof(float), &failed);
+    tr->actor_acts = train_alloc((size_t)mlp_activation_size(&tr->actor, C), sizeof(float), &failed);
+    tr->actor_scratch = train_alloc((size_t)mlp_activation_size(&tr->actor, C), sizeof(float), &failed);
+    int64_t critic_rows = tr->mappo ? C : C * (tr->shared ? N : 1);
+    tr->critic_acts = train_alloc((size_t)mlp_activation_size(&tr->critic, critic_rows), sizeof(float), &failed);
+    tr->critic_scratch = train_alloc((size_t)mlp_activation_size(&tr->critic, critic_rows), sizeof(float), &failed);
+    tr->d_logits = train_alloc((size_t)(C * N * M), sizeof(float), &failed);
+    tr->d_value = train_alloc((size_t)(C * V), sizeof(float), &failed);
+    tr->chunk_stats = train_alloc((size_t)(4 * C), sizeof(double), &failed);
+    tr->order = train_alloc((size_t)(T * E), sizeof(int64_t), &failed);
+    tr->grad_sum = train_alloc((size_t)tr->actor.n_params, sizeof(double), &failed);
+    tr->grad_sumsq = train_alloc((size_t)tr->actor.n_params, sizeof(double), &failed);
+    tr->norm_scratch = train_alloc((size_t)N, sizeof(double), &failed);
+    tr->norm_scale = train_alloc((size_t)N, sizeof(double), &failed);
+    tr->prob_buf = train_alloc((size_t)(N * M), sizeof(double), &failed);
+    tr->cost_grad = train_alloc((size_t)(N * M), sizeof(double), &failed);
+    tr->infl_buf = train_alloc((size_t)(E * N), sizeof(double), &failed);
+    tr->pstar_buf = train_alloc((size_t)M, sizeof(double), &failed);
+    tr->reward_buf = train_alloc((size_t)E, sizeof(float), &failed);
+    tr->stats = train_alloc((size_t)E, sizeof(dgpg_env_stats), &failed);
+    if (failed) {
+        snprintf(err, err_len,
+                 "train: out of memory for the rollout of env.horizon = %lld steps x "
+                 "env.n_envs = %lld x env.n_agents = %lld; allowed: smaller E or T",
+                 (long long)T, (long long)E, (long long)N);
+        return DGPG_ENOMEM;
+    }
+    return DGPG_OK;
+}
+
+/* Actor forward on B rows of (B, N, D) observations: logits (B, N, M). */
+static float *trainer_actor_forward(trainer *tr, int64_t B, const float *x)
+{
+    /* shared parameters: one network over B N rows */
+    int64_t rows = tr->shared ? B * tr->N : B;
+    return mlp_forward(&tr->actor, tr->be, rows, x, tr->actor_acts);
+}
+
+static int trainer_actor_backward(trainer *tr, int64_t B, const float *x)
+{
+    int64_t rows = tr->shared ? B * tr->N : B;
+    return mlp_backward(&tr->actor, tr->be, rows, x, tr->actor_acts, tr->d_logits,
+                        tr->actor_scratch);
+}
+
+/* Critic forward: MAPPO on states (B, S) -> (B); IPPO on (B, N, D) -> (B, N). */
+static float *trainer_critic_forward(trainer *tr, int64_t B, const float *input)
+{
+    int64_t rows = tr->mappo ? B : (tr->shared ? B * tr->N : B);
+    return mlp_forward(&tr->critic, tr->be, rows, input, tr->critic_acts);
+}
+
+static int trainer_critic_backward(trainer *tr, int64_t B, const float *input)
+{
+    int64_t rows = tr->mappo ? B : (tr->shared ? B * tr->N : B);
+    return mlp_backward(&tr->critic, tr->be, rows, input, tr->critic_acts, tr->d_value,
+                        tr->critic_scratch);
+}
+
+/* One rollout of T steps; fills the rollout storage and the env stats. */
+static int trainer_rollout(trainer *tr, int64_t episode)
+{
+    const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T, D = tr->D, S = tr->S;
+    const int64_t V = tr->mappo ? 1 : N;
+    const uint64_t seed = (uint64_t)tr->cfg->train.seed;
+    int rc = tr->env_api->reset(tr->env, (uint64_t)episode);
+    for (int64_t t = 0; rc == DGPG_OK && t < T; t++) {
+        const uint64_t step = (uint64_t)(episode * T + t);
+        float *obs = tr->obs + t * E * N * D;
+        float *state = tr->mappo ? tr->state + t * E * S : NULL;
+        int32_t *actions = tr->actions + t * E * N;
+        float *probs = tr->probs + t * E * N * M;
+        rc = tr->env_api->observe(tr->env, obs, state);
+        if (rc != DGPG_OK)
+            break;
+        const float *logits = trainer_actor_forward(tr, E, obs);
+        if (!logits)
+            return DGPG_EBACKEND;
+#pragma omp parallel for schedule(static) num_threads(dgpg_backend_threads(tr->be))
+        for (int64_t e = 0; e < E; e++) {
+            for (int64_t i = 0; i < N; i++)
+                nn_softmax(logits + (e * N + i) * M, (int32_t)M, probs + (e * N + i) * M);
+            for (int32_t i0 = 0; i0 < N; i0 += 4)
+                dgpg_categorical_block(seed, (uint32_t)e, step, i0, (int32_t)N, (int32_t)M,
+                                       probs + e * N * M, actions + e * N);
+            for (int64_t i = 0; i < N; i++)
+                tr->logp[(t * E + e) * N + i] = (float)nn_log_prob_entropy(
+                    logits + (e * N + i) * M, (int32_t)M, actions[e * N + i], NULL);
+        }
+        const float *v = trainer_critic_forward(tr, E, tr->mappo ? state : obs);
+        if (!v)
+            return DGPG_EBACKEND;
+        memcpy(tr->values + t * E * V, v, sizeof(float) * (size_t)(E * V));
+        /* the model's view at this step, before it moves on */
+        for (int64_t e = 0; e < E && rc == DGPG_OK; e++) {
+            if (tr->guide == GUIDE_TARGET) {
+                rc = tr->model_api->optimal_probs(tr->model, e, tr->pstar_buf);
+                for (int64_t m = 0; m < M; m++)
+                    tr->p_star[(t * E + e) * M + m] = (float)tr->pstar_buf[m];
+            } else if (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV) {
+                double cost;
+                for (int64_t k = 0; k < N * M; k++)
+                    tr->prob_buf[k] = (double)probs[e * N * M + k];
+                rc = tr->model_api->cost(tr->model, e, tr->prob_buf, &cost, tr->cost_grad);
+                for (int64_t k = 0; k < N * M; k++)
+                    tr->grad_p[(t * E + e) * N * M + k] = (float)tr->cost_grad[k];
+            }
+        }
+        if (rc == DGPG_OK)
+            rc = tr->env_api->step(tr->env, actions, tr->rewards + t * E);
+        if (rc == DGPG_OK && tr->guide == GUIDE_DGPG) {
+            if (!tr->model_api->influence)
+                return DGPG_EUNSUPPORTED;
+            rc = tr->model_api->influence(tr->model, tr->infl_buf);
+            for (int64_t k = 0; k < E * N; k++)
+                tr->guidance[t * E * N + k] = (float)tr->infl_buf[k];
+        }
+    }
+    if (rc != DGPG_OK)
+        return rc;
+    /* bootstrap values at the time limit */
+    float *obs_T = tr->x_chunk, *state_T = tr->s_chunk;
+    rc = tr->env_api->observe(tr->env, obs_T, state_T);
+    const float *v = rc == DGPG_OK ? trainer_critic_forward(tr, E, tr->mappo ? state_T : obs_T) : NULL;
+    if (!v)
+        return rc != DGPG_OK ? rc : DGPG_EBACKEND;
+    memcpy(tr->values + T * E * V, v, sizeof(float) * (size_t)(E * V));
+    return tr->env_api->stats(tr->env, tr->stats);
+}
+
+/* The same episode's arrivals and service under p*: the cost reference. */
+static int trainer_reference(trainer *tr, int64_t episode, double *cost)
+{
+    int rc = tr->env_api->reset(tr->ref_env, (uint64_t)episode);
+    for (int64_t t = 0; rc == DGPG_OK && t < tr->T; t++) {
+        rc = tr->env_api->policy_act(tr->ref_env, tr->pstar_policy, tr->actions);
+        if (rc == DGPG_OK)
+            rc = tr->env_api->step(tr->ref_env, tr->actions, tr->reward_buf);
+    }
+    if (rc == DGPG_OK)
+        rc = tr->env_api->stats(tr->ref_env, tr->stats);
+    double reward = 0.0, steps = 0.0;
+    for (int64_t e = 0; e < tr->E; e++) {
+        reward += tr->stats[e].reward;
+        steps += tr->stats[e].steps;
+    }
+    *cost = -reward / steps;
+    return rc;
+}
+
+/* Mean and standard deviation of x (n), population. */
+static void train_moments(const float *x, int64_t n, double *mean, double *sd)
+{
+    double s = 0.0, ss = 0.0;
+    for (int64_t k = 0; k < n; k++) {
+        s += x[k];
+        ss += (double)x[k] * x[k];
+    }
+    *mean = s / (double)n;
+    double var = ss / (double)n - *mean * *mean;
+    *sd = sqrt(var > 0.0 ? var : 0.0);
+}
+
+/* GAE on denormalised values, value-normaliser update, normalised return
+ * targets, advantage normalisation and the guidance mix (docs/training.md,
+ * "Scaling"). guidance_rms (N) receives each agent's guidance RMS. */
+static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
+{
+    const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T;
+    const int64_t V = tr->mappo ? 1 : N;
+    const double gamma = tr->cfg->algo.gamma, lambda = tr->cfg->algo.gae_lambda;
+    float *traj_v = tr->traj, *traj_adv = tr->traj + (T + 1), *traj_ret = tr->traj + (2 * T + 1);
+    for (int64_t j = 0; j < V; j++) {
+        /* values are predicted normalised; GAE needs them in reward units */
+        double mean = 0.0, sd = 1.0;
+        if (tr->vnorm[j].debias > 0.0)
+            ppo_value_norm_moments(&tr->vnorm[j], &mean, &sd);
+        double sum = 0.0, sum_sq = 0.0;
+        for (int64_t e = 0; e < E; e++) {
+            for (int64_t t = 0; t <= T; t++)
+                traj_v[t] = (float)((double)tr->values[(t * E + e) * V + j] * sd + mean);
+            ppo_gae(T, 1, tr->rewards + e, E, traj_v, traj_v[T], gamma, lambda, traj_adv,
+                    traj_ret);
+            for (int64_t t = 0; t < T; t++) {
+                tr->adv_raw[(t * E + e) * V + j] = traj_adv[t];
+                tr->ret[(t * E + e) * V + j] = traj_ret[t];
+                sum += traj_ret[t];
+                sum_sq += (double)traj_ret[t] * traj_ret[t];
+            }
+        }
+        /* MAPPO's ValueNorm: update with the batch of returns, then train
+         * the critic on returns normalised with the updated moments */
+        ppo_value_norm_update(&tr->vnorm[j], sum / (double)(T * E), sum_sq / (double)(T * E));
+        ppo_value_norm_moments(&tr->vnorm[j], &mean, &sd);
+        for (int64_t s = 0; s < T * E; s++)
+            tr->ret[s * V + j] = (float)(((double)tr->ret[s * V + j] - mean) / sd);
+    }
+    /* advantage normalisation over the whole batch, as the MAPPO reference */
+    double adv_mean, adv_sd;
+    train_moments(tr->adv_raw, T * E * V, &adv_mean, &adv_sd);
+    const double adv_scale = 1.0 / (adv_sd + 1e-5);
+    for (int64_t s = 0; s < T * E; s++)
+        for (int64_t i = 0; i < N; i++)
+            tr->adv[s * N + i] =
+                (float)(((double)tr->adv_raw[s * V + (tr->mappo ? 0 : i)] - adv_mean) * adv_scale);
+
+    for (int64_t i = 0; i < N; i++)
+        guidance_rms[i] = 0.0f;
+    if (tr->guide == GUIDE_CV) {
+        /* Q-Prop-style control variate from the model: A~_i(a) = -<g_i,
+         * e_a - p_i>, g_i = dC/dp_i, the first-order change of the model's
+         * return when agent i plays a instead of its mean action */
+        for (int64_t s = 0; s < T * E; s++)
+            for (int64_t i = 0; i < N; i++) {
+                const float *g = tr->grad_p + (s * N + i) * M;
+                const float *p = tr->probs + (s * N + i) * M;
+                double mean_g = 0.0;
+                for (int64_t m = 0; m < M; m++)
+                    mean_g += (double)p[m] * g[m];
+                tr->guidance[s * N + i] = (float)(-((double)g[tr->actions[s * N + i]] - mean_g));
+            }
+    }
+    if (tr->guide == GUIDE_DGPG || tr->guide == GUIDE_CV) {
+        /* the guidance term to unit root mean square over the batch, so
+         * that alpha is the share of guidance in the mix */
+        double ss = 0.0;
+        for (int64_t k = 0; k < T * E * N; k++)
+            ss += (double)tr->guidance[k] * tr->guidance[k];
+        tr->guidance_scale = ss > 0.0 ? 1.0 / sqrt(ss / (double)(T * E * N)) : 0.0;
+        for (int64_t s = 0; s < T * E; s++)
+            for (int64_t i = 0; i < N; i++) {
+                double g = (double)tr->guidance[s * N + i] * tr->guidance_scale;
+                guidance_rms[i] += (float)(g * g);
+                double a = tr->adv[s * N + i];
+                /* dgpg (SPEC): A^DG = (1 - alpha) A - alpha <x - x~, z_i>;
+                 * cv (SPEC): A - alpha A~(a), its expectation added back in
+                 * the update as alpha grad J~ */
+                tr->adv[s * N + i] = (float)(tr->guide == GUIDE_DGPG
+                                                 ? ppo_dgpg_advantage(a, g, alpha)
+                                                 : a - alpha * g);
+            }
+        for (int64_t i = 0; i < N; i++)
+            guidance_rms[i] = (float)sqrt(guidance_rms[i] / (double)(T * E));
+    }
+    if (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV) {
+        /* dC/dp_i shrinks like 1/N (one agent's share of the flows): scaled
+         * to unit RMS over the batch so that alpha weighs it as it weighs
+         * the unit-scale PPO term */
+        double ss = 0.0;
+        for (int64_t k = 0; k < T * E * N * M; k++)
+            ss += (double)tr->grad_p[k] * tr->grad_p[k];
+        tr->descent_scale = ss > 0.0 ? 1.0 / sqrt(ss / (double)(T * E * N * M)) : 0.0;
+        if (tr->guide == GUIDE_DESCENT)
+            for (int64_t s = 0; s < T * E; s++)
+                for (int64_t i = 0; i < N; i++) {
+                    double acc = 0.0;
+                    for (int64_t m = 0; m < M; m++) {
+                        double g = (double)tr->grad_p[(s * N + i) * M + m] * tr->descent_scale;
+                        acc += g * g;
+                    }
+                    guidance_rms[i] += (float)acc;
+                }
+        if (tr->guide == GUIDE_DESCENT)
+            for (int64_t i = 0; i < N; i++)
+                guidance_rms[i] = (float)sqrt(guidance_rms[i] / (double)(T * E));
+    }
+    if (tr->guide == GUIDE_TARGET)
+        for (int64_t s = 0; s < T * E; s++)
+            for (int64_t i = 0; i < N; i++) {
+                double acc = 0.0;
+                for (int64_t m = 0; m < M; m++) {
+                    double d = (double)tr->probs[(s * N + i) * M + m] -
+                               tr->p_star[s * M + m];
+                    acc += d * d;
+                }
+                guidance_rms[i] += (float)(acc / (double)(T * E));
+            }
+    if (tr->guide == GUIDE_TARGET)
+        for (int64_t i = 0; i < N; i++)
+            guidance_rms[i] = sqrtf(guidance_rms[i]);
+}
+
+/* The loss gradient at one decision's logits: PPO-clip plus the guidance
+ * form's own term (target: alpha (p - p*); descent and cv: alpha times the
+ * scaled dC/dp through the softmax). Returns the PPO loss. */
+static double trainer_decision_grad(const trainer *tr, int64_t s, int64_t i, const float *logits,
+                                    double alpha, double scale, double entropy_coef,
+                                    double clip, float *grad, double *entropy, double *ratio,
+                                    int *clipped)
+{
+    const int64_t N = tr->N, M = tr->M;
+    double loss = nn_ppo_policy_grad(logits, (int32_t)M, tr->actions[s * N + i],
+                                     (double)tr->logp[s * N + i], (double)tr->adv[s * N + i],
+                                     clip, entropy_coef, scale, grad, entropy, ratio, clipped);
+    if (tr->guide != GUIDE_TARGET && tr->guide != GUIDE_DESCENT && tr->guide != GUIDE_CV)
+        return loss;
+    float probs[1024];
+    float extra[1024];
+    double g[1024];
+    nn_softmax(logits, (int32_t)M, probs);
+    if (tr->guide == GUIDE_TARGET) {
+        for (int64_t m = 0; m < M; m++)
+            g[m] = (double)tr->p_star[s * M + m];
+        ppo_target_logit_grad(probs, g, (int32_t)M, alpha * scale, extra);
+    } else {
+        for (int64_t m = 0; m < M; m++)
+            g[m] = (double)tr->grad_p[(s * N + i) * M + m] * tr->descent_scale;
+        ppo_prob_grad_to_logits(probs, g, (int32_t)M, alpha * scale, extra);
+    }
+    for (int64_t m = 0; m < M; m++)
+        grad[m] += extra[m];
+    return loss;
+}
+
+typedef struct update_stats {
+    double policy_loss, value_loss, entropy, kl, clip_frac, grad_norm;
+    double decisions, minibatches;
+} update_stats;
+
+/* Forward and backward of the actor over samples order[first .. first+B):
+ * gathers their observations, fills d_logits, accumulates gradients. */
+static int trainer_actor_chunk(trainer *tr, const int64_t *samples, int64_t B, double alpha,
+                               double scale, double entropy_coef, double clip,
+                               update_stats *st)
+{
+    const int64_t N = tr->N, M = tr->M, D = tr->D;
+    for (int64_t b = 0; b < B; b++)
+        memcpy(tr->x_chunk + b * N * D, tr->obs + samples[b] * N * D,
+               sizeof(float) * (size_t)(N * D));
+    const float *logits = trainer_actor_forward(tr, B, tr->x_chunk);
+    if (!logits)
+        return DGPG_EBACKEND;
+    double *row_stats = tr->chunk_stats; /* (B, 4): loss, entropy, kl, clipped */
+#pragma omp parallel for schedule(static) num_threads(dgpg_backend_threads(tr->be))
+    for (int64_t b = 0; b < B; b++) {
+        double loss = 0.0, ent = 0.0, kl = 0.0, clipped_n = 0.0;
+        for (int64_t i = 0; i < N; i++) {
+            double entropy, ratio;
+            int clipped;
+            loss += trainer_decision_grad(tr, samples[b], i, logits + (b * N + i) * M, alpha,
+                                          scale, entropy_coef, clip,
+                                          tr->d_logits + (b * N + i) * M, &entropy, &ratio,
+                                          &clipped);
+            ent += entropy;
+            kl += -log(ratio);
+            clipped_n += clipped;
+        }
+        row_stats[4 * b] = loss;
+        row_stats[4 * b + 1] = ent;
+        row_stats[4 * b + 2] = kl;
+        row_stats[4 * b + 3] = clipped_n;
+    }
+    if (st) {
+        /* summed in sample order: the logged statistics are repeatable */
+        for (int64_t b = 0; b < B; b++) {
+            st->policy_loss += row_stats[4 * b];
+            st->entropy += row_stats[4 * b + 1];
+            st->kl += row_stats[4 * b + 2];
+            st->clip_frac += row_stats[4 * b + 3];
+        }
+        st->decisions += (double)(B * N);
+    }
+    return trainer_actor_backward(tr, B, tr->x_chunk) == 0 ? DGPG_OK : DGPG_EBACKEND;
+}
+
+static int trainer_critic_chunk(trainer *tr, const int64_t *samples, int64_t B, double scale,
+                                update_stats *st)
+{
+    const int64_t N = tr->N, D = tr->D, S = tr->S;
+    const int64_t V = tr->mappo ? 1 : N;
+    const float *input;
+    if (tr->mappo) {
+        for (int64_t b = 0; b < B; b++)
+            memcpy(tr->s_chunk + b * S, tr->state + samples[b] * S, sizeof(float) * (size_t)S);
+        input = tr->s_chunk;
+    } else {
+        for (int64_t b = 0; b < B; b++)
+            memcpy(tr->x_chunk + b * N * D, tr->obs + samples[b] * N * D,
+                   sizeof(float) * (size_t)(N * D));
+        input = tr->x_chunk;
+    }
+    const float *v = trainer_critic_forward(tr, B, input);
+    if (!v)
+        return DGPG_EBACKEND;
+    const double clip = tr->cfg->algo.clip, huber = tr->cfg->algo.huber_delta;
+    const double coef = tr->cfg->algo.value_coef;
+    double loss = 0.0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < V; j++) {
+            double grad;
+            int64_t at = samples[b] * V + j;
+            loss += ppo_value_loss((double)v[b * V + j], (double)tr->values[at],
+                                   (double)tr->ret[at], clip, huber, &grad);
+            tr->d_value[b * V + j] = (float)(coef * scale * grad);
+        }
+    st->value_loss += loss;
+    return trainer_critic_backward(tr, B, input) == 0 ? DGPG_OK : DGPG_EBACKEND;
+}
+
+/* Global gradient-norm clipping of each network, then one Adam step. */
+static void trainer_clip_and_step(trainer *tr, mlp *net, double *grad_norm_sum)
+{
+    const double max_norm = tr->cfg->algo.max_grad_norm;
+    mlp_grad_sq_norms(net, tr->norm_scratch);
+    double total = 0.0;
+    for (int64_t k = 0; k < net->K; k++) {
+        double norm = sqrt(tr->norm_scratch[k]);
+        total += norm;
+        tr->norm_scale[k] = norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
+    }
+    if (grad_norm_sum)
+        *grad_norm_sum += total / (double)net->K;
+    mlp_grad_scale(net, tr->norm_scale);
+    mlp_adam_step(net, tr->be, tr->cfg->algo.lr, tr->cfg->algo.adam_eps);
+}
+
+/* Deterministic shuffle of the T E samples for one epoch: Fisher-Yates
+ * with Philox uniforms keyed by (train seed, episode, epoch). */
+static void trainer_shuffle(trainer *tr, int64_t episode, int64_t epoch)
+{
+    const int64_t n = tr->T * tr->E;
+    for (int64_t k = 0; k < n; k++)
+        tr->order[k] = k;
+    for (int64_t k = n - 1; k > 0; k--) {
+        dgpg_u4 u = dgpg_uniform4((uint64_t)tr->cfg->train.seed, (uint32_t)k,
+                                  (uint64_t)episode, (uint32_t)epoch, DGPG_STREAM_ACTION, 1);
+        int64_t j = (int64_t)(u.u[0] * (double)(k + 1));
+        int64_t tmp = tr->order[k];
+        tr->order[k] = tr->order[j];
+        tr->order[j] = tmp;
+    }
+}
+
+/* Per-agent gradient-estimator variance (claim 1 of SPEC): the policy
+ * gradient the method follows, at the rollout's parameters, estimated
+ * separately from G disjoint groups of environments; per agent, the
+ * trace of the sample covariance of the G estimates, and the squared norm
+ * of their mean. The estimates' scale is that of one group's batch. */
+static int trainer_gradient_variance(trainer *tr, double alpha, float *variance,
+                                     float *mean_sq)
+{
+    const int64_t E = tr->E, T = tr->T, N = tr->N;
+    const int64_t G = tr->cfg->algo.variance_groups < E ? tr->cfg->algo.variance_groups : E;
+    const int64_t P = tr->actor.n_params;
+    memset(tr->grad_sum, 0, sizeof(double) * (size_t)P);
+    memset(tr->grad_sumsq, 0, sizeof(double) * (size_t)P);
+    for (int64_t g = 0; g < G; g++) {
+        int64_t e0 = g * E / G, e1 = (g + 1) * E / G;
+        int64_t n = 0;
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t e = e0; e < e1; e++)
+                tr->order[n++] = t * E + e;
+        memset(tr->actor.grads, 0, sizeof(float) * (size_t)P);
+        double scale = 1.0 / (double)(n * (tr->shared ? N : 1));
+        for (int64_t first = 0; first < n; first += tr->chunk) {
+            int64_t B = n - first < tr->chunk ? n - first : tr->chunk;
+            /* entropy 0, clip range unbounded: the plain estimator */
+            int rc = trainer_actor_chunk(tr, tr->order + first, B, alpha, scale, 0.0, 1e30, NULL);
+            if (rc != DGPG_OK)
+                return rc;
+        }
+        for (int64_t p = 0; p < P; p++) {
+            double x = tr->actor.grads[p];
+            tr->grad_sum[p] += x;
+            tr->grad_sumsq[p] += x * x;
+        }
+    }
+    for (int64_t p = 0; p < P; p++) {
+        double mean = tr->grad_sum[p] / (double)G;
+        tr->grad_sumsq[p] = (tr->grad_sumsq[p] - (double)G * mean * mean) / (double)(G - 1);
+        tr->grad_sum[p] = mean * mean;
+    }
+    mlp_sum_per_net(&tr->actor, tr->grad_sumsq, tr->norm_scratch);
+    mlp_sum_per_net(&tr->actor, tr->grad_sum, tr->norm_scale);
+    /* shared parameters: one network, its figures stand for every agent */
+    for (int64_t i = 0; i < N; i++) {
+        variance[i] = (float)tr->norm_scratch[tr->shared ? 0 : i];
+        mean_sq[i] = (float)tr->norm_scale[tr->shared ? 0 : i];
+    }
+    return DGPG_OK;
+}
+
+static int trainer_update(trainer *tr, int64_t episode, double alpha, update_stats *st)
+{
+    const int64_t n = tr->T * tr->E, N = tr->N;
+    const int64_t n_mb = tr->cfg->algo.minibatches < n ? tr->cfg->algo.minibatches : n;
+    memset(st, 0, sizeof *st);
+    for (int64_t epoch = 0; epoch < tr->cfg->algo.epochs; epoch++) {
+        trainer_shuffle(tr, episode, epoch);
+        for (int64_t mb = 0; mb < n_mb; mb++) {
+            int64_t first = mb * n / n_mb, last = (mb + 1) * n / n_mb;
+            int64_t size = last - first;
+            memset(tr->actor.grads, 0, sizeof(float) * (size_t)tr->actor.n_params);
+            memset(tr->critic.grads, 0, sizeof(float) * (size_t)tr->critic.n_params);
+            double actor_scale = 1.0 / (double)(size * (tr->shared ? N : 1));
+            double critic_scale = 1.0 / (double)(size * (tr->mappo || !tr->shared ? 1 : N));
+            for (int64_t at = first; at < last; at += tr->chunk) {
+                int64_t B = last - at < tr->chunk ? last - at : tr->chunk;
+                int rc = trainer_actor_chunk(tr, tr->order + at, B, alpha, actor_scale,
+                                             tr->cfg->algo.entropy_coef, tr->cfg->algo.clip, st);
+                if (rc == DGPG_OK)
+                    rc = trainer_critic_chunk(tr, tr->order + at, B, critic_scale, st);
+                if (rc != DGPG_OK)
+                    return rc;
+            }
+            trainer_clip_and_step(tr, &tr->actor, &st->grad_norm);
+            trainer_clip_and_step(tr, &tr->critic, NULL);
+            st->minibatches += 1.0;
+        }
+    }
+    return DGPG_OK;
+}
+
+/* First non-finite value of x (n), or -1. */
+static int64_t train_first_nonfinite(const float *x, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++)
+        if (!isfinite(x[k]))
+            return k;
+    return -1;
+}
+
+/* NaN/Inf guard: names the episode and the tensor; the run stops before
+ * the episode is logged or checkpointed, so both stay as they were. */
+static int trainer_check_finite(const trainer *tr, int64_t episode, const update_stats *st,
+                                char *err, size_t err_len)
+{
+    const struct {
+        const char *name;
+        const float *data;
+        int64_t n;
+    } tensors[] = {{"actor.params", tr->actor.params, tr->actor.n_params},
+                   {"critic.params", tr->critic.params, tr->critic.n_params},
+                   {"rollout.rewards", tr->rewards, tr->T * tr->E},
+                   {"advantages", tr->adv, tr->T * tr->E * tr->N}};
+    for (size_t k = 0; k < sizeof tensors / sizeof tensors[0]; k++) {
+        int64_t at = train_first_nonfinite(tensors[k].data, tensors[k].n);
+        if (at >= 0) {
+            snprintf(err, err_len,
+                     "episode %lld: NaN or Inf in tensor %s (element %lld of %lld); the run "
+                     "stops here, the log and the last checkpoint hold the episodes before it",
+                     (long long)episode, tensors[k].name, (long long)at, (long long)tensors[k].n);
+            return DGPG_ENUMERIC;
+        }
+    }
+    if (!isfinite(st->policy_loss) || !isfinite(st->value_loss)) {
+        snprintf(err, err_len, "episode %lld: NaN or Inf in tensor %s; the run stops here, the "
+                 "log and the last checkpoint hold the episodes before it", (long long)episode,
+                 isfinite(st->policy_loss) ? "value_loss" : "policy_loss");
+        return DGPG_ENUMERIC;
+    }
+    return DGPG_OK;
+}
+
+static void train_format_eta(double seconds, char *out, size_t len)
+{
+    long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
+    snprintf(out, len, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+}
+
+static int train_path(char *out, size_t len, const char *dir, const char *file)
+{
+    int n = snprintf(out, len, "%s/%s", dir, file);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
+                   dgpg_train_summary *summary, char *err, size_t err_len)
+{
+    trainer tr;
+    dgpg_log *log = NULL;
+    char log_path[DGPG_PATH_LEN + 32], ckpt_path[DGPG_PATH_LEN + 32];
+    float *tensors[TE_COUNT] = {NULL};
+    memset(summary, 0, sizeof *summary);
+    if (train_path(log_path, sizeof log_path, opts->run_dir, "log.h5") ||
+        train_path(ckpt_path, sizeof ckpt_path, opts->run_dir, "checkpoint.h5")) {
+        snprintf(err, err_len, "run directory '%s': path too long", opts->run_dir);
+        return DGPG_EINVAL;
+    }
+    int rc = trainer_init(&tr, cfg, err, err_len);
+    const int64_t N = tr.N, M = tr.M, E = tr.E, T = tr.T;
+    int64_t start = 0;
+    if (rc != DGPG_OK)
+        goto done;
+    for (int k = 0; k < TE_COUNT; k++) {
+        tensors[k] = calloc((size_t)(N * (train_tensors[k].per_action ? M : 1)), sizeof(float));
+        if (!tensors[k]) {
+            rc = DGPG_ENOMEM;
+            snprintf(err, err_len, "train: out of memory for the log tensors");
+            goto done;
+        }
+    }
+    const dgpg_log_column param_column = {"actor_params", "1",
+                                          "the actor's flat parameter vector (src/mlp.h layout)"};
+    const int64_t param_size = tr.actor.n_params;
+    dgpg_log_schema schema = {SC_COUNT, train_scalar_columns, TE_COUNT, train_tensors, 1,
+                              &param_column, &param_size, N, M};
+    if (opts->resume) {
+        if (dgpg_checkpoint_load(ckpt_path, cfg, &start, &tr.actor, &tr.critic, tr.vnorm,
+                                 tr.n_vnorm, err, err_len) != 0) {
+            rc = DGPG_EINVAL;
+            goto done;
+        }
+        if (dgpg_log_open(&log, log_path, &schema, start) != 0) {
+            snprintf(err, err_len, "%s: the log does not match the checkpoint (see above); "
+                     "allowed: the run's own log.h5", log_path);
+            rc = DGPG_EINVAL;
+            goto done;
+        }
+    } else if (dgpg_log_create(&log, log_path, cfg, &schema) != 0) {
+        snprintf(err, err_len, "%s: the log could not be created", log_path);
+        rc = DGPG_EIO;
+        goto done;
+    }
+    const char *inject = getenv("DGPG_TEST_INJECT_NAN"); /* tests only: episode to poison */
+    const int64_t inject_at = inject ? strtoll(inject, NULL, 10) : -1;
+    const int schedule = train_schedule_of(cfg->algo.alpha_schedule);
+    const double run_start = train_now();
+    double update_flops = 0.0, update_seconds = 0.0;
+    if (opts->out && start > 0)
+        fprintf(opts->out, "resuming %s at episode %lld of %lld\n", opts->run_dir,
+                (long long)start, (long long)cfg->train.episodes);
+    for (int64_t episode = start; episode < cfg->train.episodes; episode++) {
+        const double alpha = tr.guide == GUIDE_NONE
+                                 ? 0.0
+                                 : ppo_alpha(schedule, cfg->algo.alpha_start, cfg->algo.alpha_end,
+                                             cfg->algo.alpha_decay, episode, cfg->train.episodes);
+        double t0 = train_now();
+        rc = trainer_rollout(&tr, episode);
+        dgpg_env_stats total = {0};
+        for (int64_t e = 0; e < E && rc == DGPG_OK; e++) {
+            total.reward += tr.stats[e].reward;
+            total.queued += tr.stats[e].queued;
+            total.arrived += tr.stats[e].arrived;
+            total.dropped += tr.stats[e].dropped;
+            total.steps += tr.stats[e].steps;
+        }
+        double cost_pstar = 0.0;
+        if (rc == DGPG_OK)
+            rc = trainer_reference(&tr, episode, &cost_pstar);
+        if (rc != DGPG_OK) {
+            snprintf(err, err_len, "episode %lld: the rollout failed: %s", (long long)episode,
+                     dgpg_strerror(rc));
+            goto done;
+        }
+        double t1 = train_now();
+        trainer_advantages(&tr, alpha, tensors[TE_GUIDANCE]);
+        update_stats st;
+        rc = trainer_gradient_variance(&tr, alpha, tensors[TE_GRAD_VAR], tensors[TE_GRAD_MEAN_SQ]);
+        if (rc == DGPG_OK)
+            rc = trainer_update(&tr, episode, alpha, &st);
+        if (rc != DGPG_OK) {
+            snprintf(err, err_len, "episode %lld: the update failed: %s", (long long)episode,
+                     dgpg_strerror(rc));
+            goto done;
+        }
+        if (episode == inject_at)
+            tr.actor.params[tr.actor.n_params / 2] = NAN;
+        if ((rc = trainer_check_finite(&tr, episode, &st, err, err_len)) != DGPG_OK)
+            goto done;
+        double t2 = train_now();
+        /* network FLOPs of the update: forward 2 P_eff per decision and
+         * backward 4 P_eff, over epochs, plus the variance pass (fwd + bwd) */
+        double per_decision = 2.0 * (double)tr.actor.n_params / (double)tr.actor.K;
+        double critic_per = 2.0 * (double)tr.critic.n_params / (double)tr.critic.K;
+        double decisions = (double)(T * E * N);
+        double critic_rows = (double)(T * E) * (tr.mappo ? 1.0 : (double)N);
+        update_flops += 3.0 * (per_decision * decisions * ((double)cfg->algo.epochs + 1.0) +
+                               critic_per * critic_rows * (double)cfg->algo.epochs);
+        update_seconds += t2 - t1;
+
+        for (int64_t k = 0; k < N * M; k++)
+            tensors[TE_PROBS][k] = 0.0f;
+        for (int64_t s = 0; s < T * E; s++)
+            for (int64_t k = 0; k < N * M; k++)
+                tensors[TE_PROBS][k] += tr.probs[s * N * M + k] / (float)(T * E);
+        double scalars[SC_COUNT];
+        double cost = -total.reward / total.steps;
+        scalars[SC_REWARD] = total.reward / total.steps;
+        scalars[SC_DELAY] = total.arrived > 0 ? total.queued / total.arrived : 0.0;
+        scalars[SC_DROP_RATE] = total.arrived > 0 ? total.dropped / total.arrived : 0.0;
+        scalars[SC_COST] = cost;
+        scalars[SC_COST_PSTAR] = cost_pstar;
+        scalars[SC_COST_RATIO] = cost / cost_pstar;
+        scalars[SC_POLICY_LOSS] = st.policy_loss / st.decisions;
+        scalars[SC_VALUE_LOSS] = st.value_loss / (st.minibatches > 0 ? st.minibatches : 1.0);
+        scalars[SC_ENTROPY] = st.entropy / st.decisions;
+        scalars[SC_KL] = st.kl / st.decisions;
+        scalars[SC_CLIP_FRAC] = st.clip_frac / st.decisions;
+        scalars[SC_ALPHA] = alpha;
+        scalars[SC_GRAD_NORM] = st.grad_norm / (st.minibatches > 0 ? st.minibatches : 1.0);
+        scalars[SC_WALL] = t2 - run_start;
+        scalars[SC_ROLLOUT_SECONDS] = t1 - t0;
+        scalars[SC_UPDATE_SECONDS] = t2 - t1;
+        scalars[SC_AGENT_STEPS_PER_S] = decisions / (t2 - t0);
+        if (dgpg_log_append(log, episode, scalars, (const float *const *)tensors) != 0) {
+            snprintf(err, err_len, "%s: appending episode %lld failed", log_path,
+                     (long long)episode);
+            rc = DGPG_EIO;
+            goto done;
+        }
+        if (episode % cfg->log.snapshot_every == 0) {
+            const float *params[1] = {tr.actor.params};
+            if (dgpg_log_snapshot(log, episode, params) != 0) {
+                snprintf(err, err_len, "%s: parameter snapshot failed", log_path);
+                rc = DGPG_EIO;
+                goto done;
+            }
+        }
+        int last = episode + 1 == cfg->train.episodes;
+        if ((episode + 1) % cfg->train.checkpoint_every == 0 || last) {
+            if (dgpg_checkpoint_save(ckpt_path, cfg, episode + 1, &tr.actor, &tr.critic, tr.vnorm,
+                                     tr.n_vnorm) != 0) {
+                snprintf(err, err_len, "%s: the checkpoint could not be written", ckpt_path);
+                rc = DGPG_EIO;
+                goto done;
+            }
+        }
+        if (summary->episodes == 0)
+            summary->first_cost_ratio = scalars[SC_COST_RATIO];
+        summary->final_cost_ratio = scalars[SC_COST_RATIO];
+        summary->episodes++;
+        if (opts->out) {
+            char eta[32];
+            double per_episode = (t2 - run_start) / (double)summary->episodes;
+            train_format_eta(per_episode * (double)(cfg->train.episodes - episode - 1), eta,
+                             sizeof eta);
+            fprintf(opts->out,
+                    "episode %4lld/%lld  reward %9.4f  cost/p* %7.4f  delay %7.3f  drops "
+                    "%6.3f%%  alpha %.3f  %9.3g agent-steps/s  ETA %s\n",
+                    (long long)episode + 1, (long long)cfg->train.episodes,
+                    scalars[SC_REWARD], scalars[SC_COST_RATIO], scalars[SC_DELAY],
+                    100.0 * scalars[SC_DROP_RATE], alpha, scalars[SC_AGENT_STEPS_PER_S], eta);
+            fflush(opts->out);
+        }
+    }
+    summary->seconds = train_now() - run_start;
+    summary->agent_steps_per_s =
+        summary->seconds > 0 ? (double)(summary->episodes * T * E * N) / summary->seconds : 0.0;
+    summary->update_gflops = update_seconds > 0 ? update_flops / update_seconds * 1e-9 : 0.0;
+    rc = DGPG_OK;
+done:
+    if (dgpg_log_close(log) != 0 && rc == DGPG_OK) {
+        snprintf(err, err_len, "%s: the final flush failed", log_path);
+        rc = DGPG_EIO;
+    }
+    for (int k = 0; k < TE_COUNT; k++)
+        free(tensors[k]);
+    trainer_free(&tr);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/* train.h — `dgpg train`: PPO (IPPO / MAPPO) and DG-PG on the CPU backend.
+ * One episode = a rollout of T steps in E environments, GAE, the guidance
+ * of algo.guide, then algo.epochs x algo.minibatches PPO updates; every
+ * episode is logged (h5log.h) and every train.checkpoint_every episodes
+ * the whole training state is checkpointed, so that a resumed run
+ * continues bitwise as if it had never stopped (all randomness is keyed by
+ * seed, environment, agent and global step: no generator state to save). */
+#ifndef DGPG_TRAIN_H
+#define DGPG_TRAIN_H
+
+#include "config.h"
+
+#include <stdio.h>
+
+typedef struct dgpg_train_opts {
+    const char *run_dir;   /* runs/NAME */
+    int resume;            /* continue from run_dir's checkpoint */
+    FILE *out;             /* progress lines; NULL: quiet */
+} dgpg_train_opts;
+
+/* Per-episode summary handed back to callers (bench, tests). */
+typedef struct dgpg_train_summary {
+    int64_t episodes;          /* episodes run by this call */
+    double first_cost_ratio;   /* cost / cost(p*) of the first episode run */
+    double final_cost_ratio;   /* of the last episode */
+    double agent_steps_per_s;  /* whole-run average, rollout + update */
+    double update_gflops;      /* network math rate in the update phase */
+    double seconds;
+} dgpg_train_summary;
+
+/* Trains; returns 0, DGPG_EINVAL (bad request, message in err), or another
+ * negative code (failure while running, message in err). */
+int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
+                   dgpg_train_summary *summary, char *err, size_t err_len);
+
+#endif
