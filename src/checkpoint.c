@@ -183,7 +183,7 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
                  "checkpoint.h5 (written every train.checkpoint_every episodes)", path);
         return -1;
     }
-    if (H5Fis_accessible(path, H5P_DEFAULT) <= 0) {
+    if (H5Fis_hdf5(path) <= 0) {
         snprintf(err, err_len, "%s: not an HDF5 file, or truncated; allowed: a checkpoint "
                  "written by dgpg", path);
         return -1;

@@ -8,6 +8,11 @@
 #include "dgpg/dgpg.h"
 #include "eval.h"
 #include "h5util.h"
+#include "train.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  config   print the resolved configuration\n"
+    "  train    train DG-PG, IPPO or MAPPO; log to runs/NAME/log.h5\n"
     "  eval     run the built-in heuristic policies on held-out scenarios\n"
     "  bench    measure throughput (bench env)\n"
     "\n"
@@ -52,6 +58,24 @@ static const char usage_eval[] =
     "  --threads K      CPU threads (backend.threads), 0 = every core\n"
     "  --set s.k=v      any config key\n";
 
+static const char usage_train[] =
+    "usage: dgpg train [CONFIG] [--set section.key=value ...] [--force]\n"
+    "       dgpg train --resume RUN_DIR [--set train.episodes=K]\n"
+    "\n"
+    "Trains algo.guide (dgpg, target, descent, cv; none = plain PPO) with the\n"
+    "algo.critic (mappo or ippo) for train.episodes episodes of E environments x T\n"
+    "steps, printing one line per episode. Writes log.dir/train.name/: config.yaml\n"
+    "(the resolved config), log.h5 (per-episode scalars, per-agent tensors,\n"
+    "parameter snapshots; readable while training runs) and checkpoint.h5 (every\n"
+    "train.checkpoint_every episodes and at the end).\n"
+    "\n"
+    "options:\n"
+    "  --force          replace the run directory's files if it exists\n"
+    "  --resume DIR     continue a stopped run from its checkpoint, with its own\n"
+    "                   config.yaml; only train.episodes may be changed\n"
+    "  --threads K      CPU threads (backend.threads), 0 = every core\n"
+    "  --set s.k=v      any config key\n";
+
 static const char usage_bench[] =
     "usage: dgpg bench env [CONFIG] [--n N] [--e E] [--m M] [--threads K,...]\n"
     "                      [--steps S] [--set section.key=value ...]\n"
@@ -68,6 +92,8 @@ typedef struct cli_args {
     int n_sets;
     const char *threads_list;
     int64_t steps;
+    const char *resume;
+    int force;
 } cli_args;
 
 /* One line saying what was wrong, then where the usage is (not the whole
@@ -110,6 +136,7 @@ static const cli_alias eval_aliases[] = {{"--policy", "eval.policies"},
 static const cli_alias bench_aliases[] = {
     {"--n", "env.n_agents"}, {"--e", "env.n_envs"}, {"--m", "env.n_pools"}, {NULL, NULL}};
 static const cli_alias no_aliases[] = {{NULL, NULL}};
+static const cli_alias train_aliases[] = {{"--threads", "backend.threads"}, {NULL, NULL}};
 
 /* Splits "--opt=value" or "--opt value"; returns the value or NULL. */
 static const char *cli_option_value(int argc, char **argv, int *k, const char *option)
@@ -138,6 +165,16 @@ static int cli_parse(int argc, char **argv, int first, const cli_alias *aliases,
         if ((value = cli_option_value(argc, argv, &k, "--set"))) {
             if (cli_add_set(args, NULL, value))
                 return cli_usage_error(usage, "too many --set options (at most %s)", "128");
+            continue;
+        }
+        if (usage == usage_train && (value = cli_option_value(argc, argv, &k, "--resume"))) {
+            if (!*value)
+                return cli_usage_error(usage, "--resume needs a run directory%s", "");
+            args->resume = value;
+            continue;
+        }
+        if (usage == usage_train && strcmp(argv[k], "--force") == 0) {
+            args->force = 1;
             continue;
         }
         if (bench && (value = cli_option_value(argc, argv, &k, "--threads"))) {
@@ -276,6 +313,105 @@ static int cmd_bench(int argc, char **argv)
     return 0;
 }
 
+/* Creates `path` and its parents (mkdir -p); 0 or -1 with errno. */
+static int make_dirs(const char *path)
+{
+    char buf[DGPG_PATH_LEN];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    cli_args args = {0};
+    dgpg_config cfg;
+    char run_dir[DGPG_PATH_LEN], path[DGPG_PATH_LEN + 32], err[DGPG_ERR_LEN] = "";
+    int rc = cli_parse(argc, argv, 2, train_aliases, usage_train, 0, &args);
+    if (rc)
+        return rc;
+    if (args.resume) {
+        if (args.config_path || args.force)
+            return cli_usage_error(usage_train, "--resume takes its config from the run "
+                                   "directory; allowed: no CONFIG and no --force with it%s", "");
+        snprintf(run_dir, sizeof run_dir, "%s", args.resume);
+        snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+        if (access(path, R_OK) != 0) {
+            fprintf(stderr, "dgpg: --resume %s: no readable %s (%s); allowed: a run directory "
+                    "made by dgpg train\n", run_dir, path, strerror(errno));
+            return 2;
+        }
+        args.config_path = path;
+    }
+    if ((rc = cli_load(&cfg, &args)))
+        return rc;
+    if (!args.resume) {
+        int n = snprintf(run_dir, sizeof run_dir, "%s/%s", cfg.log.dir, cfg.train.name);
+        if (n < 0 || (size_t)n >= sizeof run_dir) {
+            fprintf(stderr, "dgpg: log.dir + train.name: path too long; allowed: %d bytes\n",
+                    DGPG_PATH_LEN - 1);
+            return 2;
+        }
+        struct stat st;
+        if (stat(run_dir, &st) == 0) {
+            if (!args.force) {
+                fprintf(stderr, "dgpg: run directory '%s' exists; allowed: --force to replace "
+                        "its files, --resume %s to continue it, or another train.name\n",
+                        run_dir, run_dir);
+                return 2;
+            }
+            const char *files[] = {"log.h5", "checkpoint.h5", "config.yaml", "checkpoint.h5.tmp"};
+            for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+                snprintf(path, sizeof path, "%s/%s", run_dir, files[k]);
+                if (unlink(path) != 0 && errno != ENOENT) {
+                    fprintf(stderr, "dgpg: --force: cannot remove %s: %s\n", path,
+                            strerror(errno));
+                    return 1;
+                }
+            }
+        }
+        if (make_dirs(run_dir) != 0) {
+            fprintf(stderr, "dgpg: cannot create run directory '%s': %s; allowed: a writable "
+                    "log.dir\n", run_dir, strerror(errno));
+            return 2;
+        }
+        snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            fprintf(stderr, "dgpg: cannot write %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+        dgpg_config_print(&cfg, f);
+        if (fclose(f) != 0) {
+            fprintf(stderr, "dgpg: cannot write %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+    }
+    printf("dgpg train: guide %s, critic %s, N = %lld, M = %lld, E = %lld, T = %lld, %lld "
+           "episodes -> %s\n", cfg.algo.guide, cfg.algo.critic, (long long)cfg.env.n_agents,
+           (long long)cfg.env.n_pools, (long long)cfg.env.n_envs, (long long)cfg.env.horizon,
+           (long long)cfg.train.episodes, run_dir);
+    dgpg_train_opts opts = {run_dir, args.resume != NULL, stdout};
+    dgpg_train_summary summary;
+    rc = dgpg_train_run(&cfg, &opts, &summary, err, sizeof err);
+    if (rc != DGPG_OK) {
+        fprintf(stderr, "dgpg: %s\n", err[0] ? err : dgpg_strerror(rc));
+        return rc == DGPG_EINVAL ? 2 : 1;
+    }
+    printf("done: %lld episodes in %.1f s, %.3g agent-steps/s; cost / cost(p*) %.4f (first "
+           "episode) -> %.4f (last); update network math %.2f GFLOP/s\n",
+           (long long)summary.episodes, summary.seconds, summary.agent_steps_per_s,
+           summary.first_cost_ratio, summary.final_cost_ratio, summary.update_gflops);
+    printf("log: %s/log.h5, checkpoint: %s/checkpoint.h5\n", run_dir, run_dir);
+    return 0;
+}
+
 static void print_version(void)
 {
     printf("dgpg %s\n", DGPG_VERSION_STRING);
@@ -315,9 +451,11 @@ int main(int argc, char **argv)
         return cmd_config(argc, argv);
     if (strcmp(cmd, "eval") == 0)
         return cmd_eval(argc, argv);
+    if (strcmp(cmd, "train") == 0)
+        return cmd_train(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc, argv);
-    fprintf(stderr, "dgpg: unknown command '%s'; allowed: config, eval, bench\n\n%s", cmd,
+    fprintf(stderr, "dgpg: unknown command '%s'; allowed: config, train, eval, bench\n\n%s", cmd,
             usage_main);
     return 2;
 }
