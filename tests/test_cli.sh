@@ -34,8 +34,11 @@ expect "config --help" 0 "usage: dgpg config" -- config --help
 expect "eval --help" 0 "usage: dgpg eval" -- eval --help
 expect "bench --help" 0 "usage: dgpg bench env" -- bench --help
 expect "bench env --help" 0 "usage: dgpg bench env" -- bench env --help
+expect "train --help" 0 "usage: dgpg train" -- train --help
+expect "train --resume without a run" 2 "--resume .*no readable" -- train --resume /nonexistent/run
+expect "train --resume with CONFIG" 2 "allowed: no CONFIG" -- train --resume x a.yaml
 expect "no command" 2 "usage: dgpg" --
-expect "unknown command" 2 "unknown command 'frobnicate'; allowed: config, eval, bench" -- frobnicate
+expect "unknown command" 2 "unknown command 'frobnicate'; allowed: config, train, eval, bench" -- frobnicate
 expect "unknown option" 2 "unknown option '--bogus'" -- eval --bogus
 expect "two config files" 2 "more than one CONFIG" -- config a.yaml b.yaml
 expect "bench without a benchmark" 2 "allowed: env" -- bench
