@@ -23,6 +23,10 @@ dgpg_backend *dgpg_backend_cpu(int threads);
 void dgpg_backend_free(dgpg_backend *be);
 int dgpg_backend_threads(const dgpg_backend *be);
 
+/* This machine's SGEMM rate in GFLOP/s with the backend's threads: the
+ * best of a few 2048^3 products, the yardstick for the network math. */
+double dgpg_backend_sgemm_peak(dgpg_backend *be);
+
 /* C_b = alpha op(A_b) op(B_b) + beta C_b for b in [0, batch), column-major,
  * X_b = X + b * strideX: cublasSgemmStridedBatched's contract. */
 int dgpg_gemm_strided_batched(dgpg_backend *be, int transa, int transb, int m, int n, int k,

@@ -11,6 +11,7 @@
 
 #include <cblas.h>
 #include <stdlib.h>
+#include <time.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -46,6 +47,36 @@ int dgpg_backend_threads(const dgpg_backend *be)
     return be->threads;
 }
 
+double dgpg_backend_sgemm_peak(dgpg_backend *be)
+{
+    const int n = 2048;
+    float *a = malloc(sizeof(float) * (size_t)n * n), *b = malloc(sizeof(float) * (size_t)n * n);
+    float *c = malloc(sizeof(float) * (size_t)n * n);
+    double best = 0.0;
+    if (a && b && c) {
+        for (size_t k = 0; k < (size_t)n * n; k++) {
+            a[k] = (float)(k % 13) * 0.01f;
+            b[k] = (float)(k % 7) * 0.02f;
+        }
+        openblas_set_num_threads(be->threads);
+        for (int rep = 0; rep < 4; rep++) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n,
+                        0.0f, c, n);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+            double rate = 2.0 * n * (double)n * n / s * 1e-9;
+            best = rate > best ? rate : best;
+        }
+        openblas_set_num_threads(1);
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
 static enum CBLAS_TRANSPOSE backend_trans(int t)
 {
     return t == DGPG_TRANS ? CblasTrans : CblasNoTrans;
@@ -58,32 +89,37 @@ int dgpg_gemm_strided_batched(dgpg_backend *be, int transa, int transb, int m, i
 {
     if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < 1 || ldb < 1 || ldc < 1)
         return -1;
-    if (batch == 1) {
-        openblas_set_num_threads(be->threads);
-        cblas_sgemm(CblasColMajor, backend_trans(transa), backend_trans(transb), m, n, k, alpha,
-                    A, lda, B, ldb, beta, C, ldc);
-        openblas_set_num_threads(1);
+    openblas_set_num_threads(1);
+    if (batch == 1 && be->threads > 1) {
+        /* one product: split C's columns (or, if too few, its rows) over
+         * the threads, each block one single-threaded SGEMM; switching
+         * OpenBLAS's own threads on and off per call costs more than the
+         * small products it would speed up */
+        const int parts = be->threads;
+        const int split_n = n >= m;
+        const int extent = split_n ? n : m;
+#pragma omp parallel for schedule(static) num_threads(parts)
+        for (int p = 0; p < parts; p++) {
+            int lo = (int)((int64_t)extent * p / parts), hi = (int)((int64_t)extent * (p + 1) / parts);
+            if (hi <= lo)
+                continue;
+            if (split_n) {
+                const float *Bp = transb == DGPG_TRANS ? B + lo : B + (int64_t)lo * ldb;
+                cblas_sgemm(CblasColMajor, backend_trans(transa), backend_trans(transb), m,
+                            hi - lo, k, alpha, A, lda, Bp, ldb, beta, C + (int64_t)lo * ldc, ldc);
+            } else {
+                const float *Ap = transa == DGPG_TRANS ? A + (int64_t)lo * lda : A + lo;
+                cblas_sgemm(CblasColMajor, backend_trans(transa), backend_trans(transb), hi - lo,
+                            n, k, alpha, Ap, lda, B, ldb, beta, C + lo, ldc);
+            }
+        }
         return 0;
     }
-    openblas_set_num_threads(1);
 #pragma omp parallel for schedule(static) num_threads(be->threads)
     for (int b = 0; b < batch; b++)
         cblas_sgemm(CblasColMajor, backend_trans(transa), backend_trans(transb), m, n, k, alpha,
                     A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc);
     return 0;
-}
-
-void dgpg_bias_act(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *bias,
-                   int tanh, float *y)
-{
-#pragma omp parallel for schedule(static) num_threads(be->threads)
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t k = 0; k < K; k++) {
-            float *row = y + (b * K + k) * d;
-            const float *bk = bias + k * d;
-            for (int64_t j = 0; j < d; j++)
-                row[j] = tanh ? nn_tanh(row[j] + bk[j]) : row[j] + bk[j];
-        }
 }
 
 void dgpg_tanh_backward(dgpg_backend *be, int64_t n, const float *y, const float *dy,

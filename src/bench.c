@@ -3,10 +3,16 @@
 #include "bench.h"
 
 #include "../kernels/sample.h"
+#include "backend.h"
 #include "dgpg/dgpg.h"
+#include "train.h"
+
+#include <stdio.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #ifdef _OPENMP
@@ -117,5 +123,68 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
         free(b.probs);
         api->destroy(inst);
     }
+    return rc;
+}
+
+int dgpg_bench_train(const dgpg_config *cfg, const int64_t *n_agents, int n_sizes, FILE *out,
+                     char *err, size_t err_len)
+{
+    dgpg_backend *be = dgpg_backend_cpu((int)cfg->backend.threads);
+    if (!be) {
+        snprintf(err, err_len, "bench: out of memory");
+        return DGPG_ENOMEM;
+    }
+    double peak = dgpg_backend_sgemm_peak(be);
+    int threads = dgpg_backend_threads(be);
+    dgpg_backend_free(be);
+    fprintf(out, "dgpg bench train: guide %s, critic %s, M = %lld, E = %lld, T = %lld, %lld "
+            "episodes, %lld epochs x %lld minibatches, hidden %lld x %lld, %d threads\n",
+            cfg->algo.guide, cfg->algo.critic, (long long)cfg->env.n_pools,
+            (long long)cfg->env.n_envs, (long long)cfg->env.horizon,
+            (long long)cfg->train.episodes, (long long)cfg->algo.epochs,
+            (long long)cfg->algo.minibatches, (long long)cfg->algo.hidden,
+            (long long)cfg->algo.layers, threads);
+    fprintf(out, "OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (the yardstick)\n", threads,
+            peak);
+    fprintf(out, "%8s %16s %18s %14s %16s\n", "N", "agent-steps/s", "update GFLOP/s",
+            "share of SGEMM", "seconds/episode");
+    char dir[] = "/tmp/dgpg-bench-XXXXXX";
+    if (!mkdtemp(dir)) {
+        snprintf(err, err_len, "bench: cannot create a scratch directory in /tmp");
+        return DGPG_EIO;
+    }
+    int rc = DGPG_OK;
+    for (int k = 0; k < n_sizes && rc == DGPG_OK; k++) {
+        dgpg_config c = *cfg;
+        c.env.n_agents = n_agents[k];
+        char check[DGPG_ERR_LEN];
+        if (dgpg_config_check(&c, check, sizeof check) != 0) {
+            snprintf(err, err_len, "bench train at N = %lld: %s", (long long)n_agents[k], check);
+            rc = DGPG_EINVAL;
+            break;
+        }
+        char run[sizeof dir + 32];
+        snprintf(run, sizeof run, "%s/n%lld", dir, (long long)n_agents[k]);
+        if (mkdir(run, 0777) != 0) {
+            snprintf(err, err_len, "bench: cannot create %s", run);
+            rc = DGPG_EIO;
+            break;
+        }
+        dgpg_train_opts opts = {run, 0, NULL};
+        dgpg_train_summary s;
+        rc = dgpg_train_run(&c, &opts, &s, err, err_len);
+        if (rc == DGPG_OK)
+            fprintf(out, "%8lld %16.4g %18.2f %13.1f%% %16.2f\n", (long long)n_agents[k],
+                    s.agent_steps_per_s, s.update_gflops, 100.0 * s.update_gflops / peak,
+                    s.seconds / (double)s.episodes);
+        char path[sizeof run + 32];
+        const char *files[] = {"log.h5", "checkpoint.h5"};
+        for (int f = 0; f < 2; f++) {
+            snprintf(path, sizeof path, "%s/%s", run, files[f]);
+            unlink(path);
+        }
+        rmdir(run);
+    }
+    rmdir(dir);
     return rc;
 }

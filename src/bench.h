@@ -12,4 +12,10 @@
 int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, int64_t steps,
                    FILE *out, char *err, size_t err_len);
 
+/* End-to-end training agent-steps per second at each N of n_agents (E,
+ * T, episodes from cfg), the update phase's network GFLOP/s and its share
+ * of this machine's SGEMM rate. Runs in a scratch directory under /tmp. */
+int dgpg_bench_train(const dgpg_config *cfg, const int64_t *n_agents, int n_sizes, FILE *out,
+                     char *err, size_t err_len);
+
 #endif

@@ -79,11 +79,17 @@ static const char usage_train[] =
 static const char usage_bench[] =
     "usage: dgpg bench env [CONFIG] [--n N] [--e E] [--m M] [--threads K,...]\n"
     "                      [--steps S] [--set section.key=value ...]\n"
+    "       dgpg bench train [CONFIG] [--n N,...] [--set section.key=value ...]\n"
     "\n"
     "Environment agent-steps per second (E x N x steps / seconds) for a heuristic\n"
     "(power-of-two choices) and for a sampled categorical policy (observation,\n"
     "sampling, step), once per thread count. Defaults: N = 1000, M = 8, E = 64,\n"
-    "threads 1 and every core, 200 steps.\n";
+    "threads 1 and every core, 200 steps.\n"
+    "\n"
+    "bench train: end-to-end training agent-steps per second at each N (default\n"
+    "200 and 1500; E = 16, T = 200, 2 episodes, 4 minibatches unless set), the\n"
+    "update phase's network GFLOP/s and its share of this machine's OpenBLAS\n"
+    "SGEMM rate (a 2048^3 product on the same threads).\n";
 
 typedef struct cli_args {
     const char *config_path;
@@ -94,6 +100,7 @@ typedef struct cli_args {
     int64_t steps;
     const char *resume;
     int force;
+    const char *sizes;   /* bench train --n */
 } cli_args;
 
 /* One line saying what was wrong, then where the usage is (not the whole
@@ -153,6 +160,7 @@ static const char *cli_option_value(int argc, char **argv, int *k, const char *o
     return argv[++*k];
 }
 
+/* bench: 0 for commands other than bench, 1 bench env, 2 bench train. */
 static int cli_parse(int argc, char **argv, int first, const cli_alias *aliases,
                      const char *usage, int bench, cli_args *args)
 {
@@ -177,11 +185,15 @@ static int cli_parse(int argc, char **argv, int first, const cli_alias *aliases,
             args->force = 1;
             continue;
         }
-        if (bench && (value = cli_option_value(argc, argv, &k, "--threads"))) {
+        if (bench == 2 && (value = cli_option_value(argc, argv, &k, "--n"))) {
+            args->sizes = value;
+            continue;
+        }
+        if (bench == 1 && (value = cli_option_value(argc, argv, &k, "--threads"))) {
             args->threads_list = value;
             continue;
         }
-        if (bench && (value = cli_option_value(argc, argv, &k, "--steps"))) {
+        if (bench == 1 && (value = cli_option_value(argc, argv, &k, "--steps"))) {
             char *end;
             args->steps = strtoll(value, &end, 10);
             if (!*value || *end || args->steps < 1 || args->steps > 1000000)
@@ -268,14 +280,54 @@ static int cmd_eval(int argc, char **argv)
     return 0;
 }
 
+/* `dgpg bench train [CONFIG] [--n N,...] [--set ...]`: its own defaults
+ * (E = 16, T = 200, 2 episodes, N = 200 and 1500) before the user's. */
+static int cmd_bench_train(int argc, char **argv)
+{
+    cli_args args = {0};
+    cli_add_set(&args, NULL, "env.n_envs=16");
+    cli_add_set(&args, NULL, "train.episodes=2");
+    cli_add_set(&args, NULL, "algo.minibatches=4");
+    dgpg_config cfg;
+    int rc = cli_parse(argc, argv, 3, no_aliases, usage_bench, 2, &args);
+    if (rc || (rc = cli_load(&cfg, &args)))
+        return rc;
+    const char *sizes = args.sizes ? args.sizes : "200,1500";
+    int64_t n_agents[16];
+    int n_sizes = 0;
+    char list[128];
+    snprintf(list, sizeof list, "%s", sizes);
+    char *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long long n = strtoll(tok, &end, 10);
+        if (!*tok || *end || n < 2 || n > 10000000 || n_sizes == 16)
+            return cli_usage_error(usage_bench, "--n '%s': allowed: up to 16 comma-separated "
+                                   "agent counts in [2, 10000000]", sizes);
+        n_agents[n_sizes++] = n;
+    }
+    if (n_sizes == 0)
+        return cli_usage_error(usage_bench, "--n '%s': allowed: at least one agent count", sizes);
+    char err[DGPG_ERR_LEN] = "";
+    rc = dgpg_bench_train(&cfg, n_agents, n_sizes, stdout, err, sizeof err);
+    if (rc != DGPG_OK) {
+        fprintf(stderr, "dgpg: %s\n", err[0] ? err : dgpg_strerror(rc));
+        return rc == DGPG_EINVAL ? 2 : 1;
+    }
+    return 0;
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
         fputs(usage_bench, stdout);
         return 0;
     }
+    if (argc >= 3 && strcmp(argv[2], "train") == 0)
+        return cmd_bench_train(argc, argv);
     if (argc < 3 || strcmp(argv[2], "env") != 0)
-        return cli_usage_error(usage_bench, "bench: unknown or missing benchmark '%s'; allowed: env",
+        return cli_usage_error(usage_bench,
+                               "bench: unknown or missing benchmark '%s'; allowed: env, train",
                                argc < 3 ? "" : argv[2]);
     cli_args args = {0};
     args.steps = 200;

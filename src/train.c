@@ -37,7 +37,7 @@ static const dgpg_log_column train_scalar_columns[SC_COUNT] = {
     {"cost_pstar", "steps", "the same for the analytical policy p* on the same arrivals and service"},
     {"cost_ratio", "1", "cost / cost_pstar"},
     {"policy_loss", "1", "PPO clipped surrogate loss, mean over the update's minibatches"},
-    {"value_loss", "1", "clipped value loss on normalised returns, mean over minibatches"},
+    {"value_loss", "1", "clipped value loss on normalised returns, mean over the update's samples"},
     {"entropy", "nats", "mean entropy of the agents' action distributions in the update"},
     {"kl", "nats", "mean approximate KL(old || new), log p_old - log p_new, in the update"},
     {"clip_frac", "1", "share of decisions whose probability ratio left [1 - clip, 1 + clip]"},
@@ -564,7 +564,7 @@ static double trainer_decision_grad(const trainer *tr, int64_t s, int64_t i, con
 
 typedef struct update_stats {
     double policy_loss, value_loss, entropy, kl, clip_frac, grad_norm;
-    double decisions, minibatches;
+    double decisions, minibatches, value_samples;
 } update_stats;
 
 /* Forward and backward of the actor over samples order[first .. first+B):
@@ -644,6 +644,7 @@ static int trainer_critic_chunk(trainer *tr, const int64_t *samples, int64_t B, 
             tr->d_value[b * V + j] = (float)(coef * scale * grad);
         }
     st->value_loss += loss;
+    st->value_samples += (double)(B * V);
     return trainer_critic_backward(tr, B, input) == 0 ? DGPG_OK : DGPG_EBACKEND;
 }
 
@@ -933,7 +934,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         scalars[SC_COST_PSTAR] = cost_pstar;
         scalars[SC_COST_RATIO] = cost / cost_pstar;
         scalars[SC_POLICY_LOSS] = st.policy_loss / st.decisions;
-        scalars[SC_VALUE_LOSS] = st.value_loss / (st.minibatches > 0 ? st.minibatches : 1.0);
+        scalars[SC_VALUE_LOSS] = st.value_loss / st.value_samples;
         scalars[SC_ENTROPY] = st.entropy / st.decisions;
         scalars[SC_KL] = st.kl / st.decisions;
         scalars[SC_CLIP_FRAC] = st.clip_frac / st.decisions;

@@ -3,9 +3,16 @@
 # build tools and C libraries from apt, and the Python tools of tools/ into
 # a virtual environment .venv made by the python3 on PATH (pip inside it,
 # so Debian's externally managed system Python is never touched).
-# Installs only what is missing; safe to run again.
+# Installs only what is missing; safe to run again. With --test it also
+# installs the test-time Python packages (PyTorch, the tests' oracle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+requirements=tools/requirements.txt
+probe="import h5py, numpy"
+if [ "${1:-}" = "--test" ]; then
+    requirements=tools/requirements-test.txt
+    probe="import h5py, numpy, torch"
+fi
 
 packages=(cmake make gcc pkg-config libhdf5-dev librandom123-dev libyaml-dev
           libopenblas-dev liblapacke-dev libgsl-dev python3 python3-venv python3-pip)
@@ -23,7 +30,7 @@ fi
 if [ ! -x .venv/bin/python3 ]; then
     python3 -m venv .venv
 fi
-if ! .venv/bin/python3 -c "import h5py, numpy" 2>/dev/null; then
-    .venv/bin/python3 -m pip install -q --disable-pip-version-check -r tools/requirements.txt
+if ! .venv/bin/python3 -c "$probe" 2>/dev/null; then
+    .venv/bin/python3 -m pip install -q --disable-pip-version-check -r "$requirements"
 fi
 echo "install-deps: ready ($(.venv/bin/python3 --version), $(cmake --version | head -1))"

@@ -1,0 +1,32 @@
+/* activation_cpu.c — the CPU backend's bias + tanh over (B, K, d), in a
+ * translation unit of its own because it is built with -ffast-math: that
+ * is what lets GCC call glibc's vectorised tanhf (libmvec), about 7 times
+ * faster than the scalar one, which otherwise costs more than the GEMMs
+ * around it (docs/training.md, "CPU performance"). The vector tanhf is
+ * accurate to a few ulp, not correctly rounded: the activations differ from
+ * the scalar ones in the last bits, identically on every run. glibc offers
+ * the vector variants only under -ffinite-math-only (part of -ffast-math);
+ * nothing in this file tests for NaN, and the trainer's NaN guard, which
+ * does, is compiled without it. */
+#include "backend.h"
+
+#include <math.h>
+
+void dgpg_bias_act(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *bias,
+                   int tanh, float *y)
+{
+#pragma omp parallel for schedule(static) num_threads(dgpg_backend_threads(be))
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t k = 0; k < K; k++) {
+            float *row = y + (b * K + k) * d;
+            const float *bk = bias + k * d;
+            if (tanh) {
+#pragma omp simd
+                for (int64_t j = 0; j < d; j++)
+                    row[j] = tanhf(row[j] + bk[j]);
+            } else {
+                for (int64_t j = 0; j < d; j++)
+                    row[j] = row[j] + bk[j];
+            }
+        }
+}
