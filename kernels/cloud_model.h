@@ -142,13 +142,28 @@ static inline DGPG_HD void cloud_model_reference(int32_t n_pools, const double *
         reference[m] = p_star[m] * arrived_work;
 }
 
-/* <x - x~, z_i> with z_i = w_i e_{k_i}: agent i's local influence on the
- * dispatched load is its own work on the pool it chose. */
-static inline DGPG_HD double cloud_model_influence(const int64_t *dispatched,
-                                                   const double *reference, int32_t action,
-                                                   int32_t work)
+/* x_t (M): the load the model expects from this step's arrivals under the
+ * agents' probabilities, x_m = sum_i w_i p_i[m] (probs (N, M)). It reads
+ * no agent's sampled action, so the guidance built from it carries none of
+ * the other agents' sampling noise (SPEC: the guidance "does not depend on
+ * what the other agents happened to do"). */
+static inline DGPG_HD void cloud_model_expected_load(int32_t n_agents, int32_t n_pools,
+                                                     const int32_t *work, const float *probs,
+                                                     double *load)
 {
-    return (double)work * ((double)dispatched[action] - reference[action]);
+    for (int32_t m = 0; m < n_pools; m++)
+        load[m] = 0.0;
+    for (int32_t i = 0; i < n_agents; i++)
+        for (int32_t m = 0; m < n_pools; m++)
+            load[m] += (double)work[i] * (double)probs[(int64_t)i * n_pools + m];
+}
+
+/* <x - x~, z_i> with z_i = w_i e_{k_i}: agent i's local influence on the
+ * load is its own work on the pool it chose. */
+static inline DGPG_HD double cloud_model_influence(const double *load, const double *reference,
+                                                   int32_t action, int32_t work)
+{
+    return (double)work * (load[action] - reference[action]);
 }
 
 #endif

@@ -631,7 +631,7 @@ static int cloud_model_cost_method(void *instance, int64_t env, const double *pr
     return DGPG_OK;
 }
 
-static int cloud_model_influence_method(void *instance, double *out)
+static int cloud_model_influence_method(void *instance, const float *probs, double *out)
 {
     cloud_model *model = instance;
     const cloud_instance *inst = model->env;
@@ -644,8 +644,15 @@ static int cloud_model_influence_method(void *instance, double *out)
                                   model->p_star);
         cloud_model_reference((int32_t)M, model->p_star, (double)inst->flows[e].arrived,
                               model->reference);
+        /* x_t: expected under the probabilities, or as dispatched */
+        if (probs)
+            cloud_model_expected_load((int32_t)N, (int32_t)M, inst->last_work + e * N,
+                                      probs + e * N * M, model->flows);
+        else
+            for (int64_t m = 0; m < M; m++)
+                model->flows[m] = (double)inst->dispatched[e * M + m];
         for (int64_t i = 0; i < N; i++)
-            out[e * N + i] = cloud_model_influence(inst->dispatched + e * M, model->reference,
+            out[e * N + i] = cloud_model_influence(model->flows, model->reference,
                                                    inst->last_actions[e * N + i],
                                                    inst->last_work[e * N + i]);
     }

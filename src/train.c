@@ -361,7 +361,7 @@ static int trainer_rollout(trainer *tr, int64_t episode)
         if (rc == DGPG_OK && tr->guide == GUIDE_DGPG) {
             if (!tr->model_api->influence)
                 return DGPG_EUNSUPPORTED;
-            rc = tr->model_api->influence(tr->model, tr->infl_buf);
+            rc = tr->model_api->influence(tr->model, probs, tr->infl_buf);
             for (int64_t k = 0; k < E * N; k++)
                 tr->guidance[t * E * N + k] = (float)tr->infl_buf[k];
         }

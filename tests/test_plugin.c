@@ -126,7 +126,13 @@ static void test_model_through_api(void)
         memcpy(work, cloud_instance_work(env), sizeof work);
         CHECK_INT_EQ(api->policy_act(env, policy, actions), DGPG_OK);
         CHECK_INT_EQ(api->step(env, actions, reward), DGPG_OK);
-        CHECK_INT_EQ(mapi->influence(model, influence), DGPG_OK);
+        CHECK_INT_EQ(mapi->influence(model, NULL, influence), DGPG_OK);
+        /* with probabilities: x_m = sum_i w_i p_i[m], recomputed below */
+        static double influence_p[5 * 23];
+        static float probs_f[5 * 23 * 6];
+        for (int k = 0; k < 5 * 23 * 6; k++)
+            probs_f[k] = (float)(1.0 / 6.0 + 0.1 * ((k % 6) - 2.5) / 2.5 * ((k / 6) % 2));
+        CHECK_INT_EQ(mapi->influence(model, probs_f, influence_p), DGPG_OK);
         /* x_t = A (the work dispatched), x~ = p* W, z_i = w_i e_{k_i}, all
          * recomputed here from the step's work and actions */
         for (int64_t e = 0; e < E; e++) {
@@ -150,6 +156,16 @@ static void test_model_through_api(void)
             for (int m = 0; m < M; m++)
                 identity += dispatched[m] * (dispatched[m] - p_star[m] * arrived);
             CHECK_NEAR(total, identity, 1e-9 * (1.0 + fabs(identity)));
+            double expected_load[6] = {0};
+            for (int i = 0; i < N; i++)
+                for (int m = 0; m < M; m++)
+                    expected_load[m] += work[e * N + i] * (double)probs_f[(e * N + i) * M + m];
+            for (int i = 0; i < N; i++) {
+                int k = actions[e * N + i];
+                double expected = work[e * N + i] * (expected_load[k] - p_star[k] * arrived);
+                CHECK_QUIET(fabs(influence_p[e * N + i] - expected) <= 1e-9 * (1.0 + fabs(expected)),
+                            "expected-load influence %g vs %g", influence_p[e * N + i], expected);
+            }
         }
     }
     mapi->destroy(model);

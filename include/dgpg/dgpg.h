@@ -142,8 +142,10 @@ typedef struct dgpg_model_api {
     int (*cost)(void *instance, int64_t env, const double *probs, double *cost, double *grad);
 
     /* The paper's guidance inner products <x_t - x~_t, z_t^i> (E, N) of
-     * the step just taken. Optional. */
-    int (*influence)(void *instance, double *out);
+     * the step just taken, x_t the load expected under the agents'
+     * probabilities probs (E, N, M) of that step, or, with probs NULL,
+     * the load as dispatched. Optional. */
+    int (*influence)(void *instance, const float *probs, double *out);
 } dgpg_model_api;
 
 /* Registry. Registration copies nothing: the struct must outlive its use.
