@@ -31,7 +31,7 @@ static int checkpoint_write_net(hid_t file, const char *prefix, const mlp *net)
 
 int dgpg_checkpoint_save(const char *path, const dgpg_config *cfg, int64_t next_episode,
                          const mlp *actor, const mlp *critic, const ppo_value_norm *vnorm,
-                         int64_t n_vnorm)
+                         int64_t n_vnorm, const double *guide_scales)
 {
     char tmp[DGPG_PATH_LEN + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -50,6 +50,8 @@ int dgpg_checkpoint_save(const char *path, const dgpg_config *cfg, int64_t next_
     if (h5util_attr_string(file, "kind", CHECKPOINT_KIND) ||
         h5util_attr_string(file, "dgpg_version", DGPG_VERSION_STRING) ||
         h5util_attr_int(file, "next_episode", next_episode) ||
+        h5util_attr_double(file, "guidance_scale", guide_scales[0]) ||
+        h5util_attr_double(file, "descent_scale", guide_scales[1]) ||
         h5util_write_config(file, cfg) || checkpoint_write_net(file, "actor", actor) ||
         checkpoint_write_net(file, "critic", critic) ||
         h5util_write_doubles(file, "value_norm", 2, dims, vn, "1",
@@ -131,16 +133,21 @@ done:
     return rc;
 }
 
-static int checkpoint_read_int_attr(hid_t obj, const char *name, int64_t *out)
+static int checkpoint_read_attr(hid_t obj, const char *name, hid_t mem_type, void *out)
 {
     if (H5Aexists(obj, name) <= 0)
         return -1;
     hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
     if (attr < 0)
         return -1;
-    herr_t status = H5Aread(attr, H5T_NATIVE_INT64, out);
+    herr_t status = H5Aread(attr, mem_type, out);
     H5Aclose(attr);
     return status < 0 ? -1 : 0;
+}
+
+static int checkpoint_read_int_attr(hid_t obj, const char *name, int64_t *out)
+{
+    return checkpoint_read_attr(obj, name, H5T_NATIVE_INT64, out);
 }
 
 typedef struct config_compare {
@@ -175,7 +182,7 @@ static void checkpoint_compare_key(void *user, const char *section, const char *
 
 int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next_episode,
                          mlp *actor, mlp *critic, ppo_value_norm *vnorm, int64_t n_vnorm,
-                         char *err, size_t err_len)
+                         double *guide_scales, char *err, size_t err_len)
 {
     err[0] = '\0';
     if (access(path, R_OK) != 0) {
@@ -221,7 +228,9 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
         goto done;
     if (checkpoint_read_int_attr(file, "next_episode", next_episode) != 0 ||
         checkpoint_read_int_attr(file, "actor_adam_step", &actor->adam_step) != 0 ||
-        checkpoint_read_int_attr(file, "critic_adam_step", &critic->adam_step) != 0) {
+        checkpoint_read_int_attr(file, "critic_adam_step", &critic->adam_step) != 0 ||
+        checkpoint_read_attr(file, "guidance_scale", H5T_NATIVE_DOUBLE, &guide_scales[0]) != 0 ||
+        checkpoint_read_attr(file, "descent_scale", H5T_NATIVE_DOUBLE, &guide_scales[1]) != 0) {
         snprintf(err, err_len, "%s: missing episode or optimiser step attributes", path);
         goto done;
     }

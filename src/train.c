@@ -92,8 +92,9 @@ typedef struct trainer {
     float *ret;        /* (T, E, V) normalised return targets */
     float *adv;        /* (T, E, N) effective advantage fed to PPO */
     float *traj;       /* (3T + 1) one trajectory's values, advantages, returns */
-    double guidance_scale; /* 1 / RMS of the raw guidance term (dgpg, cv) */
-    double descent_scale;  /* 1 / RMS of dC/dp (descent, cv) */
+    /* guide_scales[0]: 1 / RMS of the raw guidance term (dgpg, cv) and
+     * guide_scales[1]: of dC/dp (descent, cv), both from the first episode */
+    double guide_scales[2];
     /* update storage */
     int64_t chunk;
     float *x_chunk, *s_chunk, *actor_acts, *actor_scratch, *critic_acts, *critic_scratch;
@@ -471,15 +472,19 @@ static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
             }
     }
     if (tr->guide == GUIDE_DGPG || tr->guide == GUIDE_CV) {
-        /* the guidance term to unit root mean square over the batch, so
-         * that alpha is the share of guidance in the mix */
-        double ss = 0.0;
-        for (int64_t k = 0; k < T * E * N; k++)
-            ss += (double)tr->guidance[k] * tr->guidance[k];
-        tr->guidance_scale = ss > 0.0 ? 1.0 / sqrt(ss / (double)(T * E * N)) : 0.0;
+        /* the guidance term to unit root mean square over the first
+         * episode's batch, a scale then kept for the whole run: the term
+         * shrinks as the policy nears the model's optimum (a per-batch
+         * scale would keep pushing at full strength and oscillate) */
+        if (tr->guide_scales[0] == 0.0) {
+            double ss = 0.0;
+            for (int64_t k = 0; k < T * E * N; k++)
+                ss += (double)tr->guidance[k] * tr->guidance[k];
+            tr->guide_scales[0] = ss > 0.0 ? 1.0 / sqrt(ss / (double)(T * E * N)) : 0.0;
+        }
         for (int64_t s = 0; s < T * E; s++)
             for (int64_t i = 0; i < N; i++) {
-                double g = (double)tr->guidance[s * N + i] * tr->guidance_scale;
+                double g = (double)tr->guidance[s * N + i] * tr->guide_scales[0];
                 guidance_rms[i] += (float)(g * g);
                 double a = tr->adv[s * N + i];
                 /* dgpg (SPEC): A^DG = (1 - alpha) A - alpha <x - x~, z_i>;
@@ -494,18 +499,20 @@ static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
     }
     if (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV) {
         /* dC/dp_i shrinks like 1/N (one agent's share of the flows): scaled
-         * to unit RMS over the batch so that alpha weighs it as it weighs
-         * the unit-scale PPO term */
-        double ss = 0.0;
-        for (int64_t k = 0; k < T * E * N * M; k++)
-            ss += (double)tr->grad_p[k] * tr->grad_p[k];
-        tr->descent_scale = ss > 0.0 ? 1.0 / sqrt(ss / (double)(T * E * N * M)) : 0.0;
+         * to unit RMS over the first episode's batch, kept for the run, so
+         * that alpha weighs it as it weighs the unit-scale PPO term */
+        if (tr->guide_scales[1] == 0.0) {
+            double ss = 0.0;
+            for (int64_t k = 0; k < T * E * N * M; k++)
+                ss += (double)tr->grad_p[k] * tr->grad_p[k];
+            tr->guide_scales[1] = ss > 0.0 ? 1.0 / sqrt(ss / (double)(T * E * N * M)) : 0.0;
+        }
         if (tr->guide == GUIDE_DESCENT)
             for (int64_t s = 0; s < T * E; s++)
                 for (int64_t i = 0; i < N; i++) {
                     double acc = 0.0;
                     for (int64_t m = 0; m < M; m++) {
-                        double g = (double)tr->grad_p[(s * N + i) * M + m] * tr->descent_scale;
+                        double g = (double)tr->grad_p[(s * N + i) * M + m] * tr->guide_scales[1];
                         acc += g * g;
                     }
                     guidance_rms[i] += (float)acc;
@@ -554,7 +561,7 @@ static double trainer_decision_grad(const trainer *tr, int64_t s, int64_t i, con
         ppo_target_logit_grad(probs, g, (int32_t)M, alpha * scale, extra);
     } else {
         for (int64_t m = 0; m < M; m++)
-            g[m] = (double)tr->grad_p[(s * N + i) * M + m] * tr->descent_scale;
+            g[m] = (double)tr->grad_p[(s * N + i) * M + m] * tr->guide_scales[1];
         ppo_prob_grad_to_logits(probs, g, (int32_t)M, alpha * scale, extra);
     }
     for (int64_t m = 0; m < M; m++)
@@ -848,7 +855,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                               &param_column, &param_size, N, M};
     if (opts->resume) {
         if (dgpg_checkpoint_load(ckpt_path, cfg, &start, &tr.actor, &tr.critic, tr.vnorm,
-                                 tr.n_vnorm, err, err_len) != 0) {
+                                 tr.n_vnorm, tr.guide_scales, err, err_len) != 0) {
             rc = DGPG_EINVAL;
             goto done;
         }
@@ -961,7 +968,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         int last = episode + 1 == cfg->train.episodes;
         if ((episode + 1) % cfg->train.checkpoint_every == 0 || last) {
             if (dgpg_checkpoint_save(ckpt_path, cfg, episode + 1, &tr.actor, &tr.critic, tr.vnorm,
-                                     tr.n_vnorm) != 0) {
+                                     tr.n_vnorm, tr.guide_scales) != 0) {
                 snprintf(err, err_len, "%s: the checkpoint could not be written", ckpt_path);
                 rc = DGPG_EIO;
                 goto done;
