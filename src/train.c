@@ -870,8 +870,12 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         rc = DGPG_EIO;
         goto done;
     }
-    const char *inject = getenv("DGPG_TEST_INJECT_NAN"); /* tests only: episode to poison */
+    /* tests only: the episode whose update is poisoned with a NaN, and the
+     * number of episodes after which the run stops as if interrupted */
+    const char *inject = getenv("DGPG_TEST_INJECT_NAN");
     const int64_t inject_at = inject ? strtoll(inject, NULL, 10) : -1;
+    const char *stop = getenv("DGPG_TEST_STOP_AFTER");
+    const int64_t stop_after = stop ? strtoll(stop, NULL, 10) : -1;
     const int schedule = train_schedule_of(cfg->algo.alpha_schedule);
     const double run_start = train_now();
     double update_flops = 0.0, update_seconds = 0.0;
@@ -990,6 +994,12 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                     scalars[SC_REWARD], scalars[SC_COST_RATIO], scalars[SC_DELAY],
                     100.0 * scalars[SC_DROP_RATE], alpha, scalars[SC_AGENT_STEPS_PER_S], eta);
             fflush(opts->out);
+        }
+        if (episode + 1 == stop_after) {
+            if (opts->out)
+                fprintf(opts->out, "stopping after episode %lld (DGPG_TEST_STOP_AFTER)\n",
+                        (long long)episode + 1);
+            break;
         }
     }
     summary->seconds = train_now() - run_start;

@@ -570,6 +570,15 @@ static void test_refusals(const char *dir)
     copy_prefix(path, other, 1000);
     REFUSE("open a truncated log", dgpg_log_open(&log, other, &schema, 0), other,
            "cannot be opened as an HDF5 file");
+    /* cut by a few bytes after a clean close: refused, and left as it was */
+    struct stat st;
+    stat(path, &st);
+    copy_prefix(path, other, (size_t)st.st_size - 100);
+    REFUSE("open a log short by 100 bytes", dgpg_log_open(&log, other, &schema, 0), other,
+           "truncated file");
+    struct stat cut;
+    stat(other, &cut);
+    CHECK_INT_EQ(cut.st_size, st.st_size - 100);
     /* an HDF5 file that is something else */
     snprintf(other, sizeof other, "%s/eval.h5", dir);
     hid_t file = H5Fcreate(other, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);

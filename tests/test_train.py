@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""`dgpg train` end to end, against truths the test establishes itself.
+
+Usage: test_train.py DGPG_BINARY SCRATCH_DIR [--quick]
+
+* learning: at N = 5 and N = 50, fixed seeds, DG-PG's cost (paired with
+  p* on the same arrivals and service, logged per episode) comes within 10%
+  of p*'s within 10 episodes, and its final cost is below 0.75 x the cost
+  of uniform random on the same scenario (measured here with `dgpg eval`).
+  Tolerances: p*'s own per-episode cost varies by a few per cent between
+  episodes; 10% is the claim under test, and 0.75 leaves a margin far
+  beyond that noise (random is 1.5x p* at N = 5 and about 9x at N = 50).
+* resume: a run stopped after 2 of 4 episodes and resumed equals the
+  uninterrupted run bitwise: every logged value except wall-clock times,
+  every parameter snapshot, the final checkpoint's parameters and Adam state.
+* the log is readable with h5py (SWMR) while training runs, and after
+  kill -9 it holds every episode the run reported complete.
+* a NaN injected into episode 3 stops the run with exit 1 and a message
+  naming the episode and the tensor; the checkpoint from episode 2 is intact
+  and the run resumes from it.
+* refusals: an existing run directory without --force, a checkpoint of
+  another config, a truncated checkpoint.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+COUNTS = {"passed": 0, "failed": 0}
+
+
+def check(cond, what):
+    print(("ok - " if cond else "not ok - ") + what, flush=True)
+    COUNTS["passed" if cond else "failed"] += 1
+
+
+def run(dgpg, args, cwd, env=None, timeout=600):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([dgpg] + args, cwd=cwd, capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+LEARN = ["--set", "env.n_envs=32", "--set", "train.episodes=10", "--set", "algo.lr=0.005",
+         "--set", "algo.minibatches=4", "--set", "log.snapshot_every=5"]
+SMALL = ["--set", "env.n_agents=5", "--set", "env.n_envs=8", "--set", "env.horizon=40",
+         "--set", "env.day_length=40", "--set", "algo.minibatches=2",
+         "--set", "train.checkpoint_every=2"]
+TIME_COLUMNS = {"wall_time", "rollout_seconds", "update_seconds", "agent_steps_per_s"}
+
+
+def test_learning(dgpg, scratch, n_agents):
+    name = f"learn{n_agents}"
+    r = run(dgpg, ["train", "--set", f"env.n_agents={n_agents}", "--set", f"train.name={name}"]
+            + LEARN, scratch)
+    check(r.returncode == 0, f"N={n_agents}: training runs ({r.stderr.strip()[:200]})")
+    if r.returncode != 0:
+        return
+    with h5py.File(os.path.join(scratch, "runs", name, "log.h5"), "r") as f:
+        ratio = f["episode/cost_ratio"][()]
+        cost = f["episode/cost"][()]
+    print(f"# N={n_agents} cost / cost(p*) per episode: " + " ".join(f"{x:.3f}" for x in ratio))
+    check(len(ratio) == 10, f"N={n_agents}: 10 episodes logged")
+    check(ratio.min() <= 1.10, f"N={n_agents}: within 10% of p* within 10 episodes "
+          f"(best {ratio.min():.3f})")
+    # uniform random on the same scenario (eval's scenario k has seed eval.seed + k)
+    table = os.path.join(scratch, f"eval{n_agents}.h5")
+    r = run(dgpg, ["eval", "--policy", "random,pstar", "--scenarios", "2", "--output", table,
+                   "--set", f"env.n_agents={n_agents}", "--set", "env.n_envs=32",
+                   "--set", "eval.seed=1"], scratch)
+    check(r.returncode == 0, f"N={n_agents}: eval of uniform random runs")
+    with h5py.File(table, "r") as f:
+        # row 0 is random, column 0 the scenario of seed 1, the one trained on
+        random_ratio = float(f["eval/cost_ratio"][0, 0])
+    check(ratio[-1] <= 0.75 * random_ratio, f"N={n_agents}: final {ratio[-1]:.3f} x p* "
+          f"clearly below uniform random's {random_ratio:.3f} x p*")
+    check(np.all(np.isfinite(cost)), f"N={n_agents}: costs finite")
+
+
+def read_log(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        for group in ("episode", "agent", "snapshot"):
+            for key, ds in f[group].items():
+                out[f"{group}/{key}"] = ds[()]
+    return out
+
+
+def read_checkpoint(path):
+    with h5py.File(path, "r") as f:
+        return {k: f[k][()] for k in f.keys() if k != "config"} | \
+            {a: f.attrs[a] for a in f.attrs}
+
+
+def test_resume(dgpg, scratch):
+    r = run(dgpg, ["train", "--set", "train.name=straight", "--set", "train.episodes=4"] + SMALL,
+            scratch)
+    check(r.returncode == 0, "uninterrupted 4-episode run")
+    r = run(dgpg, ["train", "--set", "train.name=stopped", "--set", "train.episodes=4"] + SMALL,
+            scratch, env={"DGPG_TEST_STOP_AFTER": "2"})
+    check(r.returncode == 0 and "stopping after episode 2" in r.stdout, "run stopped after 2")
+    r = run(dgpg, ["train", "--resume", "runs/stopped"], scratch)
+    check(r.returncode == 0 and "resuming" in r.stdout, f"resumed ({r.stderr.strip()[:200]})")
+    a = read_log(os.path.join(scratch, "runs/straight/log.h5"))
+    b = read_log(os.path.join(scratch, "runs/stopped/log.h5"))
+    check(set(a) == set(b), "same datasets")
+    same = [k for k in a if k.split("/")[1] not in TIME_COLUMNS]
+    bad = [k for k in same if a[k].shape != b[k].shape or not np.array_equal(a[k], b[k])]
+    check(not bad and a["episode/reward"].shape == (4,),
+          f"resumed log equals uninterrupted bitwise ({len(same)} datasets; differing: {bad})")
+    ca = read_checkpoint(os.path.join(scratch, "runs/straight/checkpoint.h5"))
+    cb = read_checkpoint(os.path.join(scratch, "runs/stopped/checkpoint.h5"))
+    bad = [k for k in ca if not np.array_equal(ca[k], cb[k])]
+    check(not bad, f"final checkpoints equal bitwise (differing: {bad})")
+
+
+def test_log_while_running_and_kill(dgpg, scratch):
+    env = dict(os.environ)
+    proc = subprocess.Popen([dgpg, "train", "--set", "train.name=live",
+                             "--set", "train.episodes=500"] + SMALL +
+                            ["--set", "env.horizon=200", "--set", "env.day_length=200"],
+                            cwd=scratch, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    path = os.path.join(scratch, "runs/live/log.h5")
+    counts = []
+    deadline = time.time() + 120
+    while time.time() < deadline and not (counts and counts[-1] >= 6 and counts[-1] > counts[0]):
+        time.sleep(0.3)
+        if not os.path.exists(path):
+            continue
+        try:
+            with h5py.File(path, "r", libver="latest", swmr=True) as f:
+                ds = f["episode/reward"]
+                ds.refresh()
+                counts.append(ds.shape[0])
+        except OSError:
+            continue  # the file is being created
+    check(len(counts) >= 2 and counts[-1] > counts[0],
+          f"log read with h5py (SWMR) while training runs, episodes growing: {counts[:3]}..."
+          f"{counts[-1:]}")
+    proc.send_signal(signal.SIGKILL)
+    out, _ = proc.communicate()
+    reported = out.count("\nepisode ") + (1 if out.startswith("episode ") else 0)
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        n = f["episode/reward"].shape[0]
+        rewards = f["episode/reward"][()]
+        probs = f["agent/action_probs"][()]
+    check(n >= reported and n >= 6, f"after kill -9: {n} episodes in the log, {reported} reported")
+    check(np.all(np.isfinite(rewards)) and np.allclose(probs.sum(axis=2), 1.0, atol=1e-4),
+          "after kill -9: every logged episode complete and consistent")
+
+
+def test_nan(dgpg, scratch):
+    r = run(dgpg, ["train", "--set", "train.name=nan", "--set", "train.episodes=6"] + SMALL,
+            scratch, env={"DGPG_TEST_INJECT_NAN": "3"})
+    check(r.returncode == 1, f"NaN stops the run with exit 1 (got {r.returncode})")
+    check("episode 3" in r.stderr and "actor.params" in r.stderr,
+          f"message names episode and tensor: {r.stderr.strip()[:200]}")
+    with h5py.File(os.path.join(scratch, "runs/nan/checkpoint.h5"), "r") as f:
+        check(int(f.attrs["next_episode"]) == 2, "last good checkpoint (episode 2) intact")
+    with h5py.File(os.path.join(scratch, "runs/nan/log.h5"), "r") as f:
+        check(f["episode/reward"].shape[0] == 3, "log holds the 3 good episodes")
+    r = run(dgpg, ["train", "--resume", "runs/nan"], scratch)
+    check(r.returncode == 0, "resumes from the last good checkpoint")
+
+
+def test_refusals(dgpg, scratch):
+    r = run(dgpg, ["train", "--set", "train.name=straight", "--set", "train.episodes=1"] + SMALL,
+            scratch)
+    check(r.returncode == 2 and "exists" in r.stderr and "--force" in r.stderr,
+          "existing run directory refused without --force")
+    run_dir = os.path.join(scratch, "runs/other")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.copytree(os.path.join(scratch, "runs/straight"), run_dir)
+    cfg = open(os.path.join(run_dir, "config.yaml")).read()
+    open(os.path.join(run_dir, "config.yaml"), "w").write(cfg.replace("hidden: 64", "hidden: 32"))
+    r = run(dgpg, ["train", "--resume", "runs/other"], scratch)
+    check(r.returncode == 2 and "algo.hidden" in r.stderr,
+          f"checkpoint of another config refused, naming the key: {r.stderr.strip()[:160]}")
+    open(os.path.join(run_dir, "config.yaml"), "w").write(cfg)
+    ckpt = os.path.join(run_dir, "checkpoint.h5")
+    data = open(ckpt, "rb").read()
+    open(ckpt, "wb").write(data[:1000])
+    r = run(dgpg, ["train", "--resume", "runs/other"], scratch)
+    check(r.returncode == 2 and "checkpoint.h5" in r.stderr and len(r.stderr.splitlines()) == 1,
+          f"truncated checkpoint refused in one line: {r.stderr.strip()[:160]}")
+    r = run(dgpg, ["train", "--set", "train.name=straight", "--set", "train.episodes=1",
+                   "--force"] + SMALL, scratch)
+    check(r.returncode == 0, "--force replaces the run")
+
+
+def main():
+    dgpg, scratch = os.path.abspath(sys.argv[1]), sys.argv[2]
+    quick = "--quick" in sys.argv
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    test_resume(dgpg, scratch)
+    test_nan(dgpg, scratch)
+    test_refusals(dgpg, scratch)
+    test_log_while_running_and_kill(dgpg, scratch)
+    if not quick:
+        test_learning(dgpg, scratch, 5)
+        test_learning(dgpg, scratch, 50)
+    print(f"train: {COUNTS['passed']} passed, {COUNTS['failed']} failed")
+    return 1 if COUNTS["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
