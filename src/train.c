@@ -497,7 +497,7 @@ static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
         for (int64_t i = 0; i < N; i++)
             guidance_rms[i] = (float)sqrt(guidance_rms[i] / (double)(T * E));
     }
-    if (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV) {
+    if (tr->guide == GUIDE_DESCENT) {
         /* dC/dp_i shrinks like 1/N (one agent's share of the flows): scaled
          * to unit RMS over the first episode's batch, kept for the run, so
          * that alpha weighs it as it weighs the unit-scale PPO term */
@@ -560,8 +560,13 @@ static double trainer_decision_grad(const trainer *tr, int64_t s, int64_t i, con
             g[m] = (double)tr->p_star[s * M + m];
         ppo_target_logit_grad(probs, g, (int32_t)M, alpha * scale, extra);
     } else {
+        /* descent: its own scale; cv: the scale of its control variate
+         * A~ = -<g, e_a - p>, which is linear in g, so that the term added
+         * back is exactly the expectation of the one subtracted from the
+         * advantage (E_a[grad log p_a A~(a)] = -grad <p, g>): unbiased */
+        const double gscale = tr->guide == GUIDE_CV ? tr->guide_scales[0] : tr->guide_scales[1];
         for (int64_t m = 0; m < M; m++)
-            g[m] = (double)tr->grad_p[(s * N + i) * M + m] * tr->guide_scales[1];
+            g[m] = (double)tr->grad_p[(s * N + i) * M + m] * gscale;
         ppo_prob_grad_to_logits(probs, g, (int32_t)M, alpha * scale, extra);
     }
     for (int64_t m = 0; m < M; m++)

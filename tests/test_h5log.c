@@ -555,6 +555,16 @@ static void test_refusals(const char *dir)
     REFUSE("create, bad column name", dgpg_log_create(&log, other, &cfg, &s), other,
            "\"Bad-Name\"");
     CHECK(access(other, F_OK) != 0);
+    const dgpg_log_column episode_param = {"episode", "1", "x"};
+    s = make_schema();
+    s.params = &episode_param;
+    REFUSE("create, parameter \"episode\"", dgpg_log_create(&log, other, &cfg, &s), other,
+           "the snapshots' episode column");
+    s = make_schema();
+    s.scalars = (const dgpg_log_column[]){scalar_cols[0], scalar_cols[1], scalar_cols[0]};
+    REFUSE("create, a column twice", dgpg_log_create(&log, other, &cfg, &s), other,
+           "/episode/reward is named twice");
+    CHECK(access(other, F_OK) != 0);
     snprintf(other, sizeof other, "%s/no/such/dir/log.h5", dir);
     REFUSE("create in a missing directory", dgpg_log_create(&log, other, &cfg, &schema), other,
            "cannot be created");
