@@ -456,6 +456,11 @@ static int cmd_train(int argc, char **argv)
         fprintf(stderr, "dgpg: %s\n", err[0] ? err : dgpg_strerror(rc));
         return rc == DGPG_EINVAL ? 2 : 1;
     }
+    if (summary.episodes == 0) {
+        printf("nothing to train: the run already holds train.episodes = %lld episodes\n",
+               (long long)cfg.train.episodes);
+        return 0;
+    }
     printf("done: %lld episodes in %.1f s, %.3g agent-steps/s; cost / cost(p*) %.4f (first "
            "episode) -> %.4f (last); update network math %.2f GFLOP/s\n",
            (long long)summary.episodes, summary.seconds, summary.agent_steps_per_s,

@@ -16,9 +16,20 @@
 #include "mlp.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* SIGINT / SIGTERM ask the run to stop after the episode in progress, with
+ * a checkpoint, so that a cluster's time limit or a Ctrl-C loses nothing. */
+static volatile sig_atomic_t train_stop_requested;
+
+static void train_on_signal(int signo)
+{
+    (void)signo;
+    train_stop_requested = 1;
+}
 
 enum train_guide { GUIDE_NONE, GUIDE_DGPG, GUIDE_TARGET, GUIDE_DESCENT, GUIDE_CV };
 
@@ -834,6 +845,8 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
     dgpg_log *log = NULL;
     char log_path[DGPG_PATH_LEN + 32], ckpt_path[DGPG_PATH_LEN + 32];
     float *tensors[TE_COUNT] = {NULL};
+    struct sigaction old_int, old_term;
+    int handlers_set = 0;
     memset(summary, 0, sizeof *summary);
     if (train_path(log_path, sizeof log_path, opts->run_dir, "log.h5") ||
         train_path(ckpt_path, sizeof ckpt_path, opts->run_dir, "checkpoint.h5")) {
@@ -881,6 +894,14 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
     const int64_t inject_at = inject ? strtoll(inject, NULL, 10) : -1;
     const char *stop = getenv("DGPG_TEST_STOP_AFTER");
     const int64_t stop_after = stop ? strtoll(stop, NULL, 10) : -1;
+    train_stop_requested = 0;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = train_on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int);
+    sigaction(SIGTERM, &action, &old_term);
+    handlers_set = 1;
     const int schedule = train_schedule_of(cfg->algo.alpha_schedule);
     const double run_start = train_now();
     double update_flops = 0.0, update_seconds = 0.0;
@@ -975,7 +996,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             }
         }
         int last = episode + 1 == cfg->train.episodes;
-        if ((episode + 1) % cfg->train.checkpoint_every == 0 || last) {
+        if ((episode + 1) % cfg->train.checkpoint_every == 0 || last || train_stop_requested) {
             if (dgpg_checkpoint_save(ckpt_path, cfg, episode + 1, &tr.actor, &tr.critic, tr.vnorm,
                                      tr.n_vnorm, tr.guide_scales) != 0) {
                 snprintf(err, err_len, "%s: the checkpoint could not be written", ckpt_path);
@@ -1000,6 +1021,13 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                     100.0 * scalars[SC_DROP_RATE], alpha, scalars[SC_AGENT_STEPS_PER_S], eta);
             fflush(opts->out);
         }
+        if (train_stop_requested && !last) {
+            if (opts->out)
+                fprintf(opts->out, "interrupted: stopped after episode %lld with a checkpoint; "
+                        "continue with: dgpg train --resume %s\n", (long long)episode + 1,
+                        opts->run_dir);
+            break;
+        }
         if (episode + 1 == stop_after) {
             if (opts->out)
                 fprintf(opts->out, "stopping after episode %lld (DGPG_TEST_STOP_AFTER)\n",
@@ -1013,6 +1041,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
     summary->update_gflops = update_seconds > 0 ? update_flops / update_seconds * 1e-9 : 0.0;
     rc = DGPG_OK;
 done:
+    if (handlers_set) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
     if (dgpg_log_close(log) != 0 && rc == DGPG_OK) {
         snprintf(err, err_len, "%s: the final flush failed", log_path);
         rc = DGPG_EIO;
