@@ -46,9 +46,11 @@ def run(dgpg, args, cwd, env=None, timeout=600):
                           env=full_env, timeout=timeout)
 
 
-LEARN = ["--set", "env.n_envs=32", "--set", "train.episodes=10", "--set", "algo.lr=0.005",
+# one thread each: ctest runs tests side by side, and OpenMP teams on
+# oversubscribed cores wait on each other at every barrier
+LEARN = ["--set", "backend.threads=1", "--set", "env.n_envs=32", "--set", "train.episodes=10", "--set", "algo.lr=0.005",
          "--set", "algo.minibatches=4", "--set", "log.snapshot_every=5"]
-SMALL = ["--set", "env.n_agents=5", "--set", "env.n_envs=8", "--set", "env.horizon=40",
+SMALL = ["--set", "backend.threads=1", "--set", "env.n_agents=5", "--set", "env.n_envs=8", "--set", "env.horizon=40",
          "--set", "env.day_length=40", "--set", "algo.minibatches=2",
          "--set", "train.checkpoint_every=2"]
 TIME_COLUMNS = {"wall_time", "rollout_seconds", "update_seconds", "agent_steps_per_s"}
