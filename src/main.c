@@ -8,6 +8,7 @@
 #include "dgpg/dgpg.h"
 #include "eval.h"
 #include "h5util.h"
+#include "report.h"
 #include "train.h"
 
 #include <errno.h>
@@ -29,6 +30,7 @@ static const char usage_main[] =
     "  config   print the resolved configuration\n"
     "  train    train DG-PG, IPPO or MAPPO; log to runs/NAME/log.h5\n"
     "  eval     run the built-in heuristic policies on held-out scenarios\n"
+    "  report   summarise training logs (report LOG.h5 ...)\n"
     "  bench    measure throughput (bench env)\n"
     "\n"
     "Run `dgpg COMMAND --help` for a command's options. A CONFIG is a YAML file;\n"
@@ -317,6 +319,32 @@ static int cmd_bench_train(int argc, char **argv)
     return 0;
 }
 
+static const char usage_report[] =
+    "usage: dgpg report LOG.h5 [LOG.h5 ...]\n"
+    "\n"
+    "Summarises training logs: cost relative to p* (first, last, best, first episode\n"
+    "within 10%), speed, and a table of cost, delay, drops, entropy and alpha over\n"
+    "the episodes. Works on logs still being written and on logs of killed runs.\n";
+
+static int cmd_report(int argc, char **argv)
+{
+    if (argc < 3)
+        return cli_usage_error(usage_report, "report: no log given%s", "");
+    for (int k = 2; k < argc; k++)
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+            fputs(usage_report, stdout);
+            return 0;
+        }
+    for (int k = 2; k < argc; k++) {
+        char err[DGPG_ERR_LEN] = "";
+        if (dgpg_report_log(argv[k], stdout, err, sizeof err) != 0) {
+            fprintf(stderr, "dgpg: %s\n", err);
+            return 2;
+        }
+    }
+    return 0;
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
@@ -510,9 +538,11 @@ int main(int argc, char **argv)
         return cmd_eval(argc, argv);
     if (strcmp(cmd, "train") == 0)
         return cmd_train(argc, argv);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc, argv);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc, argv);
-    fprintf(stderr, "dgpg: unknown command '%s'; allowed: config, train, eval, bench\n\n%s", cmd,
+    fprintf(stderr, "dgpg: unknown command '%s'; allowed: config, train, eval, report, bench\n\n%s", cmd,
             usage_main);
     return 2;
 }

@@ -38,7 +38,7 @@ expect "train --help" 0 "usage: dgpg train" -- train --help
 expect "train --resume without a run" 2 "--resume .*no readable" -- train --resume /nonexistent/run
 expect "train --resume with CONFIG" 2 "allowed: no CONFIG" -- train --resume x a.yaml
 expect "no command" 2 "usage: dgpg" --
-expect "unknown command" 2 "unknown command 'frobnicate'; allowed: config, train, eval, bench" -- frobnicate
+expect "unknown command" 2 "unknown command 'frobnicate'; allowed: config, train, eval, report, bench" -- frobnicate
 expect "unknown option" 2 "unknown option '--bogus'" -- eval --bogus
 expect "two config files" 2 "more than one CONFIG" -- config a.yaml b.yaml
 expect "bench without a benchmark" 2 "allowed: env" -- bench

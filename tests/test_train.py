@@ -115,6 +115,10 @@ def test_resume(dgpg, scratch):
     bad = [k for k in same if a[k].shape != b[k].shape or not np.array_equal(a[k], b[k])]
     check(not bad and a["episode/reward"].shape == (4,),
           f"resumed log equals uninterrupted bitwise ({len(same)} datasets; differing: {bad})")
+    r = run(dgpg, ["report", "runs/straight/log.h5"], scratch)
+    ratio = a["episode/cost_ratio"]
+    check(r.returncode == 0 and f"first {ratio[0]:.4f}, last {ratio[-1]:.4f}" in r.stdout
+          and "4 episodes" in r.stdout, "dgpg report summarises the log's own values")
     ca = read_checkpoint(os.path.join(scratch, "runs/straight/checkpoint.h5"))
     cb = read_checkpoint(os.path.join(scratch, "runs/stopped/checkpoint.h5"))
     bad = [k for k in ca if not np.array_equal(ca[k], cb[k])]
