@@ -2,7 +2,8 @@
  * translation unit of its own because it is built with -ffast-math: that
  * is what lets GCC call glibc's vectorised tanhf (libmvec), about 7 times
  * faster than the scalar one, which otherwise costs more than the GEMMs
- * around it (docs/training.md, "CPU performance"). The vector tanhf is
+ * around it (docs/training.md, "CPU performance"), and it is cloned per
+ * instruction set so that AVX2 and AVX-512 machines use wider variants. The vector tanhf is
  * accurate to a few ulp, not correctly rounded: the activations differ from
  * the scalar ones in the last bits, identically on every run. glibc offers
  * the vector variants only under -ffinite-math-only (part of -ffast-math);
@@ -12,6 +13,9 @@
 
 #include <math.h>
 
+/* Cloned for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
+ * each clone calls the libmvec tanhf of its width (16, 8 or 4 lanes). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void dgpg_bias_act(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *bias,
                    int tanh, float *y)
 {
