@@ -118,6 +118,7 @@ typedef struct trainer {
     double *infl_buf;   /* (E, N) */
     double *pstar_buf;  /* (M) */
     float *reward_buf;  /* (E) */
+    int32_t *ref_actions; /* (E, N) the p* reference episode's actions */
     dgpg_env_stats *stats; /* (E) */
 } trainer;
 
@@ -169,7 +170,7 @@ static void trainer_free(trainer *tr)
                      tr->actor_scratch, tr->critic_acts, tr->critic_scratch, tr->d_logits,
                      tr->d_value, tr->chunk_stats, tr->order, tr->grad_sum, tr->grad_sumsq, tr->norm_scratch,
                      tr->norm_scale, tr->prob_buf, tr->cost_grad, tr->infl_buf,
-                     tr->pstar_buf, tr->reward_buf, tr->stats};
+                     tr->pstar_buf, tr->reward_buf, tr->ref_actions, tr->stats};
     for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
         free(owned[k]);
 }
@@ -279,6 +280,7 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     tr->infl_buf = train_alloc((size_t)(E * N), sizeof(double), &failed);
     tr->pstar_buf = train_alloc((size_t)M, sizeof(double), &failed);
     tr->reward_buf = train_alloc((size_t)E, sizeof(float), &failed);
+    tr->ref_actions = train_alloc((size_t)(E * N), sizeof(int32_t), &failed);
     tr->stats = train_alloc((size_t)E, sizeof(dgpg_env_stats), &failed);
     if (failed) {
         snprintf(err, err_len,
@@ -395,9 +397,9 @@ static int trainer_reference(trainer *tr, int64_t episode, double *cost)
 {
     int rc = tr->env_api->reset(tr->ref_env, (uint64_t)episode);
     for (int64_t t = 0; rc == DGPG_OK && t < tr->T; t++) {
-        rc = tr->env_api->policy_act(tr->ref_env, tr->pstar_policy, tr->actions);
+        rc = tr->env_api->policy_act(tr->ref_env, tr->pstar_policy, tr->ref_actions);
         if (rc == DGPG_OK)
-            rc = tr->env_api->step(tr->ref_env, tr->actions, tr->reward_buf);
+            rc = tr->env_api->step(tr->ref_env, tr->ref_actions, tr->reward_buf);
     }
     if (rc == DGPG_OK)
         rc = tr->env_api->stats(tr->ref_env, tr->stats);
