@@ -1,7 +1,10 @@
-/* backend_cpu.c — the CPU backend of backend.h: OpenBLAS SGEMM in a loop
- * over the batch, the loop split across OpenMP threads with every BLAS call
- * single-threaded (OpenBLAS 0.3.21 has no batched SGEMM; docs/training.md,
- * "Per-agent GEMMs", has the measurement behind this choice). A batch of
+/* backend_cpu.c — the CPU backend of backend.h: a loop over the batch of
+ * small GEMMs split across OpenMP threads (OpenBLAS 0.3.21 has no batched
+ * SGEMM). Each product runs on a libxsmm JIT kernel where libxsmm has one
+ * and the output is at least 16 rows tall, and on single-threaded OpenBLAS
+ * otherwise: the kernel lab (kernels/lab/per_agent_gemm.c, results in
+ * docs/training.md) measured libxsmm 1.3-2.8x faster on hidden-width
+ * products and slower on the narrow policy head. A batch of
  * one (shared parameters) runs one SGEMM on OpenBLAS's own threads. Each
  * call's result depends only on its arguments and the thread count is
  * fixed per backend, so runs are bitwise repeatable. */
@@ -10,6 +13,7 @@
 #include "../kernels/nn.h"
 
 #include <cblas.h>
+#include <libxsmm.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -29,6 +33,7 @@ dgpg_backend *dgpg_backend_cpu(int threads)
     dgpg_backend *be = calloc(1, sizeof *be);
     if (!be)
         return NULL;
+    libxsmm_init(); /* idempotent; kernels are JIT-compiled on first use */
 #ifdef _OPENMP
     be->threads = threads > 0 ? threads : omp_get_num_procs();
 #else
@@ -115,10 +120,24 @@ int dgpg_gemm_strided_batched(dgpg_backend *be, int transa, int transb, int m, i
         }
         return 0;
     }
+    /* libxsmm kernels take alpha = 1 and beta in {0, 1}, which is every
+     * call the networks make */
+    libxsmm_smmfunction kernel = NULL;
+    if (m >= 16 && alpha == 1.0f && (beta == 0.0f || beta == 1.0f)) {
+        int flags = (transa == DGPG_TRANS ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) |
+                    (transb == DGPG_TRANS ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
+        libxsmm_blasint xlda = lda, xldb = ldb, xldc = ldc;
+        kernel = libxsmm_smmdispatch(m, n, k, &xlda, &xldb, &xldc, &alpha, &beta, &flags, NULL);
+    }
 #pragma omp parallel for schedule(static) num_threads(be->threads)
-    for (int b = 0; b < batch; b++)
-        cblas_sgemm(CblasColMajor, backend_trans(transa), backend_trans(transb), m, n, k, alpha,
-                    A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc);
+    for (int b = 0; b < batch; b++) {
+        if (kernel)
+            kernel(A + b * strideA, B + b * strideB, C + b * strideC);
+        else
+            cblas_sgemm(CblasColMajor, backend_trans(transa), backend_trans(transb), m, n, k,
+                        alpha, A + b * strideA, lda, B + b * strideB, ldb, beta,
+                        C + b * strideC, ldc);
+    }
     return 0;
 }
 

@@ -409,6 +409,10 @@ int main(int argc, char **argv)
         rc = rc || dump_mlp(file, "shared", threads, 1, 5, 7, 2, 4, 6 * 3);
         rc = rc || dump_mlp(file, "layers1", threads, 3, 5, 7, 1, 4, 6);
         rc = rc || dump_mlp(file, "layers3", threads, 2, 3, 6, 3, 2, 5);
+        /* widths >= 16 run on libxsmm's JIT kernels (backend_cpu.c), the
+         * narrow ones above on OpenBLAS: both paths against autograd */
+        rc = rc || dump_mlp(file, "wide", threads, 4, 20, 32, 2, 8, 24);
+        rc = rc || dump_mlp(file, "wide_shared", threads, 1, 20, 32, 2, 8, 24 * 4);
     }
     rc = rc || dump_ppo(file) || dump_value_loss(file) || dump_gae(file) || dump_adam(file) ||
          dump_value_norm(file) || dump_guidance(file);

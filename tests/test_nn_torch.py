@@ -86,12 +86,19 @@ def check_mlp(name, grp):
     (h * g).sum().backward()
     out_c = grp["out"][()].reshape(B, K, n_out)
     check_close(f"{name}: forward output (B, K, out)", out_c, h.detach().numpy(), **F32)
+    # A gradient element is a float32 sum over B samples of terms that can
+    # be far larger than the sum (cancellation), so its error scales with
+    # the gradient's overall size, not with the element: the absolute
+    # tolerance is 2e-5 of the largest gradient (1e-6 at least).
+    truth = flat.grad.numpy()
+    grad_tol = dict(rtol=F32["rtol"], atol=max(F32["atol"], 2e-5 * np.abs(truth).max()))
     check_close(f"{name}: mlp_backward gradient = autograd of sum(out * g)", grp["grads"][()],
-                flat.grad.numpy(), **F32)
+                truth, **grad_tol)
     # BLAS may add into C while it accumulates (beta = 1), so the second
     # call's sum is not bit-for-bit 2x the first: compare with 2x the truth
+    grad_tol["atol"] *= 2
     check_close(f"{name}: a second mlp_backward accumulates (grads_twice = 2 x autograd)",
-                grp["grads_twice"][()], 2 * flat.grad.numpy(), **F32)
+                grp["grads_twice"][()], 2 * truth, **grad_tol)
 
 
 def check_ppo(grp):
@@ -256,7 +263,7 @@ def main(dump, scratch):
             "units" in o.attrs and "description" in o.attrs) else None)
         report(not missing, f"every dataset has units and description {missing}")
         mlps = sorted(k for k in f if k.startswith("mlp_"))
-        report(len(mlps) == 8, f"eight MLP cases ({', '.join(mlps)})")
+        report(len(mlps) == 12, f"twelve MLP cases ({', '.join(mlps)})")
         for name in mlps:
             check_mlp(name, f[name])
         check_ppo(f["ppo"])
