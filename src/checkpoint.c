@@ -31,7 +31,7 @@ static int checkpoint_write_net(hid_t file, const char *prefix, const mlp *net)
 
 int dgpg_checkpoint_save(const char *path, const dgpg_config *cfg, int64_t next_episode,
                          const mlp *actor, const mlp *critic, const ppo_value_norm *vnorm,
-                         int64_t n_vnorm, const double *guide_scales)
+                         int64_t n_vnorm, const dgpg_checkpoint_extra *extra)
 {
     char tmp[DGPG_PATH_LEN + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -50,8 +50,11 @@ int dgpg_checkpoint_save(const char *path, const dgpg_config *cfg, int64_t next_
     if (h5util_attr_string(file, "kind", CHECKPOINT_KIND) ||
         h5util_attr_string(file, "dgpg_version", DGPG_VERSION_STRING) ||
         h5util_attr_int(file, "next_episode", next_episode) ||
-        h5util_attr_double(file, "guidance_scale", guide_scales[0]) ||
-        h5util_attr_double(file, "descent_scale", guide_scales[1]) ||
+        h5util_attr_double(file, "guidance_scale", extra->guide_scales[0]) ||
+        h5util_attr_double(file, "descent_scale", extra->guide_scales[1]) ||
+        h5util_attr_int(file, "alpha_episodes", extra->alpha_episodes) ||
+        h5util_attr_int(file, "threads", extra->threads) ||
+        h5util_attr_string(file, "isa", extra->isa) ||
         h5util_write_config(file, cfg) || checkpoint_write_net(file, "actor", actor) ||
         checkpoint_write_net(file, "critic", critic) ||
         h5util_write_doubles(file, "value_norm", 2, dims, vn, "1",
@@ -169,11 +172,11 @@ static void checkpoint_compare_key(void *user, const char *section, const char *
         return;
     snprintf(name, sizeof name, "%s.%s", section, key);
     if (checkpoint_read_string_attr(cc->group, name, stored, sizeof stored) != 0) {
-        snprintf(cc->err, cc->err_len, "%s: the checkpoint's config has no key %s; allowed: a "
-                 "checkpoint written by dgpg %s", cc->path, name, DGPG_VERSION_STRING);
+        snprintf(cc->err, cc->err_len, "%s: the stored config has no key %s; allowed: a file "
+                 "written by dgpg %s", cc->path, name, DGPG_VERSION_STRING);
         cc->mismatch = 1;
     } else if (strcmp(stored, value) != 0) {
-        snprintf(cc->err, cc->err_len, "%s: %s = '%s' in the checkpoint but '%s' in the run's "
+        snprintf(cc->err, cc->err_len, "%s: %s = '%s' in this file but '%s' in the run's "
                  "config; allowed: the same value (only train.episodes may change on resume)",
                  cc->path, name, stored, value);
         cc->mismatch = 1;
@@ -182,7 +185,7 @@ static void checkpoint_compare_key(void *user, const char *section, const char *
 
 int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next_episode,
                          mlp *actor, mlp *critic, ppo_value_norm *vnorm, int64_t n_vnorm,
-                         double *guide_scales, char *err, size_t err_len)
+                         dgpg_checkpoint_extra *extra, char *err, size_t err_len)
 {
     err[0] = '\0';
     if (access(path, R_OK) != 0) {
@@ -229,8 +232,11 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
     if (checkpoint_read_int_attr(file, "next_episode", next_episode) != 0 ||
         checkpoint_read_int_attr(file, "actor_adam_step", &actor->adam_step) != 0 ||
         checkpoint_read_int_attr(file, "critic_adam_step", &critic->adam_step) != 0 ||
-        checkpoint_read_attr(file, "guidance_scale", H5T_NATIVE_DOUBLE, &guide_scales[0]) != 0 ||
-        checkpoint_read_attr(file, "descent_scale", H5T_NATIVE_DOUBLE, &guide_scales[1]) != 0) {
+        checkpoint_read_attr(file, "guidance_scale", H5T_NATIVE_DOUBLE, &extra->guide_scales[0]) != 0 ||
+        checkpoint_read_attr(file, "descent_scale", H5T_NATIVE_DOUBLE, &extra->guide_scales[1]) != 0 ||
+        checkpoint_read_int_attr(file, "alpha_episodes", &extra->alpha_episodes) != 0 ||
+        checkpoint_read_int_attr(file, "threads", &extra->threads) != 0 ||
+        checkpoint_read_string_attr(file, "isa", extra->isa, sizeof extra->isa) != 0) {
         snprintf(err, err_len, "%s: missing episode or optimiser step attributes", path);
         goto done;
     }
@@ -259,6 +265,45 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
     rc = 0;
 done:
     free(vn);
+    if (group >= 0)
+        H5Gclose(group);
+    H5Fclose(file);
+    return rc;
+}
+
+int dgpg_config_matches_file(const char *path, const dgpg_config *cfg, char *err,
+                             size_t err_len)
+{
+    err[0] = '\0';
+    if (H5Fis_hdf5(path) <= 0) {
+        snprintf(err, err_len, "%s: not an HDF5 file, or truncated; allowed: a file written by "
+                 "dgpg", path);
+        return -1;
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    /* SWMR read: a log whose writer was killed still carries its
+     * open-for-write mark, which refuses plain opens */
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+    H5Pclose(fapl);
+    if (file < 0)
+        file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) {
+        snprintf(err, err_len, "%s: cannot be opened as HDF5 (truncated or damaged); allowed: "
+                 "a file written by dgpg", path);
+        return -1;
+    }
+    int rc = -1;
+    hid_t group = H5I_INVALID_HID;
+    if (H5Lexists(file, "config", H5P_DEFAULT) <= 0 ||
+        (group = H5Gopen2(file, "config", H5P_DEFAULT)) < 0) {
+        snprintf(err, err_len, "%s: no /config group; allowed: a file written by dgpg", path);
+        goto done;
+    }
+    config_compare cc = {group, path, err, err_len, 0};
+    dgpg_config_foreach(cfg, checkpoint_compare_key, &cc);
+    rc = cc.mismatch ? -1 : 0;
+done:
     if (group >= 0)
         H5Gclose(group);
     H5Fclose(file);

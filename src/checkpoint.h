@@ -11,16 +11,30 @@
 #include "config.h"
 #include "mlp.h"
 
-/* guide_scales (2): the trainer's fixed guidance scales. */
+/* What else a run carries from episode to episode, or must match to stay
+ * bitwise repeatable. */
+typedef struct dgpg_checkpoint_extra {
+    double guide_scales[2];  /* the trainer's fixed guidance scales */
+    int64_t alpha_episodes;  /* horizon of the alpha schedule (first run's episodes) */
+    int64_t threads;         /* resolved CPU threads */
+    char isa[32];            /* instruction set the math kernels ran with */
+} dgpg_checkpoint_extra;
+
 int dgpg_checkpoint_save(const char *path, const dgpg_config *cfg, int64_t next_episode,
                          const mlp *actor, const mlp *critic, const ppo_value_norm *vnorm,
-                         int64_t n_vnorm, const double *guide_scales);
+                         int64_t n_vnorm, const dgpg_checkpoint_extra *extra);
+
+/* Compares the /config attributes of an HDF5 file (checkpoint or log,
+ * opened for SWMR reading) with cfg; every key must match except
+ * train.episodes. 0, or -1 with one line in err naming the key. */
+int dgpg_config_matches_file(const char *path, const dgpg_config *cfg, char *err,
+                             size_t err_len);
 
 /* Loads into networks already sized for cfg; refuses (one line in err)
  * a missing, truncated or foreign file, another version, or shapes or a
  * config that differ from cfg, naming what does not match. */
 int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next_episode,
                          mlp *actor, mlp *critic, ppo_value_norm *vnorm, int64_t n_vnorm,
-                         double *guide_scales, char *err, size_t err_len);
+                         dgpg_checkpoint_extra *extra, char *err, size_t err_len);
 
 #endif

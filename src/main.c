@@ -484,6 +484,15 @@ static int cmd_train(int argc, char **argv)
         fprintf(stderr, "dgpg: %s\n", err[0] ? err : dgpg_strerror(rc));
         return rc == DGPG_EINVAL ? 2 : 1;
     }
+    if (args.resume && args.n_sets > 0) {
+        /* the checkpoint accepted this config, so only train.episodes can
+         * differ: record it, so that a later plain --resume continues to it */
+        FILE *f = fopen(path, "w");
+        if (!f || (dgpg_config_print(&cfg, f), fclose(f)) != 0) {
+            fprintf(stderr, "dgpg: cannot rewrite %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+    }
     if (summary.episodes == 0) {
         printf("nothing to train: the run already holds train.episodes = %lld episodes\n",
                (long long)cfg.train.episodes);
@@ -494,7 +503,8 @@ static int cmd_train(int argc, char **argv)
            (long long)summary.episodes, summary.seconds, summary.agent_steps_per_s,
            summary.first_cost_ratio, summary.final_cost_ratio, summary.update_gflops);
     printf("log: %s/log.h5, checkpoint: %s/checkpoint.h5\n", run_dir, run_dir);
-    return 0;
+    /* a scheduler must tell an interrupted run from a finished one */
+    return summary.interrupted ? 128 + summary.interrupted : 0;
 }
 
 static void print_version(void)

@@ -114,7 +114,7 @@ int dgpg_report_log(const char *path, FILE *out, char *err, size_t err_len)
     fprintf(out, "  cost / cost(p*): first %.4f, last %.4f, best %.4f (episode %ld); ",
             col[0][0], col[0][n - 1], col[0][best], best + 1);
     if (within >= 0)
-        fprintf(out, "within 10%% of p* from episode %ld\n", within + 1);
+        fprintf(out, "first within 10%% of p* at episode %ld\n", within + 1);
     else
         fprintf(out, "never within 10%% of p*\n");
     fprintf(out, "  mean training speed %.3g agent-steps/s\n", speed);

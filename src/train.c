@@ -27,8 +27,7 @@ static volatile sig_atomic_t train_stop_requested;
 
 static void train_on_signal(int signo)
 {
-    (void)signo;
-    train_stop_requested = 1;
+    train_stop_requested = signo;
 }
 
 enum train_guide { GUIDE_NONE, GUIDE_DGPG, GUIDE_TARGET, GUIDE_DESCENT, GUIDE_CV };
@@ -50,7 +49,7 @@ static const dgpg_log_column train_scalar_columns[SC_COUNT] = {
     {"policy_loss", "1", "PPO clipped surrogate loss, mean over the update's minibatches"},
     {"value_loss", "1", "clipped value loss on normalised returns, mean over the update's samples"},
     {"entropy", "nats", "mean entropy of the agents' action distributions in the update"},
-    {"kl", "nats", "mean approximate KL(old || new), log p_old - log p_new, in the update"},
+    {"kl", "nats", "mean approximate KL(old || new), (r - 1) - log r with r = p_new / p_old, in the update"},
     {"clip_frac", "1", "share of decisions whose probability ratio left [1 - clip, 1 + clip]"},
     {"alpha", "1", "guidance weight of the episode (algo.alpha_schedule)"},
     {"grad_norm", "1", "mean over agents of the actor's gradient norm before clipping"},
@@ -121,6 +120,23 @@ typedef struct trainer {
     int32_t *ref_actions; /* (E, N) the p* reference episode's actions */
     dgpg_env_stats *stats; /* (E) */
 } trainer;
+
+/* The instruction set the vectorised math dispatches to on this machine
+ * (activation_cpu.c's clones, libxsmm's JIT): recorded in checkpoints,
+ * since bitwise repeatability holds only on the same one. */
+static const char *train_isa(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return "x86-64 avx512f";
+    if (__builtin_cpu_supports("avx2"))
+        return "x86-64 avx2";
+    return "x86-64";
+#else
+    return "other";
+#endif
+}
 
 static double train_now(void)
 {
@@ -219,6 +235,12 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     tr->D = d.obs_dim;
     tr->S = d.state_dim;
     tr->T = cfg->env.horizon;
+    if (tr->E < 2) {
+        snprintf(err, err_len, "env.n_envs = %lld: training estimates each agent's gradient "
+                 "variance from groups of environments; allowed: env.n_envs >= 2",
+                 (long long)tr->E);
+        return DGPG_EINVAL;
+    }
     const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T, D = tr->D, S = tr->S;
     const int64_t K = tr->shared ? 1 : N;
     const int32_t H = (int32_t)cfg->algo.hidden, L = (int32_t)cfg->algo.layers;
@@ -262,8 +284,10 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     tr->x_chunk = train_alloc((size_t)(C * N * D), sizeof(float), &failed);
     if (tr->mappo)
         tr->s_chunk = train_alloc((size_t)(C * S), sizeof(float), &failed);
-    tr->actor_acts = train_alloc((size_t)mlp_activation_size(&tr->actor, C), sizeof(float), &failed);
-    tr->actor_scratch = train_alloc((size_t)mlp_activation_size(&tr->actor, C), sizeof(float), &failed);
+    /* shared parameters: one network over C N rows */
+    int64_t actor_rows = tr->shared ? C * N : C;
+    tr->actor_acts = train_alloc((size_t)mlp_activation_size(&tr->actor, actor_rows), sizeof(float), &failed);
+    tr->actor_scratch = train_alloc((size_t)mlp_activation_size(&tr->actor, actor_rows), sizeof(float), &failed);
     int64_t critic_rows = tr->mappo ? C : C * (tr->shared ? N : 1);
     tr->critic_acts = train_alloc((size_t)mlp_activation_size(&tr->critic, critic_rows), sizeof(float), &failed);
     tr->critic_scratch = train_alloc((size_t)mlp_activation_size(&tr->critic, critic_rows), sizeof(float), &failed);
@@ -617,7 +641,7 @@ static int trainer_actor_chunk(trainer *tr, const int64_t *samples, int64_t B, d
                                           tr->d_logits + (b * N + i) * M, &entropy, &ratio,
                                           &clipped);
             ent += entropy;
-            kl += -log(ratio);
+            kl += (ratio - 1.0) - log(ratio); /* >= 0, unbiased for KL(old || new) */
             clipped_n += clipped;
         }
         row_stats[4 * b] = loss;
@@ -796,36 +820,68 @@ static int64_t train_first_nonfinite(const float *x, int64_t n)
     return -1;
 }
 
-/* NaN/Inf guard: names the episode and the tensor; the run stops before
- * the episode is logged or checkpointed, so both stay as they were. */
-static int trainer_check_finite(const trainer *tr, int64_t episode, const update_stats *st,
-                                char *err, size_t err_len)
+/* NaN/Inf guard: names the episode (1-based, as the progress lines) and the
+ * tensor; the run stops before the episode is logged or checkpointed, so
+ * both stay as they were. Called twice per episode: after the advantages
+ * (rollout tensors, value normalisers) and after the update (parameters,
+ * losses), so the first tensor to go bad is the one named. */
+typedef struct train_tensor_ref {
+    const char *name;
+    const float *data;
+    int64_t n;
+} train_tensor_ref;
+
+static int train_check_tensors(const train_tensor_ref *tensors, size_t count, int64_t episode,
+                               char *err, size_t err_len)
 {
-    const struct {
-        const char *name;
-        const float *data;
-        int64_t n;
-    } tensors[] = {{"actor.params", tr->actor.params, tr->actor.n_params},
-                   {"critic.params", tr->critic.params, tr->critic.n_params},
-                   {"rollout.rewards", tr->rewards, tr->T * tr->E},
-                   {"advantages", tr->adv, tr->T * tr->E * tr->N}};
-    for (size_t k = 0; k < sizeof tensors / sizeof tensors[0]; k++) {
+    for (size_t k = 0; k < count; k++) {
         int64_t at = train_first_nonfinite(tensors[k].data, tensors[k].n);
         if (at >= 0) {
             snprintf(err, err_len,
                      "episode %lld: NaN or Inf in tensor %s (element %lld of %lld); the run "
                      "stops here, the log and the last checkpoint hold the episodes before it",
-                     (long long)episode, tensors[k].name, (long long)at, (long long)tensors[k].n);
+                     (long long)episode + 1, tensors[k].name, (long long)at,
+                     (long long)tensors[k].n);
             return DGPG_ENUMERIC;
         }
     }
+    return DGPG_OK;
+}
+
+static int trainer_check_rollout(const trainer *tr, int64_t episode, char *err, size_t err_len)
+{
+    const int64_t V = tr->mappo ? 1 : tr->N;
+    const train_tensor_ref tensors[] = {
+        {"rollout.rewards", tr->rewards, tr->T * tr->E},
+        {"rollout.values", tr->values, (tr->T + 1) * tr->E * V},
+        {"rollout.guidance", tr->guidance, tr->T * tr->E * tr->N},
+        {"returns", tr->ret, tr->T * tr->E * V},
+        {"advantages", tr->adv, tr->T * tr->E * tr->N}};
+    for (int64_t j = 0; j < tr->n_vnorm; j++)
+        if (!isfinite(tr->vnorm[j].mean) || !isfinite(tr->vnorm[j].mean_sq)) {
+            snprintf(err, err_len, "episode %lld: NaN or Inf in tensor value_norm (normaliser "
+                     "%lld); the run stops here, the log and the last checkpoint hold the "
+                     "episodes before it", (long long)episode + 1, (long long)j);
+            return DGPG_ENUMERIC;
+        }
+    return train_check_tensors(tensors, sizeof tensors / sizeof tensors[0], episode, err,
+                               err_len);
+}
+
+static int trainer_check_update(const trainer *tr, int64_t episode, const update_stats *st,
+                                char *err, size_t err_len)
+{
     if (!isfinite(st->policy_loss) || !isfinite(st->value_loss)) {
         snprintf(err, err_len, "episode %lld: NaN or Inf in tensor %s; the run stops here, the "
-                 "log and the last checkpoint hold the episodes before it", (long long)episode,
-                 isfinite(st->policy_loss) ? "value_loss" : "policy_loss");
+                 "log and the last checkpoint hold the episodes before it",
+                 (long long)episode + 1, isfinite(st->policy_loss) ? "value_loss" : "policy_loss");
         return DGPG_ENUMERIC;
     }
-    return DGPG_OK;
+    const train_tensor_ref tensors[] = {
+        {"actor.params", tr->actor.params, tr->actor.n_params},
+        {"critic.params", tr->critic.params, tr->critic.n_params}};
+    return train_check_tensors(tensors, sizeof tensors / sizeof tensors[0], episode, err,
+                               err_len);
 }
 
 static void train_format_eta(double seconds, char *out, size_t len)
@@ -873,9 +929,27 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
     const int64_t param_size = tr.actor.n_params;
     dgpg_log_schema schema = {SC_COUNT, train_scalar_columns, TE_COUNT, train_tensors, 1,
                               &param_column, &param_size, N, M};
+    dgpg_checkpoint_extra extra = {{0.0, 0.0}, cfg->train.episodes,
+                                   dgpg_backend_threads(tr.be), ""};
+    snprintf(extra.isa, sizeof extra.isa, "%s", train_isa());
     if (opts->resume) {
+        dgpg_checkpoint_extra saved;
         if (dgpg_checkpoint_load(ckpt_path, cfg, &start, &tr.actor, &tr.critic, tr.vnorm,
-                                 tr.n_vnorm, tr.guide_scales, err, err_len) != 0) {
+                                 tr.n_vnorm, &saved, err, err_len) != 0) {
+            rc = DGPG_EINVAL;
+            goto done;
+        }
+        tr.guide_scales[0] = saved.guide_scales[0];
+        tr.guide_scales[1] = saved.guide_scales[1];
+        /* the alpha schedule keeps the horizon the run started with: given
+         * more episodes, alpha stays at its end value instead of restarting */
+        extra.alpha_episodes = saved.alpha_episodes;
+        if (opts->out && (saved.threads != extra.threads || strcmp(saved.isa, extra.isa) != 0))
+            fprintf(opts->out,
+                    "note: the run used %lld threads on %s, this resumption %lld on %s: it "
+                    "continues correctly but no longer bitwise as one uninterrupted run\n",
+                    (long long)saved.threads, saved.isa, (long long)extra.threads, extra.isa);
+        if (dgpg_config_matches_file(log_path, cfg, err, err_len) != 0) {
             rc = DGPG_EINVAL;
             goto done;
         }
@@ -914,7 +988,8 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         const double alpha = tr.guide == GUIDE_NONE
                                  ? 0.0
                                  : ppo_alpha(schedule, cfg->algo.alpha_start, cfg->algo.alpha_end,
-                                             cfg->algo.alpha_decay, episode, cfg->train.episodes);
+                                             cfg->algo.alpha_decay, episode,
+                                             extra.alpha_episodes);
         double t0 = train_now();
         rc = trainer_rollout(&tr, episode);
         dgpg_env_stats total = {0};
@@ -929,24 +1004,26 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         if (rc == DGPG_OK)
             rc = trainer_reference(&tr, episode, &cost_pstar);
         if (rc != DGPG_OK) {
-            snprintf(err, err_len, "episode %lld: the rollout failed: %s", (long long)episode,
-                     dgpg_strerror(rc));
+            snprintf(err, err_len, "episode %lld: the rollout failed: %s",
+                     (long long)episode + 1, dgpg_strerror(rc));
             goto done;
         }
         double t1 = train_now();
         trainer_advantages(&tr, alpha, tensors[TE_GUIDANCE]);
+        if ((rc = trainer_check_rollout(&tr, episode, err, err_len)) != DGPG_OK)
+            goto done;
         update_stats st;
         rc = trainer_gradient_variance(&tr, alpha, tensors[TE_GRAD_VAR], tensors[TE_GRAD_MEAN_SQ]);
         if (rc == DGPG_OK)
             rc = trainer_update(&tr, episode, alpha, &st);
         if (rc != DGPG_OK) {
-            snprintf(err, err_len, "episode %lld: the update failed: %s", (long long)episode,
-                     dgpg_strerror(rc));
+            snprintf(err, err_len, "episode %lld: the update failed: %s",
+                     (long long)episode + 1, dgpg_strerror(rc));
             goto done;
         }
         if (episode == inject_at)
             tr.actor.params[tr.actor.n_params / 2] = NAN;
-        if ((rc = trainer_check_finite(&tr, episode, &st, err, err_len)) != DGPG_OK)
+        if ((rc = trainer_check_update(&tr, episode, &st, err, err_len)) != DGPG_OK)
             goto done;
         double t2 = train_now();
         /* network FLOPs of the update: forward 2 P_eff per decision and
@@ -999,8 +1076,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         }
         int last = episode + 1 == cfg->train.episodes;
         if ((episode + 1) % cfg->train.checkpoint_every == 0 || last || train_stop_requested) {
+            extra.guide_scales[0] = tr.guide_scales[0];
+            extra.guide_scales[1] = tr.guide_scales[1];
             if (dgpg_checkpoint_save(ckpt_path, cfg, episode + 1, &tr.actor, &tr.critic, tr.vnorm,
-                                     tr.n_vnorm, tr.guide_scales) != 0) {
+                                     tr.n_vnorm, &extra) != 0) {
                 snprintf(err, err_len, "%s: the checkpoint could not be written", ckpt_path);
                 rc = DGPG_EIO;
                 goto done;
@@ -1028,6 +1107,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                 fprintf(opts->out, "interrupted: stopped after episode %lld with a checkpoint; "
                         "continue with: dgpg train --resume %s\n", (long long)episode + 1,
                         opts->run_dir);
+            summary->interrupted = (int)train_stop_requested;
             break;
         }
         if (episode + 1 == stop_after) {

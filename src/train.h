@@ -26,6 +26,7 @@ typedef struct dgpg_train_summary {
     double agent_steps_per_s;  /* whole-run average, rollout + update */
     double update_gflops;      /* network math rate in the update phase */
     double seconds;
+    int interrupted;           /* the signal that stopped the run early, or 0 */
 } dgpg_train_summary;
 
 /* Trains; returns 0, DGPG_EINVAL (bad request, message in err), or another

@@ -15,9 +15,14 @@ Usage: test_train.py DGPG_BINARY SCRATCH_DIR [--quick]
   every parameter snapshot, the final checkpoint's parameters and Adam state.
 * the log is readable with h5py (SWMR) while training runs, and after
   kill -9 it holds every episode the run reported complete.
-* a NaN injected into episode 3 stops the run with exit 1 and a message
-  naming the episode and the tensor; the checkpoint from episode 2 is intact
-  and the run resumes from it.
+* a NaN injected into the 4th episode stops the run with exit 1 and a
+  message naming the episode and the tensor; the checkpoint after episode 2
+  is intact and the run resumes from it.
+* every guidance form, IPPO and shared parameters train and log finite
+  values, gradient variances included.
+* a resumed run given more episodes keeps the alpha schedule's horizon and
+  records the new episode count; SIGINT stops a run with a checkpoint and
+  exit code 130.
 * refusals: an existing run directory without --force, a checkpoint of
   another config, a truncated checkpoint.
 """
@@ -165,7 +170,7 @@ def test_nan(dgpg, scratch):
     r = run(dgpg, ["train", "--set", "train.name=nan", "--set", "train.episodes=6"] + SMALL,
             scratch, env={"DGPG_TEST_INJECT_NAN": "3"})
     check(r.returncode == 1, f"NaN stops the run with exit 1 (got {r.returncode})")
-    check("episode 3" in r.stderr and "actor.params" in r.stderr,
+    check("episode 4" in r.stderr and "actor.params" in r.stderr,
           f"message names episode and tensor: {r.stderr.strip()[:200]}")
     with h5py.File(os.path.join(scratch, "runs/nan/checkpoint.h5"), "r") as f:
         check(int(f.attrs["next_episode"]) == 2, "last good checkpoint (episode 2) intact")
@@ -200,6 +205,61 @@ def test_refusals(dgpg, scratch):
     check(r.returncode == 0, "--force replaces the run")
 
 
+def test_forms(dgpg, scratch):
+    tiny = SMALL + ["--set", "env.n_envs=4", "--set", "env.horizon=20",
+                    "--set", "env.day_length=20", "--set", "train.episodes=2"]
+    cases = [["--set", f"algo.guide={g}"] for g in ("dgpg", "target", "descent", "cv", "none")]
+    cases += [["--set", "algo.critic=ippo", "--set", "algo.guide=cv"],
+              ["--set", "algo.share_params=true"],
+              ["--set", "algo.share_params=true", "--set", "algo.critic=ippo"]]
+    for k, case in enumerate(cases):
+        what = " ".join(case[1::2])
+        r = run(dgpg, ["train", "--set", f"train.name=form{k}"] + tiny + case, scratch)
+        ok = r.returncode == 0
+        if ok:
+            log = read_log(os.path.join(scratch, f"runs/form{k}/log.h5"))
+            ok = all(np.all(np.isfinite(v)) for v in log.values()) and \
+                log["agent/grad_variance"].shape == (2, 5) and \
+                np.all(log["agent/grad_variance"] > 0)
+        check(ok, f"{what}: trains, every logged value finite ({r.stderr.strip()[:160]})")
+
+
+def test_extend_and_signal(dgpg, scratch):
+    r = run(dgpg, ["train", "--set", "train.name=extend", "--set", "train.episodes=3"] + SMALL,
+            scratch)
+    r2 = run(dgpg, ["train", "--resume", "runs/extend", "--set", "train.episodes=5"], scratch)
+    check(r.returncode == 0 and r2.returncode == 0, "a run extended by --resume")
+    alpha = read_log(os.path.join(scratch, "runs/extend/log.h5"))["episode/alpha"]
+    check(np.allclose(alpha, [0.9, 0.55, 0.2, 0.2, 0.2]),
+          f"alpha keeps the first run's horizon, then its end value: {alpha}")
+    cfg = open(os.path.join(scratch, "runs/extend/config.yaml")).read()
+    check("episodes: 5" in cfg, "config.yaml records the extended episode count")
+    # a log from another run's config is refused on resume
+    other = os.path.join(scratch, "runs/foreign")
+    shutil.rmtree(other, ignore_errors=True)
+    shutil.copytree(os.path.join(scratch, "runs/straight"), other)
+    shutil.copy(os.path.join(scratch, "runs/nan/log.h5"), os.path.join(other, "log.h5"))
+    r = run(dgpg, ["train", "--resume", "runs/foreign"], scratch)
+    check(r.returncode == 2 and "train.name" in r.stderr,
+          f"a log of another config refused on resume: {r.stderr.strip()[:160]}")
+    proc = subprocess.Popen([dgpg, "train", "--set", "train.name=sig", "--set",
+                             "train.episodes=500"] + SMALL, cwd=scratch,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = os.path.join(scratch, "runs/sig/log.h5")
+    deadline = time.time() + 60
+    while time.time() < deadline and not os.path.exists(log):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    check(proc.returncode == 130 and "interrupted" in out,
+          f"SIGINT: stops after the episode, exit 130 (got {proc.returncode})")
+    with h5py.File(os.path.join(scratch, "runs/sig/checkpoint.h5"), "r") as f:
+        saved = int(f.attrs["next_episode"])
+    n = read_log(log)["episode/reward"].shape[0]
+    check(saved == n and n >= 1, f"SIGINT: checkpoint at the last logged episode ({saved}, {n})")
+
+
 def main():
     dgpg, scratch = os.path.abspath(sys.argv[1]), sys.argv[2]
     quick = "--quick" in sys.argv
@@ -209,6 +269,8 @@ def main():
     test_nan(dgpg, scratch)
     test_refusals(dgpg, scratch)
     test_log_while_running_and_kill(dgpg, scratch)
+    test_forms(dgpg, scratch)
+    test_extend_and_signal(dgpg, scratch)
     if not quick:
         test_learning(dgpg, scratch, 5)
         test_learning(dgpg, scratch, 50)
