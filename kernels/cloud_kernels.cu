@@ -6,11 +6,12 @@
  * threads to (environment, agent) pairs.
  *
  * Status: compiled (warnings as errors, sm_80 and sm_90) on machines
- * without a GPU; not yet run on a GPU (docs/gpu.md). The CUDA backend that
- * launches them is issue 5. Scenario pointers must address device memory. */
+ * without a GPU; not yet run on a GPU (docs/gpu.md). cloud_cuda.cu launches
+ * them. Scenario pointers must address device memory. */
 #include "cloud_env.h"
 #include "cloud_policy.h"
 #include "cuda_check.h"
+#include "dgpg/dgpg.h"
 
 /* work (E, N), burst (E): arrivals of the coming step. */
 __global__ void cloud_arrivals_kernel(cloud_scenario sc, uint32_t env_offset, int64_t n_envs,
@@ -41,6 +42,42 @@ __global__ void cloud_serve_kernel(cloud_scenario sc, uint32_t env_offset, int64
     cloud_dispatch(&sc, work + e * N, actions + e * N, dispatched + e * M);
     reward[e] = (float)cloud_serve(&sc, env_offset + (uint32_t)e, step, burst[e],
                                    dispatched + e * M, queue + e * M, &flows[e]);
+}
+
+/* invalid[0] = 1 if any action (E N) is outside [0, M). */
+__global__ void cloud_validate_kernel(int64_t count, int32_t n_pools, const int32_t *actions,
+                                      int *invalid)
+{
+    int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx < count && (uint32_t)actions[idx] >= (uint32_t)n_pools)
+        *invalid = 1;
+}
+
+/* stats (E) += the step's flows and reward, as the CPU backend does. */
+__global__ void cloud_stats_kernel(int64_t n_envs, const cloud_step_flows *flows,
+                                   const float *reward, dgpg_env_stats *stats)
+{
+    int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= n_envs)
+        return;
+    dgpg_env_stats *st = &stats[e];
+    st->reward += (double)reward[e];
+    st->queued += (double)flows[e].queued;
+    st->arrived += (double)flows[e].arrived;
+    st->served += (double)flows[e].served;
+    st->dropped += (double)flows[e].dropped;
+    st->steps += 1.0;
+}
+
+/* global state (E, state_dim). */
+__global__ void cloud_state_kernel(cloud_scenario sc, int64_t n_envs, uint64_t step,
+                                   const uint8_t *burst, const int64_t *queue, float *state)
+{
+    int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= n_envs)
+        return;
+    cloud_global_state(&sc, step, burst[e], queue + e * sc.n_pools,
+                       state + e * CLOUD_STATE_DIM(sc.n_pools));
 }
 
 /* obs (E, N, obs_dim). */
@@ -117,6 +154,37 @@ extern "C" int cloud_cuda_policy(const cloud_scenario *sc, int policy, uint32_t 
     const int block = 128;
     cloud_policy_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
         *sc, policy, env_offset, n_envs, step, burst, queue, work, actions, scratch);
+    CUDA_CHECK(cudaGetLastError());
+    return 0;
+}
+
+extern "C" int cloud_cuda_validate(int64_t count, int32_t n_pools, const int32_t *actions,
+                                   int *invalid, cudaStream_t stream)
+{
+    const int block = 256;
+    cloud_validate_kernel<<<(unsigned)DGPG_CEIL_DIV(count, block), block, 0, stream>>>(
+        count, n_pools, actions, invalid);
+    CUDA_CHECK(cudaGetLastError());
+    return 0;
+}
+
+extern "C" int cloud_cuda_stats(int64_t n_envs, const cloud_step_flows *flows,
+                                const float *reward, dgpg_env_stats *stats, cudaStream_t stream)
+{
+    const int block = 128;
+    cloud_stats_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
+        n_envs, flows, reward, stats);
+    CUDA_CHECK(cudaGetLastError());
+    return 0;
+}
+
+extern "C" int cloud_cuda_state(const cloud_scenario *sc, int64_t n_envs, uint64_t step,
+                                const uint8_t *burst, const int64_t *queue, float *state,
+                                cudaStream_t stream)
+{
+    const int block = 128;
+    cloud_state_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
+        *sc, n_envs, step, burst, queue, state);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
