@@ -49,6 +49,96 @@ static int bench_categorical_step(const dgpg_env_api *api, void *inst, const dgp
     return api->step(inst, b->actions, b->reward);
 }
 
+#ifdef DGPG_HAVE_CUDA
+#include "cloud.h"
+
+#include <cuda_runtime.h>
+
+int dgpg_cuda_sample_categorical(uint64_t seed, uint32_t env_offset, int64_t n_envs,
+                                 uint64_t step, int32_t n_agents, int32_t n_actions,
+                                 const float *probs, int32_t *actions, cudaStream_t stream);
+
+/* The same two figures on the CUDA backend: every buffer in device memory,
+ * the clock stopped after the stream has drained (stats synchronises). */
+static int bench_env_cuda(const dgpg_config *cfg, int64_t steps, FILE *out, char *err,
+                          size_t err_len)
+{
+    const dgpg_env_api *api = &dgpg_cloud_cuda_env_api;
+    void *inst = NULL;
+    int rc = api->create(api->user, cfg, (uint64_t)cfg->env.seed, 0, cfg->env.n_envs, 0, &inst,
+                         err, err_len);
+    if (rc != DGPG_OK)
+        return rc;
+    dgpg_env_dims d;
+    api->dims(inst, &d);
+    const size_t EN = (size_t)d.n_envs * (size_t)d.n_agents;
+    int32_t *actions = NULL;
+    float *reward = NULL, *obs = NULL, *probs = NULL, *host_probs = NULL;
+    dgpg_env_stats *stats = malloc(sizeof(dgpg_env_stats) * (size_t)d.n_envs);
+    host_probs = malloc(sizeof(float) * EN * (size_t)d.n_actions);
+    int heuristic = api->policy_find(inst, "power_of_two");
+    if (!stats || !host_probs ||
+        cudaMalloc((void **)&actions, sizeof(int32_t) * EN) != cudaSuccess ||
+        cudaMalloc((void **)&reward, sizeof(float) * (size_t)d.n_envs) != cudaSuccess ||
+        cudaMalloc((void **)&obs, sizeof(float) * EN * (size_t)d.obs_dim) != cudaSuccess ||
+        cudaMalloc((void **)&probs, sizeof(float) * EN * (size_t)d.n_actions) != cudaSuccess) {
+        snprintf(err, err_len, "bench: device allocation failed for E x N = %zu", EN);
+        rc = DGPG_EBACKEND;
+        goto done;
+    }
+    for (size_t j = 0; j < EN * (size_t)d.n_actions; j++)
+        host_probs[j] = 1.0f / (float)d.n_actions;
+    if (cudaMemcpy(probs, host_probs, sizeof(float) * EN * (size_t)d.n_actions,
+                   cudaMemcpyHostToDevice) != cudaSuccess) {
+        snprintf(err, err_len, "bench: copy to the device failed");
+        rc = DGPG_EBACKEND;
+        goto done;
+    }
+    for (int variant = 0; variant < 2 && rc == DGPG_OK; variant++) {
+        rc = api->reset(inst, 0);
+        double start = 0.0;
+        for (int64_t s = -steps / 10 - 1; rc == DGPG_OK && s < steps; s++) {
+            if (s == 0 && (rc = api->stats(inst, stats)) == DGPG_OK)
+                start = bench_now();
+            if (variant == 0) {
+                rc = api->policy_act(inst, heuristic, actions);
+            } else {
+                rc = api->observe(inst, obs, NULL);
+                if (rc == DGPG_OK &&
+                    dgpg_cuda_sample_categorical((uint64_t)cfg->train.seed, 0, d.n_envs,
+                                                 (uint64_t)(s + steps), d.n_agents, d.n_actions,
+                                                 probs, actions, 0) != 0)
+                    rc = DGPG_EBACKEND;
+                /* the default stream: finish sampling before the env's stream steps */
+                if (rc == DGPG_OK && cudaDeviceSynchronize() != cudaSuccess)
+                    rc = DGPG_EBACKEND;
+            }
+            if (rc == DGPG_OK)
+                rc = api->step(inst, actions, reward);
+        }
+        if (rc == DGPG_OK)
+            rc = api->stats(inst, stats);
+        double seconds = bench_now() - start;
+        if (rc == DGPG_OK)
+            fprintf(out, "%-8s %-40s %16.4g\n", "cuda",
+                    variant == 0 ? "power_of_two (heuristic)"
+                                 : "categorical (observe + sample + step)",
+                    (double)EN * (double)steps / seconds);
+    }
+    if (rc != DGPG_OK && !err[0])
+        snprintf(err, err_len, "bench: a CUDA step failed: %s", dgpg_strerror(rc));
+done:
+    cudaFree(actions);
+    cudaFree(reward);
+    cudaFree(obs);
+    cudaFree(probs);
+    free(stats);
+    free(host_probs);
+    api->destroy(inst);
+    return rc;
+}
+#endif
+
 int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, int64_t steps,
                    FILE *out, char *err, size_t err_len)
 {
@@ -62,6 +152,15 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
             cfg->env.name, (long long)cfg->env.n_agents, (long long)cfg->env.n_pools,
             (long long)cfg->env.n_envs, (long long)steps);
     fprintf(out, "%-8s %-40s %16s\n", "threads", "policy", "agent-steps/s");
+    if (strcmp(cfg->backend.kind, "cuda") == 0) {
+#ifdef DGPG_HAVE_CUDA
+        return bench_env_cuda(cfg, steps, out, err, err_len);
+#else
+        snprintf(err, err_len, "backend.kind = 'cuda': this build has no CUDA backend; "
+                 "allowed: cpu, auto");
+        return DGPG_EINVAL;
+#endif
+    }
     int rc = DGPG_OK;
     for (int k = 0; k < n_threads && rc == DGPG_OK; k++) {
         void *inst = NULL;
