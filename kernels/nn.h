@@ -22,9 +22,10 @@ static inline DGPG_HD float nn_tanh_grad(float y)
     return 1.0f - y * y;
 }
 
-/* probs (M) = softmax(logits); returns log sum exp(logits). Computed in
- * double so that log-probabilities of small probabilities stay accurate. */
-static inline DGPG_HD double nn_softmax(const float *logits, int32_t M, float *probs)
+/* log sum_m exp(logits_m), shifted by the largest logit so that no exp
+ * overflows; in double so that log-probabilities of small probabilities
+ * stay accurate. */
+static inline DGPG_HD double nn_log_sum_exp(const float *logits, int32_t M)
 {
     double max = (double)logits[0];
     for (int32_t m = 1; m < M; m++)
@@ -32,7 +33,13 @@ static inline DGPG_HD double nn_softmax(const float *logits, int32_t M, float *p
     double sum = 0.0;
     for (int32_t m = 0; m < M; m++)
         sum += exp((double)logits[m] - max);
-    double log_z = max + log(sum);
+    return max + log(sum);
+}
+
+/* probs (M) = softmax(logits); returns log sum exp(logits). */
+static inline DGPG_HD double nn_softmax(const float *logits, int32_t M, float *probs)
+{
+    double log_z = nn_log_sum_exp(logits, M);
     for (int32_t m = 0; m < M; m++)
         probs[m] = (float)exp((double)logits[m] - log_z);
     return log_z;
@@ -42,20 +49,15 @@ static inline DGPG_HD double nn_softmax(const float *logits, int32_t M, float *p
 static inline DGPG_HD double nn_log_prob_entropy(const float *logits, int32_t M, int32_t action,
                                                  double *entropy)
 {
-    double max = (double)logits[0];
-    for (int32_t m = 1; m < M; m++)
-        max = (double)logits[m] > max ? (double)logits[m] : max;
-    double sum = 0.0;
-    for (int32_t m = 0; m < M; m++)
-        sum += exp((double)logits[m] - max);
-    double log_z = max + log(sum);
-    double h = 0.0;
-    for (int32_t m = 0; m < M; m++) {
-        double log_p = (double)logits[m] - log_z;
-        h -= exp(log_p) * log_p;
-    }
-    if (entropy)
+    double log_z = nn_log_sum_exp(logits, M);
+    if (entropy) {
+        double h = 0.0;
+        for (int32_t m = 0; m < M; m++) {
+            double log_p = (double)logits[m] - log_z;
+            h -= exp(log_p) * log_p;
+        }
         *entropy = h;
+    }
     return (double)logits[action] - log_z;
 }
 

@@ -112,30 +112,6 @@ done:
     return rc;
 }
 
-static int checkpoint_read_string_attr(hid_t obj, const char *name, char *out, size_t len)
-{
-    int rc = -1;
-    hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID;
-    char *value = NULL;
-    if (H5Aexists(obj, name) <= 0)
-        return -1;
-    H5_CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), done);
-    H5_CHECK(type = H5Aget_type(attr), done);
-    if (H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) <= 0)
-        goto done;
-    H5_CHECK(H5Aread(attr, type, &value), done);
-    snprintf(out, len, "%s", value ? value : "");
-    rc = 0;
-done:
-    if (value)
-        H5free_memory(value);
-    if (type >= 0)
-        H5Tclose(type);
-    if (attr >= 0)
-        H5Aclose(attr);
-    return rc;
-}
-
 static int checkpoint_read_attr(hid_t obj, const char *name, hid_t mem_type, void *out)
 {
     if (H5Aexists(obj, name) <= 0)
@@ -171,7 +147,7 @@ static void checkpoint_compare_key(void *user, const char *section, const char *
     if (cc->mismatch || (strcmp(section, "train") == 0 && strcmp(key, "episodes") == 0))
         return;
     snprintf(name, sizeof name, "%s.%s", section, key);
-    if (checkpoint_read_string_attr(cc->group, name, stored, sizeof stored) != 0) {
+    if (h5util_read_string_attr(cc->group, name, stored, sizeof stored) != 0) {
         snprintf(cc->err, cc->err_len, "%s: the stored config has no key %s; allowed: a file "
                  "written by dgpg %s", cc->path, name, DGPG_VERSION_STRING);
         cc->mismatch = 1;
@@ -208,12 +184,12 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
                  "a checkpoint written by dgpg", path);
         return -1;
     }
-    if (checkpoint_read_string_attr(file, "kind", kind, sizeof kind) != 0 ||
+    if (h5util_read_string_attr(file, "kind", kind, sizeof kind) != 0 ||
         strcmp(kind, CHECKPOINT_KIND) != 0) {
         snprintf(err, err_len, "%s: kind '%s'; allowed: '%s'", path, kind, CHECKPOINT_KIND);
         goto done;
     }
-    if (checkpoint_read_string_attr(file, "dgpg_version", version, sizeof version) != 0 ||
+    if (h5util_read_string_attr(file, "dgpg_version", version, sizeof version) != 0 ||
         strcmp(version, DGPG_VERSION_STRING) != 0) {
         snprintf(err, err_len, "%s: written by dgpg %s; allowed: checkpoints of dgpg %s", path,
                  version, DGPG_VERSION_STRING);
@@ -236,7 +212,7 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
         checkpoint_read_attr(file, "descent_scale", H5T_NATIVE_DOUBLE, &extra->guide_scales[1]) != 0 ||
         checkpoint_read_int_attr(file, "alpha_episodes", &extra->alpha_episodes) != 0 ||
         checkpoint_read_int_attr(file, "threads", &extra->threads) != 0 ||
-        checkpoint_read_string_attr(file, "isa", extra->isa, sizeof extra->isa) != 0) {
+        h5util_read_string_attr(file, "isa", extra->isa, sizeof extra->isa) != 0) {
         snprintf(err, err_len, "%s: missing episode or optimiser step attributes", path);
         goto done;
     }

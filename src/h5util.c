@@ -153,3 +153,26 @@ failed:
         H5Gclose(writer.group);
     return -1;
 }
+
+int h5util_read_string_attr(hid_t obj, const char *name, char *out, size_t len)
+{
+    int rc = -1;
+    hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID;
+    char *value = NULL;
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0 || (type = H5Aget_type(attr)) < 0 ||
+        H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) <= 0 ||
+        H5Aread(attr, type, &value) < 0)
+        goto done;
+    snprintf(out, len, "%s", value ? value : "");
+    rc = 0;
+done:
+    if (value)
+        H5free_memory(value);
+    if (type >= 0)
+        H5Tclose(type);
+    if (attr >= 0)
+        H5Aclose(attr);
+    return rc;
+}

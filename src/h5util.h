@@ -29,6 +29,9 @@ int h5util_write_floats(hid_t parent, const char *name, int rank, const hsize_t 
 /* A 1-d dataset of variable-length strings. */
 int h5util_write_strings(hid_t parent, const char *name, hsize_t count,
                          const char *const *strings, const char *description);
+/* Reads the variable-length string attribute `name` of obj into out;
+ * 0, or -1 if it is missing or not such a string (nothing printed). */
+int h5util_read_string_attr(hid_t obj, const char *name, char *out, size_t len);
 /* Group /config with one string attribute per key, "section.key". */
 int h5util_write_config(hid_t file, const dgpg_config *cfg);
 

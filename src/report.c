@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "check.h"
+#include "h5util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -43,20 +44,8 @@ static void report_config(hid_t file, const char *key, char *out, size_t len)
     hid_t group = H5Gopen2(file, "config", H5P_DEFAULT);
     if (group < 0)
         return;
-    if (H5Aexists(group, key) > 0) {
-        hid_t attr = H5Aopen(group, key, H5P_DEFAULT);
-        hid_t type = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
-        char *value = NULL;
-        if (type >= 0 && H5Tis_variable_str(type) > 0 && H5Aread(attr, type, &value) >= 0 &&
-            value) {
-            snprintf(out, len, "%s", value);
-            H5free_memory(value);
-        }
-        if (type >= 0)
-            H5Tclose(type);
-        if (attr >= 0)
-            H5Aclose(attr);
-    }
+    if (h5util_read_string_attr(group, key, out, len) != 0)
+        snprintf(out, len, "?");
     H5Gclose(group);
 }
 
