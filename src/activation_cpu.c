@@ -9,17 +9,17 @@
  * the vector variants only under -ffinite-math-only (part of -ffast-math);
  * nothing in this file tests for NaN, and the trainer's NaN guard, which
  * does, is compiled without it. */
-#include "backend.h"
+#include "backend_internal.h"
 
 #include <math.h>
 
 /* Cloned for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
  * each clone calls the libmvec tanhf of its width (16, 8 or 4 lanes). */
 __attribute__((target_clones("avx512f", "avx2", "default")))
-void dgpg_bias_act(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *bias,
-                   int tanh, float *y)
+int dgpg__cpu_bias_act(int threads, int64_t B, int64_t K, int64_t d, const float *bias,
+                       int tanh, float *y)
 {
-#pragma omp parallel for schedule(static) num_threads(dgpg_backend_threads(be))
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t b = 0; b < B; b++)
         for (int64_t k = 0; k < K; k++) {
             float *row = y + (b * K + k) * d;
@@ -33,4 +33,5 @@ void dgpg_bias_act(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const floa
                     row[j] = row[j] + bk[j];
             }
         }
+    return 0;
 }

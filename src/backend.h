@@ -12,6 +12,7 @@
 #ifndef DGPG_BACKEND_H
 #define DGPG_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum { DGPG_NOTRANS = 0, DGPG_TRANS = 1 };
@@ -20,11 +21,21 @@ typedef struct dgpg_backend dgpg_backend;
 
 /* Creates the CPU backend with `threads` OpenMP threads (0: every core). */
 dgpg_backend *dgpg_backend_cpu(int threads);
+/* Creates the CUDA backend on `device` (cuBLAS handle and one stream; TF32
+ * tensor-core GEMMs if tf32). Buffers handed to its ops are device memory.
+ * NULL with one line in err where there is no such device or no CUDA in
+ * this build. */
+dgpg_backend *dgpg_backend_cuda(int device, int tf32, char *err, size_t err_len);
+/* 1 for a CUDA backend, 0 for the CPU one. */
+int dgpg_backend_is_cuda(const dgpg_backend *be);
+/* Waits until every op issued on the backend has finished; 0 or -1. */
+int dgpg_backend_sync(dgpg_backend *be);
 void dgpg_backend_free(dgpg_backend *be);
 int dgpg_backend_threads(const dgpg_backend *be);
 
-/* This machine's SGEMM rate in GFLOP/s with the backend's threads: the
- * best of a few 2048^3 products, the yardstick for the network math. */
+/* This machine's SGEMM rate in GFLOP/s on the backend (CPU: its threads;
+ * CUDA: the device): the best of a few large products, the yardstick for
+ * the network math. */
 double dgpg_backend_sgemm_peak(dgpg_backend *be);
 
 /* C_b = alpha op(A_b) op(B_b) + beta C_b for b in [0, batch), column-major,
@@ -36,15 +47,15 @@ int dgpg_gemm_strided_batched(dgpg_backend *be, int transa, int transb, int m, i
 
 /* y[b, k, :] = tanh(y[b, k, :] + bias[k, :]) (tanh = 0: identity), over
  * (B, K, d). */
-void dgpg_bias_act(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *bias,
+int dgpg_bias_act(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *bias,
                    int tanh, float *y);
 
 /* dz = dy * (1 - y^2): back through tanh, over n elements. */
-void dgpg_tanh_backward(dgpg_backend *be, int64_t n, const float *y, const float *dy,
+int dgpg_tanh_backward(dgpg_backend *be, int64_t n, const float *y, const float *dy,
                         float *dz);
 
 /* bias_grad[k, :] += sum_b dz[b, k, :] over (B, K, d). */
-void dgpg_bias_grad(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *dz,
+int dgpg_bias_grad(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *dz,
                     float *bias_grad);
 
 #endif

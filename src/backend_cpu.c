@@ -8,7 +8,7 @@
  * one (shared parameters) runs one SGEMM on OpenBLAS's own threads. Each
  * call's result depends only on its arguments and the thread count is
  * fixed per backend, so runs are bitwise repeatable. */
-#include "backend.h"
+#include "backend_internal.h"
 
 #include "../kernels/nn.h"
 
@@ -24,35 +24,12 @@
 /* OpenBLAS's own threading switch (not in cblas.h's standard set). */
 void openblas_set_num_threads(int num_threads);
 
-struct dgpg_backend {
-    int threads;
-};
-
-dgpg_backend *dgpg_backend_cpu(int threads)
+void dgpg__cpu_init(void)
 {
-    dgpg_backend *be = calloc(1, sizeof *be);
-    if (!be)
-        return NULL;
     libxsmm_init(); /* idempotent; kernels are JIT-compiled on first use */
-#ifdef _OPENMP
-    be->threads = threads > 0 ? threads : omp_get_num_procs();
-#else
-    be->threads = 1;
-#endif
-    return be;
 }
 
-void dgpg_backend_free(dgpg_backend *be)
-{
-    free(be);
-}
-
-int dgpg_backend_threads(const dgpg_backend *be)
-{
-    return be->threads;
-}
-
-double dgpg_backend_sgemm_peak(dgpg_backend *be)
+double dgpg__cpu_sgemm_peak(int threads)
 {
     const int n = 2048;
     float *a = malloc(sizeof(float) * (size_t)n * n), *b = malloc(sizeof(float) * (size_t)n * n);
@@ -63,7 +40,7 @@ double dgpg_backend_sgemm_peak(dgpg_backend *be)
             a[k] = (float)(k % 13) * 0.01f;
             b[k] = (float)(k % 7) * 0.02f;
         }
-        openblas_set_num_threads(be->threads);
+        openblas_set_num_threads(threads);
         for (int rep = 0; rep < 4; rep++) {
             struct timespec t0, t1;
             clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -87,20 +64,20 @@ static enum CBLAS_TRANSPOSE backend_trans(int t)
     return t == DGPG_TRANS ? CblasTrans : CblasNoTrans;
 }
 
-int dgpg_gemm_strided_batched(dgpg_backend *be, int transa, int transb, int m, int n, int k,
-                              float alpha, const float *A, int lda, int64_t strideA,
-                              const float *B, int ldb, int64_t strideB, float beta, float *C,
-                              int ldc, int64_t strideC, int batch)
+int dgpg__cpu_gemm_strided_batched(int threads, int transa, int transb, int m, int n, int k,
+                                   float alpha, const float *A, int lda, int64_t strideA,
+                                   const float *B, int ldb, int64_t strideB, float beta,
+                                   float *C, int ldc, int64_t strideC, int batch)
 {
     if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < 1 || ldb < 1 || ldc < 1)
         return -1;
     openblas_set_num_threads(1);
-    if (batch == 1 && be->threads > 1) {
+    if (batch == 1 && threads > 1) {
         /* one product: split C's columns (or, if too few, its rows) over
          * the threads, each block one single-threaded SGEMM; switching
          * OpenBLAS's own threads on and off per call costs more than the
          * small products it would speed up */
-        const int parts = be->threads;
+        const int parts = threads;
         const int split_n = n >= m;
         const int extent = split_n ? n : m;
 #pragma omp parallel for schedule(static) num_threads(parts)
@@ -129,7 +106,7 @@ int dgpg_gemm_strided_batched(dgpg_backend *be, int transa, int transb, int m, i
         libxsmm_blasint xlda = lda, xldb = ldb, xldc = ldc;
         kernel = libxsmm_smmdispatch(m, n, k, &xlda, &xldb, &xldc, &alpha, &beta, &flags, NULL);
     }
-#pragma omp parallel for schedule(static) num_threads(be->threads)
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int b = 0; b < batch; b++) {
         if (kernel)
             kernel(A + b * strideA, B + b * strideB, C + b * strideC);
@@ -141,20 +118,19 @@ int dgpg_gemm_strided_batched(dgpg_backend *be, int transa, int transb, int m, i
     return 0;
 }
 
-void dgpg_tanh_backward(dgpg_backend *be, int64_t n, const float *y, const float *dy,
-                        float *dz)
+int dgpg__cpu_tanh_backward(int threads, int64_t n, const float *y, const float *dy, float *dz)
 {
-#pragma omp parallel for schedule(static) num_threads(be->threads)
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t j = 0; j < n; j++)
         dz[j] = dy[j] * nn_tanh_grad(y[j]);
-    /* (vectorised by the compiler: no reduction, no call) */
+    return 0;
 }
 
-void dgpg_bias_grad(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *dz,
-                    float *bias_grad)
+int dgpg__cpu_bias_grad(int threads, int64_t B, int64_t K, int64_t d, const float *dz,
+                        float *bias_grad)
 {
     /* each thread owns whole networks, and sums over samples in order */
-#pragma omp parallel for schedule(static) num_threads(be->threads)
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t k = 0; k < K; k++)
         for (int64_t b = 0; b < B; b++) {
             const float *row = dz + (b * K + k) * d;
@@ -163,4 +139,5 @@ void dgpg_bias_grad(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const flo
             for (int64_t j = 0; j < d; j++)
                 g[j] += row[j];
         }
+    return 0;
 }

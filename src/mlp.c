@@ -139,10 +139,10 @@ float *mlp_forward(const mlp *net, dgpg_backend *be, int64_t B, const float *x, 
     const float *input = x;
     for (int l = 0; l <= net->layers; l++) {
         float *y = mlp_act(net, acts, B, l);
-        if (mlp_linear(net, be, l, B, input, y) != 0)
+        if (mlp_linear(net, be, l, B, input, y) != 0 ||
+            dgpg_bias_act(be, B, net->K, net->d_out[l], net->params + net->bias_offset[l],
+                          l < net->layers, y) != 0)
             return NULL;
-        dgpg_bias_act(be, B, net->K, net->d_out[l], net->params + net->bias_offset[l],
-                      l < net->layers, y);
         input = y;
     }
     return mlp_act(net, acts, B, net->layers);
@@ -169,7 +169,8 @@ int mlp_backward(mlp *net, dgpg_backend *be, int64_t B, const float *x, const fl
                                            1.0f, dW, dout, (int64_t)dout * di, (int)K);
         if (rc != 0)
             return -1;
-        dgpg_bias_grad(be, B, K, dout, dz, net->grads + net->bias_offset[l]);
+        if (dgpg_bias_grad(be, B, K, dout, dz, net->grads + net->bias_offset[l]) != 0)
+            return -1;
         if (l == 0)
             break;
         /* d input_k = W_k^T dz_k: (di x dout)(dout x B), then back through tanh */
@@ -183,7 +184,8 @@ int mlp_backward(mlp *net, dgpg_backend *be, int64_t B, const float *x, const fl
                                            0.0f, d_input, (int)(K * di), di, (int)K);
         if (rc != 0)
             return -1;
-        dgpg_tanh_backward(be, B * K * di, input, d_input, d_input);
+        if (dgpg_tanh_backward(be, B * K * di, input, d_input, d_input) != 0)
+            return -1;
         dz = d_input;
     }
     return 0;

@@ -1,0 +1,138 @@
+/* backend.c — the backend interface of backend.h: constructors and one
+ * dispatch per op to the CPU implementation (backend_cpu.c) or the CUDA one
+ * (kernels/backend_cuda.cu). The argument conventions are the same on both,
+ * so the CPU tests exercise what the GPU would receive. */
+#include "backend_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+dgpg_backend *dgpg_backend_cpu(int threads)
+{
+    dgpg_backend *be = calloc(1, sizeof *be);
+    if (!be)
+        return NULL;
+#ifdef _OPENMP
+    be->threads = threads > 0 ? threads : omp_get_num_procs();
+#else
+    (void)threads;
+    be->threads = 1;
+#endif
+    dgpg__cpu_init();
+    return be;
+}
+
+dgpg_backend *dgpg_backend_cuda(int device, int tf32, char *err, size_t err_len)
+{
+#ifdef DGPG_HAVE_CUDA
+    dgpg_backend *be = dgpg_backend_cpu(0);
+    if (!be) {
+        snprintf(err, err_len, "backend: out of host memory");
+        return NULL;
+    }
+    be->cuda = dgpg__cuda_create(device, tf32, err, err_len);
+    if (!be->cuda) {
+        free(be);
+        return NULL;
+    }
+    return be;
+#else
+    (void)device;
+    (void)tf32;
+    snprintf(err, err_len, "backend.kind = 'cuda': this build has no CUDA backend (CMake found "
+             "no nvcc); allowed: cpu, auto");
+    return NULL;
+#endif
+}
+
+int dgpg_backend_is_cuda(const dgpg_backend *be)
+{
+    return be->cuda != NULL;
+}
+
+void dgpg_backend_free(dgpg_backend *be)
+{
+    if (!be)
+        return;
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        dgpg__cuda_free(be->cuda);
+#endif
+    free(be);
+}
+
+int dgpg_backend_threads(const dgpg_backend *be)
+{
+    return be->threads;
+}
+
+int dgpg_backend_sync(dgpg_backend *be)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_sync(be->cuda);
+#else
+    (void)be;
+#endif
+    return 0;
+}
+
+double dgpg_backend_sgemm_peak(dgpg_backend *be)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_sgemm_peak(be->cuda);
+#endif
+    return dgpg__cpu_sgemm_peak(be->threads);
+}
+
+int dgpg_gemm_strided_batched(dgpg_backend *be, int transa, int transb, int m, int n, int k,
+                              float alpha, const float *A, int lda, int64_t strideA,
+                              const float *B, int ldb, int64_t strideB, float beta, float *C,
+                              int ldc, int64_t strideC, int batch)
+{
+    if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < 1 || ldb < 1 || ldc < 1)
+        return -1;
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_gemm_strided_batched(be->cuda, transa, transb, m, n, k, alpha, A, lda,
+                                               strideA, B, ldb, strideB, beta, C, ldc, strideC,
+                                               batch);
+#endif
+    return dgpg__cpu_gemm_strided_batched(be->threads, transa, transb, m, n, k, alpha, A, lda,
+                                          strideA, B, ldb, strideB, beta, C, ldc, strideC,
+                                          batch);
+}
+
+int dgpg_bias_act(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *bias,
+                  int tanh, float *y)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_bias_act(be->cuda, B, K, d, bias, tanh, y);
+#endif
+    return dgpg__cpu_bias_act(be->threads, B, K, d, bias, tanh, y);
+}
+
+int dgpg_tanh_backward(dgpg_backend *be, int64_t n, const float *y, const float *dy, float *dz)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_tanh_backward(be->cuda, n, y, dy, dz);
+#endif
+    return dgpg__cpu_tanh_backward(be->threads, n, y, dy, dz);
+}
+
+int dgpg_bias_grad(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *dz,
+                   float *bias_grad)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_bias_grad(be->cuda, B, K, d, dz, bias_grad);
+#endif
+    return dgpg__cpu_bias_grad(be->threads, B, K, d, dz, bias_grad);
+}

@@ -1,0 +1,51 @@
+/* backend_internal.h — what backend.c dispatches to: the CPU backend's ops
+ * (backend_cpu.c, activation_cpu.c) and the CUDA backend's
+ * (kernels/backend_cuda.cu). Internal names carry the dgpg__ prefix. */
+#ifndef DGPG_BACKEND_INTERNAL_H
+#define DGPG_BACKEND_INTERNAL_H
+
+#include "backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dgpg__cuda_backend;
+
+struct dgpg_backend {
+    int threads;                      /* CPU threads (the CUDA backend's host side too) */
+    struct dgpg__cuda_backend *cuda;  /* NULL: the CPU backend */
+};
+
+void dgpg__cpu_init(void);
+double dgpg__cpu_sgemm_peak(int threads);
+int dgpg__cpu_gemm_strided_batched(int threads, int transa, int transb, int m, int n, int k,
+                                   float alpha, const float *A, int lda, int64_t strideA,
+                                   const float *B, int ldb, int64_t strideB, float beta,
+                                   float *C, int ldc, int64_t strideC, int batch);
+int dgpg__cpu_bias_act(int threads, int64_t B, int64_t K, int64_t d, const float *bias,
+                       int tanh, float *y);
+int dgpg__cpu_tanh_backward(int threads, int64_t n, const float *y, const float *dy, float *dz);
+int dgpg__cpu_bias_grad(int threads, int64_t B, int64_t K, int64_t d, const float *dz,
+                        float *bias_grad);
+
+struct dgpg__cuda_backend *dgpg__cuda_create(int device, int tf32, char *err, size_t err_len);
+void dgpg__cuda_free(struct dgpg__cuda_backend *cb);
+int dgpg__cuda_sync(struct dgpg__cuda_backend *cb);
+double dgpg__cuda_sgemm_peak(struct dgpg__cuda_backend *cb);
+int dgpg__cuda_gemm_strided_batched(struct dgpg__cuda_backend *cb, int transa, int transb, int m,
+                                    int n, int k, float alpha, const float *A, int lda,
+                                    int64_t strideA, const float *B, int ldb, int64_t strideB,
+                                    float beta, float *C, int ldc, int64_t strideC, int batch);
+int dgpg__cuda_bias_act(struct dgpg__cuda_backend *cb, int64_t B, int64_t K, int64_t d,
+                        const float *bias, int tanh, float *y);
+int dgpg__cuda_tanh_backward(struct dgpg__cuda_backend *cb, int64_t n, const float *y,
+                             const float *dy, float *dz);
+int dgpg__cuda_bias_grad(struct dgpg__cuda_backend *cb, int64_t B, int64_t K, int64_t d,
+                         const float *dz, float *bias_grad);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
