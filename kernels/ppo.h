@@ -12,21 +12,33 @@
 /* GAE(gamma, lambda) along one trajectory of T steps with stride `stride`
  * between consecutive steps: delta_t = r_t + gamma V_{t+1} - V_t,
  * A_t = delta_t + gamma lambda A_{t+1}; the episode is cut by the time
- * limit, not terminated, so V_T (bootstrap) closes it. returns = A + V. */
-static inline DGPG_HD void ppo_gae(int64_t T, int64_t stride, const float *reward,
-                                   int64_t reward_stride, const float *value,
-                                   float bootstrap, double gamma, double lambda,
-                                   float *advantage, float *returns)
+ * limit, not terminated, so V_T (bootstrap) closes it. returns = A + V.
+ * The values are taken as value_scale v + value_shift: the critic predicts
+ * normalised values, and GAE needs them in reward units. */
+static inline DGPG_HD void ppo_gae_affine(int64_t T, int64_t stride, const float *reward,
+                                          int64_t reward_stride, const float *value,
+                                          double value_scale, double value_shift,
+                                          double bootstrap, double gamma, double lambda,
+                                          float *advantage, float *returns)
 {
-    double next_value = (double)bootstrap, next_adv = 0.0;
+    double next_value = bootstrap, next_adv = 0.0;
     for (int64_t t = T - 1; t >= 0; t--) {
-        double v = (double)value[t * stride];
+        double v = (double)value[t * stride] * value_scale + value_shift;
         double delta = (double)reward[t * reward_stride] + gamma * next_value - v;
         next_adv = delta + gamma * lambda * next_adv;
         advantage[t * stride] = (float)next_adv;
         returns[t * stride] = (float)(next_adv + v);
         next_value = v;
     }
+}
+
+static inline DGPG_HD void ppo_gae(int64_t T, int64_t stride, const float *reward,
+                                   int64_t reward_stride, const float *value,
+                                   float bootstrap, double gamma, double lambda,
+                                   float *advantage, float *returns)
+{
+    ppo_gae_affine(T, stride, reward, reward_stride, value, 1.0, 0.0, (double)bootstrap, gamma,
+                   lambda, advantage, returns);
 }
 
 /* Clipped value loss of one sample (MAPPO): v_c = v_old + clip(v - v_old,
