@@ -32,7 +32,8 @@ int cloud_cuda_arrivals(const cloud_scenario *sc, uint32_t env_offset, int64_t n
 int cloud_cuda_serve(const cloud_scenario *sc, uint32_t env_offset, int64_t n_envs,
                      uint64_t step, const int32_t *work, const int32_t *actions,
                      const uint8_t *burst, int64_t *dispatched, int64_t *queue,
-                     cloud_step_flows *flows, float *reward, cudaStream_t stream);
+                     cloud_step_flows *flows, float *reward, dgpg_env_stats *stats,
+                     cudaStream_t stream);
 int cloud_cuda_observe(const cloud_scenario *sc, int64_t n_envs, uint64_t step,
                        const int32_t *work, const uint8_t *burst, const int64_t *queue,
                        float *obs, cudaStream_t stream);
@@ -42,8 +43,6 @@ int cloud_cuda_policy(const cloud_scenario *sc, int policy, uint32_t env_offset,
                       double *scratch, cudaStream_t stream);
 int cloud_cuda_validate(int64_t count, int32_t n_pools, const int32_t *actions, int *invalid,
                         cudaStream_t stream);
-int cloud_cuda_stats(int64_t n_envs, const cloud_step_flows *flows, const float *reward,
-                     dgpg_env_stats *stats, cudaStream_t stream);
 int cloud_cuda_state(const cloud_scenario *sc, int64_t n_envs, uint64_t step,
                      const uint8_t *burst, const int64_t *queue, float *state,
                      cudaStream_t stream);
@@ -63,7 +62,6 @@ typedef struct cloud_cuda_instance {
     cloud_step_flows *flows;              /* (E) */
     dgpg_env_stats *stats;                /* (E) */
     double *scratch;                      /* (E, 2M) */
-    float *reward_tmp;                    /* (E) */
     int *invalid;                         /* (1) */
 } cloud_cuda_instance;
 
@@ -76,7 +74,7 @@ static void cloud_cuda_destroy(void *instance)
         cudaFree(inst->device_tables[k]);
     void *buffers[] = {inst->queue, inst->dispatched, inst->work, inst->last_work,
                        inst->last_actions, inst->burst, inst->last_burst, inst->flows,
-                       inst->stats, inst->scratch, inst->reward_tmp, inst->invalid};
+                       inst->stats, inst->scratch, inst->invalid};
     for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++)
         cudaFree(buffers[k]);
     if (inst->stream)
@@ -175,7 +173,6 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
         cloud_cuda_alloc((void **)&inst->flows, sizeof(cloud_step_flows) * (size_t)E) ||
         cloud_cuda_alloc((void **)&inst->stats, sizeof(dgpg_env_stats) * (size_t)E) ||
         cloud_cuda_alloc((void **)&inst->scratch, sizeof(double) * (size_t)(E * 2 * M)) ||
-        cloud_cuda_alloc((void **)&inst->reward_tmp, sizeof(float) * (size_t)E) ||
         cloud_cuda_alloc((void **)&inst->invalid, sizeof(int)))
         goto failed;
     *instance = inst;
@@ -240,8 +237,7 @@ static int cloud_cuda_step(void *instance, const int32_t *actions, float *reward
         return DGPG_EINVAL;
     if (cloud_cuda_serve(&inst->sc, (uint32_t)inst->env_offset, E, inst->step, inst->work,
                          actions, inst->burst, inst->dispatched, inst->queue, inst->flows,
-                         reward, inst->stream) ||
-        cloud_cuda_stats(E, inst->flows, reward, inst->stats, inst->stream))
+                         reward, inst->stats, inst->stream))
         return DGPG_EBACKEND;
     CUDA_CHECK(cudaMemcpyAsync(inst->last_work, inst->work, sizeof(int32_t) * (size_t)(E * N),
                                cudaMemcpyDeviceToDevice, inst->stream));

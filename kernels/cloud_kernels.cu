@@ -29,19 +29,29 @@ __global__ void cloud_arrivals_kernel(cloud_scenario sc, uint32_t env_offset, in
         burst[e] = (uint8_t)in_burst;
 }
 
-/* dispatch, service and reward of each environment: (E) threads. */
+/* dispatch, service, reward and statistics of each environment: (E)
+ * threads. The statistics add the reward in double before it is rounded to
+ * the float the caller receives, as the CPU backend does. */
 __global__ void cloud_serve_kernel(cloud_scenario sc, uint32_t env_offset, int64_t n_envs,
                                    uint64_t step, const int32_t *work, const int32_t *actions,
                                    const uint8_t *burst, int64_t *dispatched, int64_t *queue,
-                                   cloud_step_flows *flows, float *reward)
+                                   cloud_step_flows *flows, float *reward, dgpg_env_stats *stats)
 {
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= n_envs)
         return;
     const int64_t N = sc.n_agents, M = sc.n_pools;
     cloud_dispatch(&sc, work + e * N, actions + e * N, dispatched + e * M);
-    reward[e] = (float)cloud_serve(&sc, env_offset + (uint32_t)e, step, burst[e],
-                                   dispatched + e * M, queue + e * M, &flows[e]);
+    double r = cloud_serve(&sc, env_offset + (uint32_t)e, step, burst[e], dispatched + e * M,
+                           queue + e * M, &flows[e]);
+    reward[e] = (float)r;
+    dgpg_env_stats *st = &stats[e];
+    st->reward += r;
+    st->queued += (double)flows[e].queued;
+    st->arrived += (double)flows[e].arrived;
+    st->served += (double)flows[e].served;
+    st->dropped += (double)flows[e].dropped;
+    st->steps += 1.0;
 }
 
 /* invalid[0] = 1 if any action (E N) is outside [0, M). */
@@ -51,22 +61,6 @@ __global__ void cloud_validate_kernel(int64_t count, int32_t n_pools, const int3
     int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx < count && (uint32_t)actions[idx] >= (uint32_t)n_pools)
         *invalid = 1;
-}
-
-/* stats (E) += the step's flows and reward, as the CPU backend does. */
-__global__ void cloud_stats_kernel(int64_t n_envs, const cloud_step_flows *flows,
-                                   const float *reward, dgpg_env_stats *stats)
-{
-    int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= n_envs)
-        return;
-    dgpg_env_stats *st = &stats[e];
-    st->reward += (double)reward[e];
-    st->queued += (double)flows[e].queued;
-    st->arrived += (double)flows[e].arrived;
-    st->served += (double)flows[e].served;
-    st->dropped += (double)flows[e].dropped;
-    st->steps += 1.0;
 }
 
 /* global state (E, state_dim). */
@@ -125,11 +119,13 @@ extern "C" int cloud_cuda_arrivals(const cloud_scenario *sc, uint32_t env_offset
 extern "C" int cloud_cuda_serve(const cloud_scenario *sc, uint32_t env_offset, int64_t n_envs,
                                 uint64_t step, const int32_t *work, const int32_t *actions,
                                 const uint8_t *burst, int64_t *dispatched, int64_t *queue,
-                                cloud_step_flows *flows, float *reward, cudaStream_t stream)
+                                cloud_step_flows *flows, float *reward, dgpg_env_stats *stats,
+                                cudaStream_t stream)
 {
     const int block = 128;
     cloud_serve_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
-        *sc, env_offset, n_envs, step, work, actions, burst, dispatched, queue, flows, reward);
+        *sc, env_offset, n_envs, step, work, actions, burst, dispatched, queue, flows, reward,
+        stats);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
@@ -164,16 +160,6 @@ extern "C" int cloud_cuda_validate(int64_t count, int32_t n_pools, const int32_t
     const int block = 256;
     cloud_validate_kernel<<<(unsigned)DGPG_CEIL_DIV(count, block), block, 0, stream>>>(
         count, n_pools, actions, invalid);
-    CUDA_CHECK(cudaGetLastError());
-    return 0;
-}
-
-extern "C" int cloud_cuda_stats(int64_t n_envs, const cloud_step_flows *flows,
-                                const float *reward, dgpg_env_stats *stats, cudaStream_t stream)
-{
-    const int block = 128;
-    cloud_stats_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
-        n_envs, flows, reward, stats);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
