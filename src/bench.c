@@ -104,6 +104,11 @@ static int bench_env_cuda(const dgpg_config *cfg, int64_t steps, FILE *out, char
                 rc = api->policy_act(inst, heuristic, actions);
             } else {
                 rc = api->observe(inst, obs, NULL);
+                /* the env's non-blocking stream and the default stream the
+                 * sampler runs on do not wait for each other: the last
+                 * step must be done with the actions before they change */
+                if (rc == DGPG_OK && cudaDeviceSynchronize() != cudaSuccess)
+                    rc = DGPG_EBACKEND;
                 if (rc == DGPG_OK &&
                     dgpg_cuda_sample_categorical((uint64_t)cfg->train.seed, 0, d.n_envs,
                                                  (uint64_t)(s + steps), d.n_agents, d.n_actions,

@@ -62,6 +62,9 @@ int main(void)
     for (int t = 0; t < T_STEPS; t++) {
         CHECK_INT_EQ(cpu->observe(host_env, obs_c, state_c), DGPG_OK);
         CHECK_INT_EQ(gpu->observe(dev_env, d_obs, d_state), DGPG_OK);
+        /* the instance works on its own non-blocking stream, which the
+         * legacy default stream of cudaMemcpy does not wait for */
+        cudaDeviceSynchronize();
         cudaMemcpy(obs_g, d_obs, sizeof(float) * n_obs, cudaMemcpyDeviceToHost);
         cudaMemcpy(state_g, d_state, sizeof(float) * n_state, cudaMemcpyDeviceToHost);
         int at = first_mismatch(obs_c, obs_g, sizeof(float) * n_obs, sizeof(float));
@@ -73,6 +76,7 @@ int main(void)
         for (int p = 0; p < CLOUD_POLICY_COUNT; p++) {
             CHECK_INT_EQ(cpu->policy_act(host_env, p, act_c), DGPG_OK);
             CHECK_INT_EQ(gpu->policy_act(dev_env, p, d_act), DGPG_OK);
+            cudaDeviceSynchronize();
             cudaMemcpy(act_g, d_act, sizeof(int32_t) * E_ENVS * N, cudaMemcpyDeviceToHost);
             at = first_mismatch(act_c, act_g, sizeof(int32_t) * E_ENVS * N, sizeof(int32_t));
             CHECK_QUIET(at < 0, "step %d policy %s: action %d: cpu %d gpu %d", t,
@@ -82,6 +86,7 @@ int main(void)
         cudaMemcpy(d_act, act_c, sizeof(int32_t) * E_ENVS * N, cudaMemcpyHostToDevice);
         CHECK_INT_EQ(cpu->step(host_env, act_c, reward_c), DGPG_OK);
         CHECK_INT_EQ(gpu->step(dev_env, d_act, d_reward), DGPG_OK);
+        cudaDeviceSynchronize();
         cudaMemcpy(reward_g, d_reward, sizeof reward_g, cudaMemcpyDeviceToHost);
         at = first_mismatch(reward_c, reward_g, sizeof reward_c, sizeof(float));
         CHECK_QUIET(at < 0, "step %d: reward of env %d: cpu %.9g gpu %.9g", t, at,
@@ -92,6 +97,7 @@ int main(void)
     CHECK_INT_EQ(gpu->stats(dev_env, st_g), DGPG_OK);
     CHECK(memcmp(st_c, st_g, sizeof st_c) == 0);
     /* an action out of range is refused and moves nothing */
+    cudaDeviceSynchronize();
     act_c[3] = M;
     cudaMemcpy(d_act, act_c, sizeof(int32_t) * E_ENVS * N, cudaMemcpyHostToDevice);
     CHECK_INT_EQ(gpu->step(dev_env, d_act, d_reward), DGPG_EINVAL);
