@@ -50,13 +50,14 @@ extern "C" struct dgpg__cuda_backend *dgpg__cuda_create(int device, int tf32, ch
     }
     cb->device = device;
     if (cudaSetDevice(device) != cudaSuccess ||
-        cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking) != cudaSuccess ||
+        cudaStreamCreate(&cb->stream) != cudaSuccess || /* ordered with the default stream */
         cublasCreate(&cb->cublas) != CUBLAS_STATUS_SUCCESS ||
         cublasSetStream(cb->cublas, cb->stream) != CUBLAS_STATUS_SUCCESS ||
         cublasSetMathMode(cb->cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
                                            : CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) {
         snprintf(err, err_len, "backend.kind = 'cuda': creating the stream or the cuBLAS "
-                 "handle on device %d failed: %s", device, cudaGetErrorString(cudaGetLastError()));
+                 "handle on device %d failed (last CUDA error: %s)", device,
+                 cudaGetErrorString(cudaGetLastError()));
         dgpg__cuda_free(cb);
         return NULL;
     }
@@ -92,6 +93,8 @@ extern "C" int dgpg__cuda_gemm_strided_batched(struct dgpg__cuda_backend *cb, in
                                                float beta, float *C, int ldc, int64_t strideC,
                                                int batch)
 {
+    if (m == 0 || n == 0 || batch == 0)
+        return 0;
     CUBLAS_CHECK(cublasSgemmStridedBatched(cb->cublas, cuda_op(transa), cuda_op(transb), m, n, k,
                                            &alpha, A, lda, strideA, B, ldb, strideB, &beta, C,
                                            ldc, strideC, batch));
@@ -116,18 +119,19 @@ __global__ void cuda_tanh_backward_kernel(int64_t n, const float *y, const float
         dz[idx] = dy[idx] * nn_tanh_grad(y[idx]);
 }
 
-/* One thread per (network, feature): sums over the B samples in order, as
- * the CPU backend does (no atomics, so the sum is repeatable). */
+/* One thread per (network, feature): adds the B samples into the gradient
+ * one by one in sample order, as the CPU backend does, so the two agree
+ * bitwise (no atomics). */
 __global__ void cuda_bias_grad_kernel(int64_t B, int64_t K, int64_t d, const float *dz,
                                       float *bias_grad)
 {
     int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= K * d)
         return;
-    float sum = 0.0f;
+    float sum = bias_grad[idx];
     for (int64_t b = 0; b < B; b++)
         sum += dz[b * K * d + idx];
-    bias_grad[idx] += sum;
+    bias_grad[idx] = sum;
 }
 
 extern "C" int dgpg__cuda_bias_act(struct dgpg__cuda_backend *cb, int64_t B, int64_t K,
@@ -135,6 +139,8 @@ extern "C" int dgpg__cuda_bias_act(struct dgpg__cuda_backend *cb, int64_t B, int
 {
     const int block = 256;
     int64_t total = B * K * d;
+    if (total <= 0)
+        return 0; /* a grid of no blocks is an error to CUDA, nothing to do to us */
     cuda_bias_act_kernel<<<(unsigned)DGPG_CEIL_DIV(total, block), block, 0, cb->stream>>>(
         total, K, d, bias, tanh_on, y);
     CUDA_CHECK(cudaGetLastError());
@@ -145,6 +151,8 @@ extern "C" int dgpg__cuda_tanh_backward(struct dgpg__cuda_backend *cb, int64_t n
                                         const float *y, const float *dy, float *dz)
 {
     const int block = 256;
+    if (n <= 0)
+        return 0;
     cuda_tanh_backward_kernel<<<(unsigned)DGPG_CEIL_DIV(n, block), block, 0, cb->stream>>>(
         n, y, dy, dz);
     CUDA_CHECK(cudaGetLastError());
@@ -155,6 +163,8 @@ extern "C" int dgpg__cuda_bias_grad(struct dgpg__cuda_backend *cb, int64_t B, in
                                     int64_t d, const float *dz, float *bias_grad)
 {
     const int block = 128;
+    if (K * d <= 0)
+        return 0;
     cuda_bias_grad_kernel<<<(unsigned)DGPG_CEIL_DIV(K * d, block), block, 0, cb->stream>>>(
         B, K, d, dz, bias_grad);
     CUDA_CHECK(cudaGetLastError());
@@ -189,6 +199,7 @@ extern "C" double dgpg__cuda_sgemm_peak(struct dgpg__cuda_backend *cb)
             best = rate > best ? rate : best;
         }
     }
+    cudaGetLastError(); /* a failed allocation here must not blame a later launch */
     if (start)
         cudaEventDestroy(start);
     if (stop)

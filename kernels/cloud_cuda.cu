@@ -4,7 +4,8 @@
  * The scenario is built once on the host by the CPU implementation (one
  * environment's worth) and its tables are copied to the device; stepping
  * launches the thin kernels of cloud_kernels.cu over the kernels/ functions,
- * on one stream, with no allocation after create.
+ * on one blocking stream (ordered with the default stream), with no
+ * allocation after create.
  *
  * Status: compiled (warnings as errors) on machines without a GPU; not yet
  * run on one (docs/gpu.md). tests/test_gpu_env_parity.c compares it with the
@@ -120,6 +121,13 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
     (void)user;
     (void)threads;
     *instance = NULL;
+    if (n_envs < 1 || env_offset < 0 || env_offset + n_envs > (int64_t)UINT32_MAX) {
+        snprintf(err, err_len,
+                 "cloud (cuda): %lld environments from index %lld; allowed: at least 1, "
+                 "global indices below 2^32",
+                 (long long)n_envs, (long long)env_offset);
+        return DGPG_EINVAL;
+    }
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
         cudaGetLastError(); /* clear the sticky "no device" error */
@@ -162,7 +170,10 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
     CLOUD_CUDA_UPLOAD(day_sin, D);
     CLOUD_CUDA_UPLOAD(day_cos, D);
     CLOUD_CUDA_UPLOAD(size_cdf, host_sc->size_cap);
-    if (cudaStreamCreateWithFlags(&inst->stream, cudaStreamNonBlocking) != cudaSuccess ||
+    /* a blocking stream: ordered with the legacy default stream that
+     * callers' own cudaMemcpy calls use, so inputs they copy in are there
+     * before the env's kernels read them */
+    if (cudaStreamCreate(&inst->stream) != cudaSuccess ||
         cloud_cuda_alloc((void **)&inst->queue, sizeof(int64_t) * (size_t)(E * M)) ||
         cloud_cuda_alloc((void **)&inst->dispatched, sizeof(int64_t) * (size_t)(E * M)) ||
         cloud_cuda_alloc((void **)&inst->work, sizeof(int32_t) * (size_t)(E * N)) ||
@@ -173,11 +184,13 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
         cloud_cuda_alloc((void **)&inst->flows, sizeof(cloud_step_flows) * (size_t)E) ||
         cloud_cuda_alloc((void **)&inst->stats, sizeof(dgpg_env_stats) * (size_t)E) ||
         cloud_cuda_alloc((void **)&inst->scratch, sizeof(double) * (size_t)(E * 2 * M)) ||
-        cloud_cuda_alloc((void **)&inst->invalid, sizeof(int)))
+        cloud_cuda_alloc((void **)&inst->invalid, sizeof(int)) ||
+        cudaDeviceSynchronize() != cudaSuccess) /* every table and zero-fill in place */
         goto failed;
     *instance = inst;
     return DGPG_OK;
 failed:
+    cudaGetLastError(); /* do not let a later launch report this failure */
     snprintf(err, err_len, "cloud (cuda): device allocation or copy failed for env.n_envs = "
              "%lld x env.n_agents = %lld (see the CUDA error above); allowed: a batch that "
              "fits in device memory", (long long)E, (long long)N);

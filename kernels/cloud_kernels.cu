@@ -110,6 +110,8 @@ extern "C" int cloud_cuda_arrivals(const cloud_scenario *sc, uint32_t env_offset
 {
     const int block = 256;
     int64_t total = n_envs * sc->n_agents;
+    if (total <= 0)
+        return 0;
     cloud_arrivals_kernel<<<(unsigned)DGPG_CEIL_DIV(total, block), block, 0, stream>>>(
         *sc, env_offset, n_envs, step, work, burst);
     CUDA_CHECK(cudaGetLastError());
@@ -123,6 +125,8 @@ extern "C" int cloud_cuda_serve(const cloud_scenario *sc, uint32_t env_offset, i
                                 cudaStream_t stream)
 {
     const int block = 128;
+    if (n_envs <= 0)
+        return 0;
     cloud_serve_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
         *sc, env_offset, n_envs, step, work, actions, burst, dispatched, queue, flows, reward,
         stats);
@@ -136,6 +140,8 @@ extern "C" int cloud_cuda_observe(const cloud_scenario *sc, int64_t n_envs, uint
 {
     const int block = 256;
     int64_t total = n_envs * sc->n_agents;
+    if (total <= 0)
+        return 0;
     cloud_observe_kernel<<<(unsigned)DGPG_CEIL_DIV(total, block), block, 0, stream>>>(
         *sc, n_envs, step, work, burst, queue, obs);
     CUDA_CHECK(cudaGetLastError());
@@ -148,6 +154,8 @@ extern "C" int cloud_cuda_policy(const cloud_scenario *sc, int policy, uint32_t 
                                  double *scratch, cudaStream_t stream)
 {
     const int block = 128;
+    if (n_envs <= 0)
+        return 0;
     cloud_policy_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
         *sc, policy, env_offset, n_envs, step, burst, queue, work, actions, scratch);
     CUDA_CHECK(cudaGetLastError());
@@ -158,6 +166,8 @@ extern "C" int cloud_cuda_validate(int64_t count, int32_t n_pools, const int32_t
                                    int *invalid, cudaStream_t stream)
 {
     const int block = 256;
+    if (count <= 0)
+        return 0;
     cloud_validate_kernel<<<(unsigned)DGPG_CEIL_DIV(count, block), block, 0, stream>>>(
         count, n_pools, actions, invalid);
     CUDA_CHECK(cudaGetLastError());
@@ -169,6 +179,8 @@ extern "C" int cloud_cuda_state(const cloud_scenario *sc, int64_t n_envs, uint64
                                 cudaStream_t stream)
 {
     const int block = 128;
+    if (n_envs <= 0)
+        return 0;
     cloud_state_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
         *sc, n_envs, step, burst, queue, state);
     CUDA_CHECK(cudaGetLastError());

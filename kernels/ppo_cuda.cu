@@ -74,6 +74,8 @@ __global__ void ppo_adam_kernel(int64_t n, float *param, float *m, float *v, con
 
 #define PPO_LAUNCH(kernel, count, block, stream, ...)                                      \
     do {                                                                                  \
+        if ((count) <= 0)                                                                 \
+            return 0; /* no blocks: an error to CUDA, nothing to do to us */              \
         kernel<<<(unsigned)DGPG_CEIL_DIV((count), (block)), (block), 0, (stream)>>>(__VA_ARGS__); \
         CUDA_CHECK(cudaGetLastError());                                                   \
     } while (0)

@@ -27,6 +27,8 @@ extern "C" int dgpg_cuda_sample_categorical(uint64_t seed, uint32_t env_offset, 
 {
     const int block = 256;
     int64_t threads = n_envs * DGPG_CEIL_DIV((int64_t)n_agents, 4);
+    if (threads <= 0)
+        return 0;
     dgpg_categorical_kernel<<<(unsigned)DGPG_CEIL_DIV(threads, block), block, 0, stream>>>(
         seed, env_offset, n_envs, step, n_agents, n_actions, probs, actions);
     CUDA_CHECK(cudaGetLastError());

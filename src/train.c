@@ -101,7 +101,6 @@ typedef struct trainer {
     float *adv_raw;    /* (T, E, V) */
     float *ret;        /* (T, E, V) normalised return targets */
     float *adv;        /* (T, E, N) effective advantage fed to PPO */
-    float *traj;       /* (3T + 1) one trajectory's values, advantages, returns */
     /* guide_scales[0]: 1 / RMS of the raw guidance term (dgpg, cv) and
      * guide_scales[1]: of dC/dp (descent, cv), both from the first episode */
     double guide_scales[2];
@@ -182,7 +181,7 @@ static void trainer_free(trainer *tr)
     dgpg_backend_free(tr->be);
     void *owned[] = {tr->vnorm, tr->obs, tr->state, tr->actions, tr->logp, tr->probs,
                      tr->values, tr->rewards, tr->guidance, tr->grad_p, tr->p_star,
-                     tr->adv_raw, tr->ret, tr->adv, tr->traj, tr->x_chunk, tr->s_chunk, tr->actor_acts,
+                     tr->adv_raw, tr->ret, tr->adv, tr->x_chunk, tr->s_chunk, tr->actor_acts,
                      tr->actor_scratch, tr->critic_acts, tr->critic_scratch, tr->d_logits,
                      tr->d_value, tr->chunk_stats, tr->order, tr->grad_sum, tr->grad_sumsq, tr->norm_scratch,
                      tr->norm_scale, tr->prob_buf, tr->cost_grad, tr->infl_buf,
@@ -280,7 +279,6 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     tr->adv_raw = train_alloc((size_t)(T * E * V), sizeof(float), &failed);
     tr->ret = train_alloc((size_t)(T * E * V), sizeof(float), &failed);
     tr->adv = train_alloc((size_t)(T * E * N), sizeof(float), &failed);
-    tr->traj = train_alloc((size_t)(3 * T + 1), sizeof(float), &failed);
     tr->x_chunk = train_alloc((size_t)(C * N * D), sizeof(float), &failed);
     if (tr->mappo)
         tr->s_chunk = train_alloc((size_t)(C * S), sizeof(float), &failed);
@@ -457,7 +455,6 @@ static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
     const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T;
     const int64_t V = tr->mappo ? 1 : N;
     const double gamma = tr->cfg->algo.gamma, lambda = tr->cfg->algo.gae_lambda;
-    float *traj_v = tr->traj, *traj_adv = tr->traj + (T + 1), *traj_ret = tr->traj + (2 * T + 1);
     for (int64_t j = 0; j < V; j++) {
         /* values are predicted normalised; GAE needs them in reward units */
         double mean = 0.0, sd = 1.0;
@@ -465,15 +462,16 @@ static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
             ppo_value_norm_moments(&tr->vnorm[j], &mean, &sd);
         double sum = 0.0, sum_sq = 0.0;
         for (int64_t e = 0; e < E; e++) {
-            for (int64_t t = 0; t <= T; t++)
-                traj_v[t] = (float)((double)tr->values[(t * E + e) * V + j] * sd + mean);
-            ppo_gae(T, 1, tr->rewards + e, E, traj_v, traj_v[T], gamma, lambda, traj_adv,
-                    traj_ret);
+            /* values denormalised inside GAE, in double, as the CUDA kernel
+             * (kernels/ppo_cuda.cu) does over the same layout */
+            const float *v = tr->values + e * V + j;
+            ppo_gae_affine(T, E * V, tr->rewards + e, E, v, sd, mean,
+                           (double)v[T * E * V] * sd + mean, gamma, lambda,
+                           tr->adv_raw + e * V + j, tr->ret + e * V + j);
             for (int64_t t = 0; t < T; t++) {
-                tr->adv_raw[(t * E + e) * V + j] = traj_adv[t];
-                tr->ret[(t * E + e) * V + j] = traj_ret[t];
-                sum += traj_ret[t];
-                sum_sq += (double)traj_ret[t] * traj_ret[t];
+                double r = tr->ret[(t * E + e) * V + j];
+                sum += r;
+                sum_sq += r * r;
             }
         }
         /* MAPPO's ValueNorm: update with the batch of returns, then train

@@ -3,8 +3,9 @@
  * shapes the networks use (per-agent strided batches and one shared
  * product, all four transpose combinations, beta 0 and 1): cuBLAS's
  * strided-batched SGEMM in FP32 within 1e-5 relative of the CPU's, the
- * element-wise ops within 1e-6 (bias gradients sum in the same order on
- * both; tanh is each platform's own tanhf). The max difference of each
+ * element-wise ops within 1e-6 (bias gradients add in the same order on
+ * both; tanh is each platform's own tanhf); one shared product in TF32
+ * within 1e-2. The max difference of each
  * comparison is printed, llm.c style. Skipped (exit 77) without a device. */
 #include "backend.h"
 #include "test.h"
@@ -51,10 +52,17 @@ static void fill(uniforms *g, float *x, size_t n)
 int main(void)
 {
     char err[256];
-    dgpg_backend *gpu = dgpg_backend_cuda(0, 0, err, sizeof err);
-    if (!gpu) {
-        printf("SKIP test_gpu_backend_parity: %s\n", err);
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        printf("SKIP test_gpu_backend_parity: no CUDA device visible\n");
         return 77;
+    }
+    /* a device is there: a backend that cannot be made is a failure */
+    dgpg_backend *gpu = dgpg_backend_cuda(0, 0, err, sizeof err);
+    dgpg_backend *gpu_tf32 = dgpg_backend_cuda(0, 1, err, sizeof err);
+    if (!gpu || !gpu_tf32) {
+        fprintf(stderr, "FAIL: %s\n", err);
+        return 1;
     }
     dgpg_backend *cpu = dgpg_backend_cpu(1);
     uniforms g = {1, 0};
@@ -93,6 +101,33 @@ int main(void)
                 free(Bm);
                 free(C);
             }
+    /* one shared product (batch 1, as mlp.c's shared parameters and the
+     * MAPPO critic), in FP32 and in TF32 (10-bit mantissa inputs: 1e-2) */
+    {
+        const int sm = 40, sn = 300, sk = 64;
+        size_t na = (size_t)sm * sk, nb = (size_t)sk * sn, nc = (size_t)sm * sn;
+        float *A = malloc(sizeof(float) * na), *Bm = malloc(sizeof(float) * nb);
+        float *C = malloc(sizeof(float) * nc);
+        fill(&g, A, na);
+        fill(&g, Bm, nb);
+        for (int tf32 = 0; tf32 < 2; tf32++) {
+            dgpg_backend *be = tf32 ? gpu_tf32 : gpu;
+            float *dA = device_copy(A, na), *dB = device_copy(Bm, nb), *dC = device_copy(C, nc);
+            CHECK_INT_EQ(dgpg_gemm_strided_batched(cpu, 0, 0, sm, sn, sk, 1.0f, A, sm, 0, Bm, sk,
+                                                   0, 0.0f, C, sm, 0, 1), 0);
+            CHECK_INT_EQ(dgpg_gemm_strided_batched(be, 0, 0, sm, sn, sk, 1.0f, dA, sm, 0, dB, sk,
+                                                   0, 0.0f, dC, sm, 0, 1), 0);
+            CHECK_INT_EQ(dgpg_backend_sync(be), 0);
+            compare(tf32 ? "one shared SGEMM, TF32" : "one shared SGEMM, FP32", C, dC, nc,
+                    tf32 ? 1e-2 : 1e-5);
+            cudaFree(dA);
+            cudaFree(dB);
+            cudaFree(dC);
+        }
+        free(A);
+        free(Bm);
+        free(C);
+    }
     /* element-wise ops over (B, K, d) */
     const int d = 11;
     size_t n = (size_t)B * K * d;
@@ -127,5 +162,6 @@ int main(void)
     free(bg);
     dgpg_backend_free(cpu);
     dgpg_backend_free(gpu);
+    dgpg_backend_free(gpu_tf32);
     return test_finish("gpu_backend_parity");
 }

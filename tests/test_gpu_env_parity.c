@@ -13,7 +13,7 @@
 #include <cuda_runtime.h>
 #include <string.h>
 
-#define E_ENVS 16
+#define E_ENVS 300 /* more than one block of every per-environment kernel */
 #define T_STEPS 60
 
 static int first_mismatch(const void *a, const void *b, size_t bytes, size_t elem)
@@ -37,8 +37,10 @@ int main(void)
     fixture_config(&cfg, sets, 6);
     const dgpg_env_api *cpu = &dgpg_cloud_env_api, *gpu = &dgpg_cloud_cuda_env_api;
     char err[256];
-    void *host_env = fixture_env(&cfg, 5, 0, E_ENVS, 1), *dev_env = NULL;
-    if (gpu->create(NULL, &cfg, 5, 0, E_ENVS, 0, &dev_env, err, sizeof err) != DGPG_OK) {
+    /* environments 1000 .. 1000 + E - 1 of the batch: the global index
+     * keys the randomness on both sides */
+    void *host_env = fixture_env(&cfg, 5, 1000, E_ENVS, 1), *dev_env = NULL;
+    if (gpu->create(NULL, &cfg, 5, 1000, E_ENVS, 0, &dev_env, err, sizeof err) != DGPG_OK) {
         fprintf(stderr, "FAIL: cuda create: %s\n", err);
         return 1;
     }
@@ -47,7 +49,7 @@ int main(void)
     float *obs_c = malloc(sizeof(float) * n_obs), *obs_g = malloc(sizeof(float) * n_obs);
     float *state_c = malloc(sizeof(float) * n_state), *state_g = malloc(sizeof(float) * n_state);
     int32_t *act_c = malloc(sizeof(int32_t) * E_ENVS * N), *act_g = malloc(sizeof(int32_t) * E_ENVS * N);
-    float reward_c[E_ENVS], reward_g[E_ENVS];
+    static float reward_c[E_ENVS], reward_g[E_ENVS];
     float *d_obs, *d_state, *d_reward;
     int32_t *d_act;
     if (cudaMalloc((void **)&d_obs, sizeof(float) * n_obs) != cudaSuccess ||
@@ -92,7 +94,7 @@ int main(void)
         CHECK_QUIET(at < 0, "step %d: reward of env %d: cpu %.9g gpu %.9g", t, at,
                     at < 0 ? 0.0 : reward_c[at], at < 0 ? 0.0 : reward_g[at]);
     }
-    dgpg_env_stats st_c[E_ENVS], st_g[E_ENVS];
+    static dgpg_env_stats st_c[E_ENVS], st_g[E_ENVS];
     CHECK_INT_EQ(cpu->stats(host_env, st_c), DGPG_OK);
     CHECK_INT_EQ(gpu->stats(dev_env, st_g), DGPG_OK);
     CHECK(memcmp(st_c, st_g, sizeof st_c) == 0);
