@@ -136,7 +136,8 @@ static const field FIELDS[] = {
     F_STR(log, dir, S_ANY, "parent of run directories"),
     F_INT(log, snapshot_every, 1, 10000000, "episodes between parameter snapshots"),
 
-    F_ENUM(backend, kind, BACKEND_WORDS, "compute backend (auto: cuda when a GPU is present)"),
+    F_ENUM(backend, kind, BACKEND_WORDS,
+           "compute backend (auto: cpu until training runs on CUDA, docs/gpu.md)"),
     F_INT(backend, threads, 0, 1024, "CPU threads, 0 = every core"),
 
     F_INT(eval, scenarios, 2, 100000, "held-out scenarios"),
