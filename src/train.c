@@ -490,8 +490,9 @@ static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
             tr->adv[s * N + i] =
                 (float)(((double)tr->adv_raw[s * V + (tr->mappo ? 0 : i)] - adv_mean) * adv_scale);
 
+    double *sq_sum = tr->norm_scratch; /* (N) squared guidance terms per agent */
     for (int64_t i = 0; i < N; i++)
-        guidance_rms[i] = 0.0f;
+        sq_sum[i] = 0.0;
     if (tr->guide == GUIDE_CV) {
         /* Q-Prop-style control variate from the model: A~_i(a) = -<g_i,
          * e_a - p_i>, g_i = dC/dp_i, the first-order change of the model's
@@ -520,7 +521,7 @@ static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
         for (int64_t s = 0; s < T * E; s++)
             for (int64_t i = 0; i < N; i++) {
                 double g = (double)tr->guidance[s * N + i] * tr->guide_scales[0];
-                guidance_rms[i] += (float)(g * g);
+                sq_sum[i] += g * g;
                 double a = tr->adv[s * N + i];
                 /* dgpg (SPEC): A^DG = (1 - alpha) A - alpha <x - x~, z_i>;
                  * cv (SPEC): A - alpha A~(a), its expectation added back in
@@ -529,8 +530,6 @@ static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
                                                  ? ppo_dgpg_advantage(a, g, alpha)
                                                  : a - alpha * g);
             }
-        for (int64_t i = 0; i < N; i++)
-            guidance_rms[i] = (float)sqrt(guidance_rms[i] / (double)(T * E));
     }
     if (tr->guide == GUIDE_DESCENT) {
         /* dC/dp_i shrinks like 1/N (one agent's share of the flows): scaled
@@ -542,34 +541,21 @@ static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
                 ss += (double)tr->grad_p[k] * tr->grad_p[k];
             tr->guide_scales[1] = ss > 0.0 ? 1.0 / sqrt(ss / (double)(T * E * N * M)) : 0.0;
         }
-        if (tr->guide == GUIDE_DESCENT)
-            for (int64_t s = 0; s < T * E; s++)
-                for (int64_t i = 0; i < N; i++) {
-                    double acc = 0.0;
-                    for (int64_t m = 0; m < M; m++) {
-                        double g = (double)tr->grad_p[(s * N + i) * M + m] * tr->guide_scales[1];
-                        acc += g * g;
-                    }
-                    guidance_rms[i] += (float)acc;
-                }
-        if (tr->guide == GUIDE_DESCENT)
-            for (int64_t i = 0; i < N; i++)
-                guidance_rms[i] = (float)sqrt(guidance_rms[i] / (double)(T * E));
+        for (int64_t s = 0; s < T * E; s++)
+            for (int64_t k = 0; k < N * M; k++) {
+                double g = (double)tr->grad_p[s * N * M + k] * tr->guide_scales[1];
+                sq_sum[k / M] += g * g;
+            }
     }
     if (tr->guide == GUIDE_TARGET)
         for (int64_t s = 0; s < T * E; s++)
-            for (int64_t i = 0; i < N; i++) {
-                double acc = 0.0;
-                for (int64_t m = 0; m < M; m++) {
-                    double d = (double)tr->probs[(s * N + i) * M + m] -
-                               tr->p_star[s * M + m];
-                    acc += d * d;
-                }
-                guidance_rms[i] += (float)(acc / (double)(T * E));
+            for (int64_t k = 0; k < N * M; k++) {
+                double d = (double)tr->probs[s * N * M + k] - tr->p_star[s * M + k % M];
+                sq_sum[k / M] += d * d;
             }
-    if (tr->guide == GUIDE_TARGET)
-        for (int64_t i = 0; i < N; i++)
-            guidance_rms[i] = sqrtf(guidance_rms[i]);
+    /* per agent: the root mean square over its T E decisions */
+    for (int64_t i = 0; i < N; i++)
+        guidance_rms[i] = (float)sqrt(sq_sum[i] / (double)(T * E));
 }
 
 /* The loss gradient at one decision's logits: PPO-clip plus the guidance
