@@ -12,6 +12,7 @@
 #include "eval.h"
 
 #include "check.h"
+#include "cloud.h"
 #include "dgpg/dgpg.h"
 #include "h5util.h"
 #include "stats.h"
@@ -21,6 +22,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifdef DGPG_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
 
 #define EVAL_MAX_POLICIES 32
 
@@ -210,9 +215,50 @@ done:
     return rc;
 }
 
+/* Batch buffers on the host, or on the device for the CUDA backend. */
+static void *eval_buffer(int cuda, size_t bytes)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (cuda) {
+        void *p = NULL;
+        return cudaMalloc(&p, bytes) == cudaSuccess ? p : NULL;
+    }
+#else
+    (void)cuda;
+#endif
+    return malloc(bytes);
+}
+
+static void eval_buffer_free(int cuda, void *p)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (cuda) {
+        cudaFree(p);
+        return;
+    }
+#else
+    (void)cuda;
+#endif
+    free(p);
+}
+
 int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
 {
     const dgpg_env_api *api = dgpg_find_env(cfg->env.name);
+    /* backend.kind = cuda: the environment's CUDA implementation, with the
+     * action and reward buffers in device memory (statistics come back to
+     * the host); the table is the same as the CPU's, bitwise
+     * (tests/test_gpu_eval.sh) */
+    const int cuda = strcmp(cfg->backend.kind, "cuda") == 0;
+#ifdef DGPG_HAVE_CUDA
+    if (cuda && api == &dgpg_cloud_env_api)
+        api = &dgpg_cloud_cuda_env_api;
+#endif
+    if (cuda && (!api || api == &dgpg_cloud_env_api || !api->policy_act)) {
+        snprintf(err, err_len, "backend.kind = 'cuda': env.name = '%s' has no CUDA "
+                 "implementation in this build; allowed: cpu, auto", cfg->env.name);
+        return DGPG_EINVAL;
+    }
     if (!api || !api->policy_act) {
         char names[256];
         dgpg_env_names(names, sizeof names);
@@ -270,8 +316,8 @@ int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
             goto done;
         }
     }
-    actions = malloc(sizeof(int32_t) * (size_t)(E * dims.n_agents));
-    reward = malloc(sizeof(float) * (size_t)E);
+    actions = eval_buffer(cuda, sizeof(int32_t) * (size_t)(E * dims.n_agents));
+    reward = eval_buffer(cuda, sizeof(float) * (size_t)E);
     per_env = malloc(sizeof(dgpg_env_stats) * (size_t)E);
     values = malloc(sizeof(double) * EVAL_METRICS * (size_t)(P * K));
     if (!actions || !reward || !per_env || !values) {
@@ -364,8 +410,8 @@ done:
         unlink(tmp);
     if (inst)
         api->destroy(inst);
-    free(actions);
-    free(reward);
+    eval_buffer_free(cuda, actions);
+    eval_buffer_free(cuda, reward);
     free(per_env);
     free(values);
     return rc;

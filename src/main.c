@@ -257,7 +257,8 @@ static int cli_load_backend(dgpg_config *cfg, const cli_args *args, int cuda_ok)
     }
     if (strcmp(cfg->backend.kind, "cuda") == 0 && !cuda_ok) {
         fprintf(stderr, "dgpg: %s: backend.kind = 'cuda': this command has no CUDA path yet "
-                "(only `dgpg bench env` does: the environment runs on CUDA, training does not); "
+                "(`dgpg eval` and `dgpg bench env` do: the environment runs on CUDA, training "
+                "does not); "
                 "allowed: cpu, auto\n", cfg->source);
         return 2;
     }
@@ -280,7 +281,7 @@ static int cmd_eval(int argc, char **argv)
     cli_args args = {0};
     dgpg_config cfg;
     int rc = cli_parse(argc, argv, 2, eval_aliases, usage_eval, 0, &args);
-    if (rc || (rc = cli_load(&cfg, &args)))
+    if (rc || (rc = cli_load_backend(&cfg, &args, 1)))
         return rc;
     char err[DGPG_ERR_LEN] = "";
     rc = dgpg_eval_run(&cfg, stdout, err, sizeof err);
