@@ -30,7 +30,13 @@ struct dgpg__cuda_backend {
     int device;
     cudaStream_t stream;
     cublasHandle_t cublas;
+    double *per_net;         /* (per_net_size) device scratch for per-network sums and scales */
+    int64_t per_net_size;
 };
+
+/* From ppo_cuda.cu. */
+extern "C" int ppo_cuda_adam(int64_t n, float *param, float *m, float *v, const float *grad,
+                             double lr, double eps, int64_t step, cudaStream_t stream);
 
 extern "C" struct dgpg__cuda_backend *dgpg__cuda_create(int device, int tf32, char *err,
                                                        size_t err_len)
@@ -68,6 +74,8 @@ extern "C" void dgpg__cuda_free(struct dgpg__cuda_backend *cb)
 {
     if (!cb)
         return;
+    if (cb->per_net)
+        cudaFree(cb->per_net);
     if (cb->cublas)
         cublasDestroy(cb->cublas);
     if (cb->stream)
@@ -208,4 +216,120 @@ extern "C" double dgpg__cuda_sgemm_peak(struct dgpg__cuda_backend *cb)
     cudaFree(b);
     cudaFree(c);
     return best;
+}
+
+extern "C" void *dgpg__cuda_alloc(struct dgpg__cuda_backend *cb, size_t bytes)
+{
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess ||
+        cudaMemsetAsync(p, 0, bytes, cb->stream) != cudaSuccess ||
+        cudaStreamSynchronize(cb->stream) != cudaSuccess) {
+        fprintf(stderr, "dgpg: CUDA allocation of %zu bytes failed: %s\n", bytes,
+                cudaGetErrorString(cudaGetLastError()));
+        if (p)
+            cudaFree(p);
+        return NULL;
+    }
+    return p;
+}
+
+extern "C" void dgpg__cuda_release(struct dgpg__cuda_backend *cb, void *p)
+{
+    (void)cb;
+    cudaFree(p);
+}
+
+/* Host <-> device, finished on return (the host buffer may be reused). */
+extern "C" int dgpg__cuda_copy(struct dgpg__cuda_backend *cb, void *dst, const void *src,
+                               size_t bytes, int to_device)
+{
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes,
+                               to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost,
+                               cb->stream));
+    CUDA_CHECK(cudaStreamSynchronize(cb->stream));
+    return 0;
+}
+
+/* The per-network scratch, grown (once, in practice: on the first update)
+ * to K doubles. */
+static int cuda_per_net(struct dgpg__cuda_backend *cb, int64_t K)
+{
+    if (cb->per_net_size >= K)
+        return 0;
+    if (cb->per_net)
+        CUDA_CHECK(cudaFree(cb->per_net));
+    cb->per_net = NULL;
+    CUDA_CHECK(cudaMalloc((void **)&cb->per_net, sizeof(double) * (size_t)K));
+    cb->per_net_size = K;
+    return 0;
+}
+
+/* One thread per network: its squares summed over every layer in order. */
+__global__ void cuda_net_sq_norm_kernel(dgpg_net_layout layout, const float *x, double *out)
+{
+    int64_t k = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= layout.K)
+        return;
+    double sum = 0.0;
+    for (int l = 0; l < layout.layers; l++) {
+        const float *w = x + layout.weight_offset[l] + k * layout.weight_size[l];
+        const float *b = x + layout.bias_offset[l] + k * layout.bias_size[l];
+        for (int64_t j = 0; j < layout.weight_size[l]; j++)
+            sum += (double)w[j] * w[j];
+        for (int64_t j = 0; j < layout.bias_size[l]; j++)
+            sum += (double)b[j] * b[j];
+    }
+    out[k] = sum;
+}
+
+/* x[offset + k size + j] *= scale[k] over one block of K slices. */
+__global__ void cuda_slice_scale_kernel(int64_t K, int64_t size, float *x, const double *scale)
+{
+    int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx < K * size)
+        x[idx] = (float)(x[idx] * scale[idx / size]);
+}
+
+extern "C" int dgpg__cuda_net_sq_norms(struct dgpg__cuda_backend *cb,
+                                       const dgpg_net_layout *layout, const float *x,
+                                       double *out)
+{
+    const int block = 128;
+    if (layout->K <= 0)
+        return 0;
+    if (cuda_per_net(cb, layout->K))
+        return -7;
+    cuda_net_sq_norm_kernel<<<(unsigned)DGPG_CEIL_DIV(layout->K, block), block, 0,
+                              cb->stream>>>(*layout, x, cb->per_net);
+    CUDA_CHECK(cudaGetLastError());
+    return dgpg__cuda_copy(cb, out, cb->per_net, sizeof(double) * (size_t)layout->K, 0);
+}
+
+extern "C" int dgpg__cuda_net_scale(struct dgpg__cuda_backend *cb, const dgpg_net_layout *layout,
+                                    float *x, const double *scale)
+{
+    const int block = 256;
+    if (layout->K <= 0)
+        return 0;
+    if (cuda_per_net(cb, layout->K) ||
+        dgpg__cuda_copy(cb, cb->per_net, scale, sizeof(double) * (size_t)layout->K, 1))
+        return -7;
+    for (int l = 0; l < layout->layers; l++) {
+        int64_t w = layout->K * layout->weight_size[l], b = layout->K * layout->bias_size[l];
+        if (w > 0)
+            cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(w, block), block, 0, cb->stream>>>(
+                layout->K, layout->weight_size[l], x + layout->weight_offset[l], cb->per_net);
+        if (b > 0)
+            cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(b, block), block, 0, cb->stream>>>(
+                layout->K, layout->bias_size[l], x + layout->bias_offset[l], cb->per_net);
+        CUDA_CHECK(cudaGetLastError());
+    }
+    return 0;
+}
+
+extern "C" int dgpg__cuda_adam(struct dgpg__cuda_backend *cb, int64_t n, float *params,
+                               float *m, float *v, const float *grads, double lr, double eps,
+                               int64_t step)
+{
+    return ppo_cuda_adam(n, params, m, v, grads, lr, eps, step, cb->stream);
 }

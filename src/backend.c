@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -135,4 +136,78 @@ int dgpg_bias_grad(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const floa
         return dgpg__cuda_bias_grad(be->cuda, B, K, d, dz, bias_grad);
 #endif
     return dgpg__cpu_bias_grad(be->threads, B, K, d, dz, bias_grad);
+}
+
+void *dgpg_backend_alloc(dgpg_backend *be, size_t bytes)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_alloc(be->cuda, bytes);
+#endif
+    return calloc(bytes ? bytes : 1, 1);
+}
+
+void dgpg_backend_release(dgpg_backend *be, void *p)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda) {
+        dgpg__cuda_release(be->cuda, p);
+        return;
+    }
+#endif
+    free(p);
+}
+
+int dgpg_backend_upload(dgpg_backend *be, void *dst, const void *src, size_t bytes)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_copy(be->cuda, dst, src, bytes, 1);
+#endif
+    memcpy(dst, src, bytes);
+    return 0;
+}
+
+int dgpg_backend_download(dgpg_backend *be, void *dst, const void *src, size_t bytes)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_copy(be->cuda, dst, src, bytes, 0);
+#endif
+    memcpy(dst, src, bytes);
+    return 0;
+}
+
+int dgpg_net_sq_norms(dgpg_backend *be, const dgpg_net_layout *layout, const float *x,
+                      double *out)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_net_sq_norms(be->cuda, layout, x, out);
+#else
+    (void)be;
+#endif
+    return dgpg__cpu_net_sq_norms(layout, x, out);
+}
+
+int dgpg_net_scale(dgpg_backend *be, const dgpg_net_layout *layout, float *x,
+                   const double *scale)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_net_scale(be->cuda, layout, x, scale);
+#else
+    (void)be;
+#endif
+    return dgpg__cpu_net_scale(layout, x, scale);
+}
+
+int dgpg_adam(dgpg_backend *be, int64_t n, float *params, float *m, float *v,
+              const float *grads, double lr, double eps, int64_t step)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_adam(be->cuda, n, params, m, v, grads, lr, eps, step);
+#endif
+    return dgpg__cpu_adam(be->threads, n, params, m, v, grads, lr, eps, step);
 }

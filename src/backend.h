@@ -38,6 +38,37 @@ int dgpg_backend_threads(const dgpg_backend *be);
  * the network math. */
 double dgpg_backend_sgemm_peak(dgpg_backend *be);
 
+/* Memory of the backend (host for the CPU one, device for CUDA): zeroed
+ * allocation (NULL on failure), release, and copies from and to the host.
+ * The copies return 0 or a negative error code. */
+void *dgpg_backend_alloc(dgpg_backend *be, size_t bytes);
+void dgpg_backend_release(dgpg_backend *be, void *p);
+int dgpg_backend_upload(dgpg_backend *be, void *dst, const void *src, size_t bytes);
+int dgpg_backend_download(dgpg_backend *be, void *dst, const void *src, size_t bytes);
+
+/* Where each network's slices lie in a flat parameter (or gradient)
+ * vector of K networks: per linear layer l, the weights of network k at
+ * weight_offset[l] + k weight_size[l], its biases at bias_offset[l] +
+ * k bias_size[l] (src/mlp.h's layout). */
+#define DGPG_NET_MAX_LAYERS 10
+typedef struct dgpg_net_layout {
+    int64_t K;
+    int32_t layers;  /* linear layers */
+    int64_t weight_offset[DGPG_NET_MAX_LAYERS], weight_size[DGPG_NET_MAX_LAYERS];
+    int64_t bias_offset[DGPG_NET_MAX_LAYERS], bias_size[DGPG_NET_MAX_LAYERS];
+} dgpg_net_layout;
+
+/* out (K, host memory) = sum of squares of each network's part of x. */
+int dgpg_net_sq_norms(dgpg_backend *be, const dgpg_net_layout *layout, const float *x,
+                      double *out);
+/* x *= scale[k] on each network's part (scale: K, host memory). */
+int dgpg_net_scale(dgpg_backend *be, const dgpg_net_layout *layout, float *x,
+                   const double *scale);
+/* One Adam step (PyTorch's order of operations, betas 0.9 / 0.999) on n
+ * parameters; `step` counts from 1. */
+int dgpg_adam(dgpg_backend *be, int64_t n, float *params, float *m, float *v,
+              const float *grads, double lr, double eps, int64_t step);
+
 /* C_b = alpha op(A_b) op(B_b) + beta C_b for b in [0, batch), column-major,
  * X_b = X + b * strideX: cublasSgemmStridedBatched's contract. */
 int dgpg_gemm_strided_batched(dgpg_backend *be, int transa, int transb, int m, int n, int k,

@@ -11,6 +11,7 @@
 #include "backend_internal.h"
 
 #include "../kernels/nn.h"
+#include "../kernels/ppo.h"
 
 #include <cblas.h>
 #include <libxsmm.h>
@@ -139,5 +140,45 @@ int dgpg__cpu_bias_grad(int threads, int64_t B, int64_t K, int64_t d, const floa
             for (int64_t j = 0; j < d; j++)
                 g[j] += row[j];
         }
+    return 0;
+}
+
+int dgpg__cpu_net_sq_norms(const dgpg_net_layout *layout, const float *x, double *out)
+{
+    for (int64_t k = 0; k < layout->K; k++) {
+        double sum = 0.0;
+        for (int l = 0; l < layout->layers; l++) {
+            const float *w = x + layout->weight_offset[l] + k * layout->weight_size[l];
+            const float *b = x + layout->bias_offset[l] + k * layout->bias_size[l];
+            for (int64_t j = 0; j < layout->weight_size[l]; j++)
+                sum += (double)w[j] * w[j];
+            for (int64_t j = 0; j < layout->bias_size[l]; j++)
+                sum += (double)b[j] * b[j];
+        }
+        out[k] = sum;
+    }
+    return 0;
+}
+
+int dgpg__cpu_net_scale(const dgpg_net_layout *layout, float *x, const double *scale)
+{
+    for (int l = 0; l < layout->layers; l++)
+        for (int64_t k = 0; k < layout->K; k++) {
+            float *w = x + layout->weight_offset[l] + k * layout->weight_size[l];
+            float *b = x + layout->bias_offset[l] + k * layout->bias_size[l];
+            for (int64_t j = 0; j < layout->weight_size[l]; j++)
+                w[j] = (float)(w[j] * scale[k]);
+            for (int64_t j = 0; j < layout->bias_size[l]; j++)
+                b[j] = (float)(b[j] * scale[k]);
+        }
+    return 0;
+}
+
+int dgpg__cpu_adam(int threads, int64_t n, float *params, float *m, float *v, const float *grads,
+                   double lr, double eps, int64_t step)
+{
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t j = 0; j < n; j++)
+        ppo_adam(&params[j], &m[j], &v[j], grads[j], lr, 0.9, 0.999, eps, step);
     return 0;
 }

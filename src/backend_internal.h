@@ -29,6 +29,21 @@ int dgpg__cpu_tanh_backward(int threads, int64_t n, const float *y, const float 
 int dgpg__cpu_bias_grad(int threads, int64_t B, int64_t K, int64_t d, const float *dz,
                         float *bias_grad);
 
+int dgpg__cpu_net_sq_norms(const dgpg_net_layout *layout, const float *x, double *out);
+int dgpg__cpu_net_scale(const dgpg_net_layout *layout, float *x, const double *scale);
+int dgpg__cpu_adam(int threads, int64_t n, float *params, float *m, float *v, const float *grads,
+                   double lr, double eps, int64_t step);
+
+void *dgpg__cuda_alloc(struct dgpg__cuda_backend *cb, size_t bytes);
+void dgpg__cuda_release(struct dgpg__cuda_backend *cb, void *p);
+int dgpg__cuda_copy(struct dgpg__cuda_backend *cb, void *dst, const void *src, size_t bytes,
+                    int to_device);
+int dgpg__cuda_net_sq_norms(struct dgpg__cuda_backend *cb, const dgpg_net_layout *layout,
+                            const float *x, double *out);
+int dgpg__cuda_net_scale(struct dgpg__cuda_backend *cb, const dgpg_net_layout *layout, float *x,
+                         const double *scale);
+int dgpg__cuda_adam(struct dgpg__cuda_backend *cb, int64_t n, float *params, float *m, float *v,
+                    const float *grads, double lr, double eps, int64_t step);
 struct dgpg__cuda_backend *dgpg__cuda_create(int device, int tf32, char *err, size_t err_len);
 void dgpg__cuda_free(struct dgpg__cuda_backend *cb);
 int dgpg__cuda_sync(struct dgpg__cuda_backend *cb);

@@ -2,7 +2,6 @@
  * GEMM (K = 1: one plain GEMM over all B samples). */
 #include "mlp.h"
 
-#include "../kernels/ppo.h"
 #include "../kernels/rng.h"
 
 #include <lapacke.h>
@@ -10,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int mlp_init(mlp *net, int64_t K, int32_t in, int32_t hidden, int32_t layers, int32_t out)
+int mlp_init(mlp *net, dgpg_backend *be, int64_t K, int32_t in, int32_t hidden, int32_t layers,
+             int32_t out)
 {
     memset(net, 0, sizeof *net);
     if (K < 1 || in < 1 || hidden < 1 || layers < 1 || layers + 1 > MLP_MAX_LAYERS || out < 1)
         return -1;
+    net->be = be;
     net->K = K;
     net->in = in;
     net->hidden = hidden;
@@ -30,10 +31,11 @@ int mlp_init(mlp *net, int64_t K, int32_t in, int32_t hidden, int32_t layers, in
         offset += K * net->d_out[l];
     }
     net->n_params = offset;
-    net->params = calloc((size_t)offset, sizeof(float));
-    net->grads = calloc((size_t)offset, sizeof(float));
-    net->adam_m = calloc((size_t)offset, sizeof(float));
-    net->adam_v = calloc((size_t)offset, sizeof(float));
+    size_t bytes = sizeof(float) * (size_t)offset;
+    net->params = dgpg_backend_alloc(be, bytes);
+    net->grads = dgpg_backend_alloc(be, bytes);
+    net->adam_m = dgpg_backend_alloc(be, bytes);
+    net->adam_v = dgpg_backend_alloc(be, bytes);
     if (!net->params || !net->grads || !net->adam_m || !net->adam_v) {
         mlp_free(net);
         return -1;
@@ -43,11 +45,29 @@ int mlp_init(mlp *net, int64_t K, int32_t in, int32_t hidden, int32_t layers, in
 
 void mlp_free(mlp *net)
 {
-    free(net->params);
-    free(net->grads);
-    free(net->adam_m);
-    free(net->adam_v);
+    if (!net->be)
+        return;
+    dgpg_backend_release(net->be, net->params);
+    dgpg_backend_release(net->be, net->grads);
+    dgpg_backend_release(net->be, net->adam_m);
+    dgpg_backend_release(net->be, net->adam_v);
     net->params = net->grads = net->adam_m = net->adam_v = NULL;
+}
+
+/* The per-network layout of the flat vectors, for the backend's ops. */
+static dgpg_net_layout mlp_layout(const mlp *net)
+{
+    dgpg_net_layout layout;
+    memset(&layout, 0, sizeof layout);
+    layout.K = net->K;
+    layout.layers = net->layers + 1;
+    for (int l = 0; l <= net->layers; l++) {
+        layout.weight_offset[l] = net->weight_offset[l];
+        layout.weight_size[l] = (int64_t)net->d_out[l] * net->d_in[l];
+        layout.bias_offset[l] = net->bias_offset[l];
+        layout.bias_size[l] = net->d_out[l];
+    }
+    return layout;
 }
 
 /* W (rows x cols, column-major) = gain * an orthogonal matrix: QR of a
@@ -96,16 +116,21 @@ done:
 
 int mlp_init_orthogonal(mlp *net, uint64_t seed, double gain, double out_gain)
 {
-    memset(net->params, 0, sizeof(float) * (size_t)net->n_params);
-    for (int l = 0; l <= net->layers; l++) {
+    /* built on the host, then copied into the backend's memory */
+    float *host = calloc((size_t)net->n_params, sizeof(float));
+    int rc = host ? 0 : -1;
+    for (int l = 0; rc == 0 && l <= net->layers; l++) {
         int64_t size = (int64_t)net->d_out[l] * net->d_in[l];
-        for (int64_t k = 0; k < net->K; k++)
-            if (mlp_orthogonal(net->params + net->weight_offset[l] + k * size, net->d_out[l],
-                               net->d_in[l], l == net->layers ? out_gain : gain, seed,
-                               (uint32_t)k, (uint32_t)l) != 0)
-                return -1;
+        for (int64_t k = 0; rc == 0 && k < net->K; k++)
+            rc = mlp_orthogonal(host + net->weight_offset[l] + k * size, net->d_out[l],
+                                net->d_in[l], l == net->layers ? out_gain : gain, seed,
+                                (uint32_t)k, (uint32_t)l);
     }
-    return 0;
+    if (rc == 0)
+        rc = dgpg_backend_upload(net->be, net->params, host,
+                                 sizeof(float) * (size_t)net->n_params) == 0 ? 0 : -1;
+    free(host);
+    return rc;
 }
 
 int64_t mlp_activation_size(const mlp *net, int64_t B)
@@ -191,21 +216,10 @@ int mlp_backward(mlp *net, dgpg_backend *be, int64_t B, const float *x, const fl
     return 0;
 }
 
-void mlp_grad_sq_norms(const mlp *net, double *out)
+int mlp_grad_sq_norms(const mlp *net, double *out)
 {
-    for (int64_t k = 0; k < net->K; k++) {
-        double sum = 0.0;
-        for (int l = 0; l <= net->layers; l++) {
-            int64_t wsize = (int64_t)net->d_out[l] * net->d_in[l];
-            const float *w = net->grads + net->weight_offset[l] + k * wsize;
-            const float *b = net->grads + net->bias_offset[l] + k * net->d_out[l];
-            for (int64_t j = 0; j < wsize; j++)
-                sum += (double)w[j] * w[j];
-            for (int32_t j = 0; j < net->d_out[l]; j++)
-                sum += (double)b[j] * b[j];
-        }
-        out[k] = sum;
-    }
+    dgpg_net_layout layout = mlp_layout(net);
+    return dgpg_net_sq_norms(net->be, &layout, net->grads, out);
 }
 
 void mlp_sum_per_net(const mlp *net, const double *per_param, double *out)
@@ -225,27 +239,15 @@ void mlp_sum_per_net(const mlp *net, const double *per_param, double *out)
     }
 }
 
-void mlp_grad_scale(mlp *net, const double *scale)
+int mlp_grad_scale(mlp *net, const double *scale)
 {
-    for (int l = 0; l <= net->layers; l++) {
-        int64_t wsize = (int64_t)net->d_out[l] * net->d_in[l];
-        for (int64_t k = 0; k < net->K; k++) {
-            float *w = net->grads + net->weight_offset[l] + k * wsize;
-            float *b = net->grads + net->bias_offset[l] + k * net->d_out[l];
-            for (int64_t j = 0; j < wsize; j++)
-                w[j] = (float)(w[j] * scale[k]);
-            for (int32_t j = 0; j < net->d_out[l]; j++)
-                b[j] = (float)(b[j] * scale[k]);
-        }
-    }
+    dgpg_net_layout layout = mlp_layout(net);
+    return dgpg_net_scale(net->be, &layout, net->grads, scale);
 }
 
-void mlp_adam_step(mlp *net, dgpg_backend *be, double lr, double eps)
+int mlp_adam_step(mlp *net, double lr, double eps)
 {
     net->adam_step++;
-    const int64_t step = net->adam_step;
-#pragma omp parallel for schedule(static) num_threads(dgpg_backend_threads(be))
-    for (int64_t j = 0; j < net->n_params; j++)
-        ppo_adam(&net->params[j], &net->adam_m[j], &net->adam_v[j], net->grads[j], lr, 0.9,
-                 0.999, eps, step);
+    return dgpg_adam(net->be, net->n_params, net->params, net->adam_m, net->adam_v, net->grads,
+                     lr, eps, net->adam_step);
 }

@@ -13,9 +13,10 @@
 
 #include <stdint.h>
 
-#define MLP_MAX_LAYERS 10
+#define MLP_MAX_LAYERS DGPG_NET_MAX_LAYERS
 
 typedef struct mlp {
+    dgpg_backend *be;                  /* whose memory params, grads, Adam state are */
     int64_t K;                         /* networks */
     int32_t in, hidden, layers, out;   /* layers = hidden layers */
     int64_t n_params;                  /* total floats over all K networks */
@@ -26,8 +27,10 @@ typedef struct mlp {
     int64_t adam_step;
 } mlp;
 
-/* Sizes a network; allocates params, grads and Adam state. 0 or -1. */
-int mlp_init(mlp *net, int64_t K, int32_t in, int32_t hidden, int32_t layers, int32_t out);
+/* Sizes a network; allocates params, grads and Adam state in the
+ * backend's memory (host for the CPU, device for CUDA). 0 or -1. */
+int mlp_init(mlp *net, dgpg_backend *be, int64_t K, int32_t in, int32_t hidden, int32_t layers,
+             int32_t out);
 void mlp_free(mlp *net);
 
 /* Orthogonal initialisation as in the MAPPO reference: each W_l an
@@ -49,16 +52,16 @@ float *mlp_forward(const mlp *net, dgpg_backend *be, int64_t B, const float *x, 
 int mlp_backward(mlp *net, dgpg_backend *be, int64_t B, const float *x, const float *acts,
                  float *d_out, float *scratch);
 
-/* Sum of squared gradients of each network k (out: K). */
-void mlp_grad_sq_norms(const mlp *net, double *out);
+/* Sum of squared gradients of each network k (out: K, host memory). */
+int mlp_grad_sq_norms(const mlp *net, double *out);
 
 /* out[k] = sum over network k's parameters of per_param (n_params). */
 void mlp_sum_per_net(const mlp *net, const double *per_param, double *out);
 
-/* Scales network k's gradients by scale[k]. */
-void mlp_grad_scale(mlp *net, const double *scale);
+/* Scales network k's gradients by scale[k] (host memory). */
+int mlp_grad_scale(mlp *net, const double *scale);
 
 /* One Adam step on every parameter (increments adam_step). */
-void mlp_adam_step(mlp *net, dgpg_backend *be, double lr, double eps);
+int mlp_adam_step(mlp *net, double lr, double eps);
 
 #endif

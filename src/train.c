@@ -243,8 +243,9 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T, D = tr->D, S = tr->S;
     const int64_t K = tr->shared ? 1 : N;
     const int32_t H = (int32_t)cfg->algo.hidden, L = (int32_t)cfg->algo.layers;
-    if (mlp_init(&tr->actor, K, (int32_t)D, H, L, (int32_t)M) != 0 ||
-        mlp_init(&tr->critic, tr->mappo ? 1 : K, (int32_t)(tr->mappo ? S : D), H, L, 1) != 0) {
+    if (mlp_init(&tr->actor, tr->be, K, (int32_t)D, H, L, (int32_t)M) != 0 ||
+        mlp_init(&tr->critic, tr->be, tr->mappo ? 1 : K, (int32_t)(tr->mappo ? S : D), H, L,
+                 1) != 0) {
         snprintf(err, err_len, "train: out of memory for the networks (N = %lld, algo.hidden "
                  "= %d)", (long long)N, H);
         return DGPG_ENOMEM;
@@ -682,10 +683,11 @@ static int trainer_critic_chunk(trainer *tr, const int64_t *samples, int64_t B, 
 }
 
 /* Global gradient-norm clipping of each network, then one Adam step. */
-static void trainer_clip_and_step(trainer *tr, mlp *net, double *grad_norm_sum)
+static int trainer_clip_and_step(trainer *tr, mlp *net, double *grad_norm_sum)
 {
     const double max_norm = tr->cfg->algo.max_grad_norm;
-    mlp_grad_sq_norms(net, tr->norm_scratch);
+    if (mlp_grad_sq_norms(net, tr->norm_scratch) != 0)
+        return DGPG_EBACKEND;
     double total = 0.0;
     for (int64_t k = 0; k < net->K; k++) {
         double norm = sqrt(tr->norm_scratch[k]);
@@ -694,8 +696,10 @@ static void trainer_clip_and_step(trainer *tr, mlp *net, double *grad_norm_sum)
     }
     if (grad_norm_sum)
         *grad_norm_sum += total / (double)net->K;
-    mlp_grad_scale(net, tr->norm_scale);
-    mlp_adam_step(net, tr->be, tr->cfg->algo.lr, tr->cfg->algo.adam_eps);
+    if (mlp_grad_scale(net, tr->norm_scale) != 0 ||
+        mlp_adam_step(net, tr->cfg->algo.lr, tr->cfg->algo.adam_eps) != 0)
+        return DGPG_EBACKEND;
+    return DGPG_OK;
 }
 
 /* Deterministic shuffle of the T E samples for one epoch: Fisher-Yates
@@ -787,8 +791,9 @@ static int trainer_update(trainer *tr, int64_t episode, double alpha, update_sta
                 if (rc != DGPG_OK)
                     return rc;
             }
-            trainer_clip_and_step(tr, &tr->actor, &st->grad_norm);
-            trainer_clip_and_step(tr, &tr->critic, NULL);
+            if (trainer_clip_and_step(tr, &tr->actor, &st->grad_norm) != DGPG_OK ||
+                trainer_clip_and_step(tr, &tr->critic, NULL) != DGPG_OK)
+                return DGPG_EBACKEND;
             st->minibatches += 1.0;
         }
     }

@@ -84,10 +84,12 @@ static int put_i(hid_t g, const char *name, hsize_t rows, const int64_t *data,
 static int dump_mlp(hid_t file, const char *name, int threads, int64_t K, int32_t in,
                     int32_t hidden, int32_t layers, int32_t out, int64_t B)
 {
-    mlp net;
-    if (mlp_init(&net, K, in, hidden, layers, out) != 0)
-        return -1;
     dgpg_backend *be = dgpg_backend_cpu(threads);
+    mlp net;
+    if (!be || mlp_init(&net, be, K, in, hidden, layers, out) != 0) {
+        dgpg_backend_free(be);
+        return -1;
+    }
     const int64_t P = net.n_params, nx = B * K * in, ny = B * K * out;
     const int64_t na = mlp_activation_size(&net, B);
     float *x = malloc(sizeof(float) * (size_t)nx), *g = malloc(sizeof(float) * (size_t)ny);
@@ -141,9 +143,8 @@ done:
     free(acts);
     free(scratch);
     free(grads1);
-    if (be)
-        dgpg_backend_free(be);
-    mlp_free(&net);
+    mlp_free(&net); /* before its backend: the network's memory is the backend's */
+    dgpg_backend_free(be);
     return rc;
 }
 
@@ -273,10 +274,12 @@ static int dump_adam(hid_t file)
     static const double mag[5] = {1.0, 0.1, 1e-2, 1e-3, 1e-5};
     float init[ADAM_P], grads[ADAM_S * ADAM_P], after_mlp[ADAM_S * ADAM_P];
     float after[ADAM_S * ADAM_P], p[ADAM_P], m[ADAM_P] = {0}, v[ADAM_P] = {0};
-    mlp net;
-    if (mlp_init(&net, 2, 2, 1, 1, 1) != 0 || net.n_params != ADAM_P)
-        return -1;
     dgpg_backend *be = dgpg_backend_cpu(2);
+    mlp net;
+    if (!be || mlp_init(&net, be, 2, 2, 1, 1, 1) != 0 || net.n_params != ADAM_P) {
+        dgpg_backend_free(be);
+        return -1;
+    }
     hid_t grp = H5I_INVALID_HID;
     int rc = -1;
     if (!be || dump_uniform_f(ADAM_P, -1.0, 1.0, init) ||
@@ -289,7 +292,7 @@ static int dump_adam(hid_t file)
     memcpy(p, init, sizeof init);
     for (int s = 0; s < ADAM_S; s++) {
         memcpy(net.grads, grads + s * ADAM_P, sizeof(float) * ADAM_P);
-        mlp_adam_step(&net, be, lr, eps);
+        mlp_adam_step(&net, lr, eps);
         memcpy(after_mlp + s * ADAM_P, net.params, sizeof(float) * ADAM_P);
         for (int j = 0; j < ADAM_P; j++)
             ppo_adam(&p[j], &m[j], &v[j], grads[s * ADAM_P + j], lr, 0.9, 0.999, eps, s + 1);
@@ -311,9 +314,8 @@ static int dump_adam(hid_t file)
 done:
     if (grp >= 0)
         H5Gclose(grp);
-    if (be)
-        dgpg_backend_free(be);
-    mlp_free(&net);
+    mlp_free(&net); /* before its backend: the network's memory is the backend's */
+    dgpg_backend_free(be);
     return rc;
 }
 
