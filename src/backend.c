@@ -143,6 +143,8 @@ void *dgpg_backend_alloc(dgpg_backend *be, size_t bytes)
 #ifdef DGPG_HAVE_CUDA
     if (be->cuda)
         return dgpg__cuda_alloc(be->cuda, bytes);
+#else
+    (void)be;
 #endif
     return calloc(bytes ? bytes : 1, 1);
 }
@@ -154,6 +156,8 @@ void dgpg_backend_release(dgpg_backend *be, void *p)
         dgpg__cuda_release(be->cuda, p);
         return;
     }
+#else
+    (void)be;
 #endif
     free(p);
 }
@@ -163,6 +167,8 @@ int dgpg_backend_upload(dgpg_backend *be, void *dst, const void *src, size_t byt
 #ifdef DGPG_HAVE_CUDA
     if (be->cuda)
         return dgpg__cuda_copy(be->cuda, dst, src, bytes, 1);
+#else
+    (void)be;
 #endif
     memcpy(dst, src, bytes);
     return 0;
@@ -173,6 +179,8 @@ int dgpg_backend_download(dgpg_backend *be, void *dst, const void *src, size_t b
 #ifdef DGPG_HAVE_CUDA
     if (be->cuda)
         return dgpg__cuda_copy(be->cuda, dst, src, bytes, 0);
+#else
+    (void)be;
 #endif
     memcpy(dst, src, bytes);
     return 0;
