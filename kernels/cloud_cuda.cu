@@ -24,6 +24,7 @@ extern "C" {
 extern const dgpg_env_api dgpg_cloud_env_api;
 struct cloud_instance;
 const cloud_scenario *cloud_instance_scenario(const struct cloud_instance *inst);
+int cloud_check_batch(int64_t n_envs, int64_t env_offset, char *err, size_t err_len);
 }
 
 /* Launchers of cloud_kernels.cu. */
@@ -121,13 +122,8 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
     (void)user;
     (void)threads;
     *instance = NULL;
-    if (n_envs < 1 || env_offset < 0 || env_offset + n_envs > (int64_t)UINT32_MAX) {
-        snprintf(err, err_len,
-                 "cloud (cuda): %lld environments from index %lld; allowed: at least 1, "
-                 "global indices below 2^32",
-                 (long long)n_envs, (long long)env_offset);
+    if (cloud_check_batch(n_envs, env_offset, err, err_len) != DGPG_OK)
         return DGPG_EINVAL;
-    }
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
         cudaGetLastError(); /* clear the sticky "no device" error */

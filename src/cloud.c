@@ -305,12 +305,10 @@ static void cloud_destroy(void *instance)
     free(inst);
 }
 
-static int cloud_create(void *user, const struct dgpg_config *cfg, uint64_t scenario_seed,
-                        int64_t env_offset, int64_t n_envs, int threads, void **instance,
-                        char *err, size_t err_len)
+int cloud_check_batch(int64_t n_envs, int64_t env_offset, char *err, size_t err_len)
 {
-    (void)user;
-    *instance = NULL;
+    /* the global environment index is a 32-bit word of the random
+     * streams' counter */
     if (n_envs < 1 || env_offset < 0 || env_offset + n_envs > (int64_t)UINT32_MAX) {
         snprintf(err, err_len,
                  "cloud: %lld environments from index %lld; allowed: at least 1, global "
@@ -318,12 +316,24 @@ static int cloud_create(void *user, const struct dgpg_config *cfg, uint64_t scen
                  (long long)n_envs, (long long)env_offset);
         return DGPG_EINVAL;
     }
+    return DGPG_OK;
+}
+
+static int cloud_create(void *user, const struct dgpg_config *cfg, uint64_t scenario_seed,
+                        int64_t env_offset, int64_t n_envs, int threads, void **instance,
+                        char *err, size_t err_len)
+{
+    (void)user;
+    *instance = NULL;
+    int rc = cloud_check_batch(n_envs, env_offset, err, err_len);
+    if (rc != DGPG_OK)
+        return rc;
     cloud_instance *inst = calloc(1, sizeof *inst);
     if (!inst) {
         snprintf(err, err_len, "cloud: out of memory for the instance");
         return DGPG_ENOMEM;
     }
-    int rc = cloud_scenario_build(inst, &cfg->env, scenario_seed, err, err_len);
+    rc = cloud_scenario_build(inst, &cfg->env, scenario_seed, err, err_len);
     if (rc != DGPG_OK) {
         cloud_destroy(inst);
         return rc;

@@ -25,6 +25,10 @@ extern const dgpg_env_api dgpg_cloud_cuda_env_api;
 #endif
 extern const dgpg_model_api dgpg_cloud_model_api;
 
+/* Refuses a batch of n_envs environments from global index env_offset
+ * that the random streams cannot key (both backends call it). */
+int cloud_check_batch(int64_t n_envs, int64_t env_offset, char *err, size_t err_len);
+
 /* Policy names in cloud_policy order. */
 extern const char *const cloud_policy_names[CLOUD_POLICY_COUNT];
 
