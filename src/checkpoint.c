@@ -112,21 +112,9 @@ done:
     return rc;
 }
 
-static int checkpoint_read_attr(hid_t obj, const char *name, hid_t mem_type, void *out)
-{
-    if (H5Aexists(obj, name) <= 0)
-        return -1;
-    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
-    if (attr < 0)
-        return -1;
-    herr_t status = H5Aread(attr, mem_type, out);
-    H5Aclose(attr);
-    return status < 0 ? -1 : 0;
-}
-
 static int checkpoint_read_int_attr(hid_t obj, const char *name, int64_t *out)
 {
-    return checkpoint_read_attr(obj, name, H5T_NATIVE_INT64, out);
+    return h5util_read_attr(obj, name, H5T_NATIVE_INT64, out);
 }
 
 typedef struct config_compare {
@@ -208,8 +196,8 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
     if (checkpoint_read_int_attr(file, "next_episode", next_episode) != 0 ||
         checkpoint_read_int_attr(file, "actor_adam_step", &actor->adam_step) != 0 ||
         checkpoint_read_int_attr(file, "critic_adam_step", &critic->adam_step) != 0 ||
-        checkpoint_read_attr(file, "guidance_scale", H5T_NATIVE_DOUBLE, &extra->guide_scales[0]) != 0 ||
-        checkpoint_read_attr(file, "descent_scale", H5T_NATIVE_DOUBLE, &extra->guide_scales[1]) != 0 ||
+        h5util_read_attr(file, "guidance_scale", H5T_NATIVE_DOUBLE, &extra->guide_scales[0]) != 0 ||
+        h5util_read_attr(file, "descent_scale", H5T_NATIVE_DOUBLE, &extra->guide_scales[1]) != 0 ||
         checkpoint_read_int_attr(file, "alpha_episodes", &extra->alpha_episodes) != 0 ||
         checkpoint_read_int_attr(file, "threads", &extra->threads) != 0 ||
         h5util_read_string_attr(file, "isa", extra->isa, sizeof extra->isa) != 0) {
@@ -256,14 +244,7 @@ int dgpg_config_matches_file(const char *path, const dgpg_config *cfg, char *err
                  "dgpg", path);
         return -1;
     }
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
-    /* SWMR read: a log whose writer was killed still carries its
-     * open-for-write mark, which refuses plain opens */
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
-    H5Pclose(fapl);
-    if (file < 0)
-        file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t file = h5util_open_read(path);
     if (file < 0) {
         snprintf(err, err_len, "%s: cannot be opened as HDF5 (truncated or damaged); allowed: "
                  "a file written by dgpg", path);

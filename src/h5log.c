@@ -619,60 +619,11 @@ static void h5log_list_names(char *buf, size_t len, int n, const char *(*name_of
         snprintf(buf, len, "none");
 }
 
-static int h5log_read_int_attr(hid_t obj, const char *name, int64_t *value)
-{
-    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
-    if (attr < 0)
-        return -1;
-    herr_t rc = H5Aread(attr, H5T_NATIVE_INT64, value);
-    H5Aclose(attr);
-    return rc < 0 ? -1 : 0;
-}
-
-/* Reads a string attribute (variable or fixed length) into buf; -1 if it
- * is missing or not a string. */
-static int h5log_read_string_attr(hid_t obj, const char *name, char *buf, size_t len)
-{
-    int rc = -1;
-    hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
-    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0 || (ftype = H5Aget_type(attr)) < 0 ||
-        H5Tget_class(ftype) != H5T_STRING || (mtype = H5Tcopy(ftype)) < 0)
-        goto done;
-    /* the memory type is the file's: HDF5 converts no character set */
-    if (H5Tis_variable_str(ftype) > 0) {
-        char *value = NULL;
-        if (H5Aread(attr, mtype, &value) < 0)
-            goto done;
-        snprintf(buf, len, "%s", value ? value : "");
-        H5free_memory(value);
-    } else {
-        size_t size = H5Tget_size(ftype);
-        char *value = calloc(size + 1, 1);
-        if (!value || H5Tset_size(mtype, size + 1) < 0 ||
-            H5Tset_strpad(mtype, H5T_STR_NULLTERM) < 0 || H5Aread(attr, mtype, value) < 0) {
-            free(value);
-            goto done;
-        }
-        snprintf(buf, len, "%s", value);
-        free(value);
-    }
-    rc = 0;
-done:
-    if (mtype >= 0)
-        H5Tclose(mtype);
-    if (ftype >= 0)
-        H5Tclose(ftype);
-    if (attr >= 0)
-        H5Aclose(attr);
-    H5Eclear2(H5E_DEFAULT);
-    return rc;
-}
-
 static int h5log_check_root(const dgpg_log *log)
 {
     char kind[128];
     int64_t n_agents = 0, n_actions = 0;
-    if (h5log_read_string_attr(log->file, "kind", kind, sizeof kind)) {
+    if (h5util_read_string_attr(log->file, "kind", kind, sizeof kind)) {
         h5log_refuse(log->path, "is an HDF5 file without a root attribute \"kind\"; allowed: "
                      "a \"" H5LOG_KIND "\" written by dgpg train");
         return -1;
@@ -681,8 +632,8 @@ static int h5log_check_root(const dgpg_log *log)
         h5log_refuse(log->path, "is a \"%s\"; allowed: a \"" H5LOG_KIND "\"", kind);
         return -1;
     }
-    if (h5log_read_int_attr(log->file, "n_agents", &n_agents) ||
-        h5log_read_int_attr(log->file, "n_actions", &n_actions)) {
+    if (h5util_read_attr(log->file, "n_agents", H5T_NATIVE_INT64, &n_agents) ||
+        h5util_read_attr(log->file, "n_actions", H5T_NATIVE_INT64, &n_actions)) {
         H5Eclear2(H5E_DEFAULT);
         h5log_refuse(log->path, "has no integer root attributes n_agents and n_actions; "
                      "allowed: a log written by dgpg train");

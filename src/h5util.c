@@ -3,6 +3,7 @@
 
 #include "check.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void h5util_init(void)
@@ -154,25 +155,71 @@ failed:
     return -1;
 }
 
-int h5util_read_string_attr(hid_t obj, const char *name, char *out, size_t len)
+int h5util_read_attr(hid_t obj, const char *name, hid_t mem_type, void *out)
 {
-    int rc = -1;
-    hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID;
-    char *value = NULL;
     if (H5Aexists(obj, name) <= 0)
         return -1;
-    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0 || (type = H5Aget_type(attr)) < 0 ||
-        H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) <= 0 ||
-        H5Aread(attr, type, &value) < 0)
+    hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
+    if (attr < 0)
+        return -1;
+    herr_t status = H5Aread(attr, mem_type, out);
+    H5Aclose(attr);
+    return status < 0 ? -1 : 0;
+}
+
+int h5util_read_string_attr(hid_t obj, const char *name, char *buf, size_t len)
+{
+    int rc = -1;
+    hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    if ((attr = H5Aopen(obj, name, H5P_DEFAULT)) < 0 || (ftype = H5Aget_type(attr)) < 0 ||
+        H5Tget_class(ftype) != H5T_STRING || (mtype = H5Tcopy(ftype)) < 0)
         goto done;
-    snprintf(out, len, "%s", value ? value : "");
+    /* the memory type is the file's: HDF5 converts no character set */
+    if (H5Tis_variable_str(ftype) > 0) {
+        char *value = NULL;
+        if (H5Aread(attr, mtype, &value) < 0)
+            goto done;
+        snprintf(buf, len, "%s", value ? value : "");
+        H5free_memory(value);
+    } else {
+        size_t size = H5Tget_size(ftype);
+        char *value = calloc(size + 1, 1);
+        if (!value || H5Tset_size(mtype, size + 1) < 0 ||
+            H5Tset_strpad(mtype, H5T_STR_NULLTERM) < 0 || H5Aread(attr, mtype, value) < 0) {
+            free(value);
+            goto done;
+        }
+        snprintf(buf, len, "%s", value);
+        free(value);
+    }
     rc = 0;
 done:
-    if (value)
-        H5free_memory(value);
-    if (type >= 0)
-        H5Tclose(type);
+    if (mtype >= 0)
+        H5Tclose(mtype);
+    if (ftype >= 0)
+        H5Tclose(ftype);
     if (attr >= 0)
         H5Aclose(attr);
+    H5Eclear2(H5E_DEFAULT);
     return rc;
+}
+
+hid_t h5util_open_read(const char *path)
+{
+    /* SWMR read needs the latest-format access list; a log whose writer
+     * was killed still carries its open-for-write mark, which only a SWMR
+     * reader gets past. Files not written for SWMR (checkpoints) open
+     * plainly. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t file = H5I_INVALID_HID;
+    if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) >= 0)
+        file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (file < 0)
+        file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    H5Eclear2(H5E_DEFAULT);
+    return file;
 }

@@ -29,9 +29,16 @@ int h5util_write_floats(hid_t parent, const char *name, int rank, const hsize_t 
 /* A 1-d dataset of variable-length strings. */
 int h5util_write_strings(hid_t parent, const char *name, hsize_t count,
                          const char *const *strings, const char *description);
-/* Reads the variable-length string attribute `name` of obj into out;
- * 0, or -1 if it is missing or not such a string (nothing printed). */
-int h5util_read_string_attr(hid_t obj, const char *name, char *out, size_t len);
+/* Reads attribute `name` of obj as mem_type into out; 0, or -1 if it is
+ * missing or unreadable (nothing printed). */
+int h5util_read_attr(hid_t obj, const char *name, hid_t mem_type, void *out);
+/* Reads the string attribute `name` (variable or fixed length) into buf;
+ * 0, or -1 if it is missing or not a string (nothing printed). */
+int h5util_read_string_attr(hid_t obj, const char *name, char *buf, size_t len);
+/* Opens path read-only: for SWMR reading if it allows (logs, also of a
+ * killed run), else plainly (checkpoints). A negative id on failure,
+ * nothing printed. */
+hid_t h5util_open_read(const char *path);
 /* Group /config with one string attribute per key, "section.key". */
 int h5util_write_config(hid_t file, const dgpg_config *cfg);
 

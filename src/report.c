@@ -1,5 +1,6 @@
-/* report.c — see report.h. Opens logs for SWMR reading, so a log that is
- * being written, or whose writer was killed, can be reported. */
+/* report.c — see report.h. Opens logs for SWMR reading (h5util_open_read),
+ * so a log that is being written, or whose writer was killed, can be
+ * reported. */
 #include "report.h"
 
 #include "check.h"
@@ -56,10 +57,7 @@ int dgpg_report_log(const char *path, FILE *out, char *err, size_t err_len)
                  "runs/NAME/log.h5 written by dgpg train", path);
         return -1;
     }
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
-    H5Pclose(fapl);
+    hid_t file = h5util_open_read(path);
     if (file < 0) {
         snprintf(err, err_len, "%s: cannot be opened for reading; allowed: a training log", path);
         return -1;
