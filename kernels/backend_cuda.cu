@@ -32,6 +32,8 @@ struct dgpg__cuda_backend {
     cublasHandle_t cublas;
     double *per_net;         /* (per_net_size) device scratch for per-network sums and scales */
     int64_t per_net_size;
+    double *scratch;         /* (scratch_size) device scratch of the trainer's ops (train_cuda.cu) */
+    size_t scratch_size;
 };
 
 /* From ppo_cuda.cu. */
@@ -76,6 +78,8 @@ extern "C" void dgpg__cuda_free(struct dgpg__cuda_backend *cb)
         return;
     if (cb->per_net)
         cudaFree(cb->per_net);
+    if (cb->scratch)
+        cudaFree(cb->scratch);
     if (cb->cublas)
         cublasDestroy(cb->cublas);
     if (cb->stream)
@@ -332,4 +336,48 @@ extern "C" int dgpg__cuda_adam(struct dgpg__cuda_backend *cb, int64_t n, float *
                                int64_t step)
 {
     return ppo_cuda_adam(n, params, m, v, grads, lr, eps, step, cb->stream);
+}
+
+extern "C" void *dgpg__cuda_stream(struct dgpg__cuda_backend *cb)
+{
+    return (void *)cb->stream;
+}
+
+/* The trainer's device scratch, grown to `doubles` (the trainer reserves it
+ * before its first episode, so nothing is allocated inside the loop). */
+extern "C" double *dgpg__cuda_scratch(struct dgpg__cuda_backend *cb, size_t doubles)
+{
+    if (cb->scratch_size >= doubles)
+        return cb->scratch;
+    if (cb->scratch && cudaFree(cb->scratch) != cudaSuccess)
+        return NULL;
+    cb->scratch = NULL;
+    cb->scratch_size = 0;
+    cudaError_t rc = cudaMalloc((void **)&cb->scratch, sizeof(double) * doubles);
+    if (rc != cudaSuccess) {
+        fprintf(stderr, "dgpg: CUDA scratch of %zu doubles failed: %s\n", doubles,
+                cudaGetErrorString(rc));
+        cb->scratch = NULL;
+        return NULL;
+    }
+    cb->scratch_size = doubles;
+    return cb->scratch;
+}
+
+/* Device to device, ordered on the stream (no host wait). */
+extern "C" int dgpg__cuda_copy_device(struct dgpg__cuda_backend *cb, void *dst, const void *src,
+                                      size_t bytes)
+{
+    if (bytes == 0)
+        return 0;
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cb->stream));
+    return 0;
+}
+
+extern "C" int dgpg__cuda_zero(struct dgpg__cuda_backend *cb, void *p, size_t bytes)
+{
+    if (bytes == 0)
+        return 0;
+    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cb->stream));
+    return 0;
 }

@@ -48,6 +48,17 @@ int cloud_cuda_validate(int64_t count, int32_t n_pools, const int32_t *actions, 
 int cloud_cuda_state(const cloud_scenario *sc, int64_t n_envs, uint64_t step,
                      const uint8_t *burst, const int64_t *queue, float *state,
                      cudaStream_t stream);
+int cloud_cuda_model_pstar(const cloud_scenario *sc, int64_t n_envs, uint64_t step,
+                           const uint8_t *burst, float *p_star, double *scratch,
+                           cudaStream_t stream);
+int cloud_cuda_model_cost_grad(const cloud_scenario *sc, int64_t n_envs, uint64_t step,
+                               const uint8_t *burst, double barrier, const float *probs,
+                               float *grad, double *scratch, cudaStream_t stream);
+int cloud_cuda_model_influence(const cloud_scenario *sc, int64_t n_envs, uint64_t last_step,
+                               const uint8_t *last_burst, const cloud_step_flows *flows,
+                               const int32_t *last_work, const int32_t *last_actions,
+                               const float *probs, float *out, double *scratch,
+                               cudaStream_t stream);
 }
 
 typedef struct cloud_cuda_instance {
@@ -57,7 +68,7 @@ typedef struct cloud_cuda_instance {
     int n_tables;
     int64_t n_envs, env_offset, horizon;
     uint64_t step;
-    cudaStream_t stream;
+    cudaStream_t stream, own_stream; /* own_stream: created here, destroyed here */
     int64_t *queue, *dispatched;          /* (E, M) */
     int32_t *work, *last_work, *last_actions; /* (E, N) */
     uint8_t *burst, *last_burst;          /* (E) */
@@ -79,8 +90,8 @@ static void cloud_cuda_destroy(void *instance)
                        inst->stats, inst->scratch, inst->invalid};
     for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++)
         cudaFree(buffers[k]);
-    if (inst->stream)
-        cudaStreamDestroy(inst->stream);
+    if (inst->own_stream)
+        cudaStreamDestroy(inst->own_stream);
     if (inst->host)
         dgpg_cloud_env_api.destroy(inst->host);
     free(inst);
@@ -169,7 +180,7 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
     /* a blocking stream: ordered with the legacy default stream that
      * callers' own cudaMemcpy calls use, so inputs they copy in are there
      * before the env's kernels read them */
-    if (cudaStreamCreate(&inst->stream) != cudaSuccess ||
+    if (cudaStreamCreate(&inst->own_stream) != cudaSuccess ||
         cloud_cuda_alloc((void **)&inst->queue, sizeof(int64_t) * (size_t)(E * M)) ||
         cloud_cuda_alloc((void **)&inst->dispatched, sizeof(int64_t) * (size_t)(E * M)) ||
         cloud_cuda_alloc((void **)&inst->work, sizeof(int32_t) * (size_t)(E * N)) ||
@@ -183,6 +194,7 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
         cloud_cuda_alloc((void **)&inst->invalid, sizeof(int)) ||
         cudaDeviceSynchronize() != cudaSuccess) /* every table and zero-fill in place */
         goto failed;
+    inst->stream = inst->own_stream;
     *instance = inst;
     return DGPG_OK;
 failed:
@@ -296,10 +308,121 @@ static int cloud_cuda_policy_act(void *instance, int policy, int32_t *actions)
                : DGPG_OK;
 }
 
+/* The trainer's stream: the run's one stream from now on. */
+static int cloud_cuda_bind_stream(void *instance, void *stream)
+{
+    cloud_cuda_instance *inst = (cloud_cuda_instance *)instance;
+    CUDA_CHECK(cudaStreamSynchronize(inst->stream)); /* nothing pending on the old one */
+    inst->stream = stream ? (cudaStream_t)stream : inst->own_stream;
+    return DGPG_OK;
+}
+
 extern "C" const dgpg_env_api dgpg_cloud_cuda_env_api = {
     DGPG_ENV_API_VERSION, "cloud", NULL,        cloud_cuda_create,
     cloud_cuda_destroy,   cloud_cuda_dims,     cloud_cuda_reset,
     cloud_cuda_observe_method, cloud_cuda_step, cloud_cuda_stats_method,
     cloud_cuda_policy_count, cloud_cuda_policy_name, cloud_cuda_policy_find,
-    cloud_cuda_policy_act,
+    cloud_cuda_policy_act, cloud_cuda_bind_stream,
+};
+
+/* ---- the cloud_mm1 model of a CUDA environment --------------------------
+ * The batched methods only (the trainer's), over kernels/cloud_model.h in
+ * cloud_kernels.cu, reading the environment's device state on its stream;
+ * the per-environment host methods are the CPU model's business. */
+
+typedef struct cloud_cuda_model {
+    cloud_cuda_instance *env;
+    double barrier;
+} cloud_cuda_model;
+
+static int cloud_cuda_model_create(void *user, const struct dgpg_config *cfg, void *env_instance,
+                                   void **instance, char *err, size_t err_len)
+{
+    (void)user;
+    cloud_cuda_model *model = (cloud_cuda_model *)calloc(1, sizeof *model);
+    *instance = model;
+    if (!model) {
+        snprintf(err, err_len, "cloud_mm1 (cuda): out of host memory");
+        return DGPG_ENOMEM;
+    }
+    model->env = (cloud_cuda_instance *)env_instance;
+    model->barrier = cfg->model.barrier;
+    return DGPG_OK;
+}
+
+static void cloud_cuda_model_destroy(void *instance)
+{
+    free(instance);
+}
+
+static int cloud_cuda_model_unsupported(void)
+{
+    fprintf(stderr, "dgpg: cloud_mm1 (cuda): the per-environment host methods are not "
+            "provided on the device; allowed: the batched methods\n");
+    return DGPG_EUNSUPPORTED;
+}
+
+static int cloud_cuda_model_optimal_probs(void *instance, int64_t env, double *p_star)
+{
+    (void)instance;
+    (void)env;
+    (void)p_star;
+    return cloud_cuda_model_unsupported();
+}
+
+static int cloud_cuda_model_cost(void *instance, int64_t env, const double *probs,
+                                 double *cost, double *grad)
+{
+    (void)instance;
+    (void)env;
+    (void)probs;
+    (void)cost;
+    (void)grad;
+    return cloud_cuda_model_unsupported();
+}
+
+static int cloud_cuda_model_pstar_batch(void *instance, float *p_star)
+{
+    cloud_cuda_instance *env = ((cloud_cuda_model *)instance)->env;
+    return cloud_cuda_model_pstar(&env->sc, env->n_envs, env->step, env->burst, p_star,
+                                  env->scratch, env->stream)
+               ? DGPG_EBACKEND
+               : DGPG_OK;
+}
+
+static int cloud_cuda_model_cost_grad_batch(void *instance, const float *probs, float *grad)
+{
+    cloud_cuda_model *model = (cloud_cuda_model *)instance;
+    cloud_cuda_instance *env = model->env;
+    return cloud_cuda_model_cost_grad(&env->sc, env->n_envs, env->step, env->burst,
+                                      model->barrier, probs, grad, env->scratch, env->stream)
+               ? DGPG_EBACKEND
+               : DGPG_OK;
+}
+
+static int cloud_cuda_model_influence_batch(void *instance, const float *probs, float *out)
+{
+    cloud_cuda_instance *env = ((cloud_cuda_model *)instance)->env;
+    if (env->step == 0 || !probs)
+        return DGPG_EINVAL; /* no step taken yet, or no probabilities */
+    return cloud_cuda_model_influence(&env->sc, env->n_envs, env->step - 1, env->last_burst,
+                                      env->flows, env->last_work, env->last_actions, probs, out,
+                                      env->scratch, env->stream)
+               ? DGPG_EBACKEND
+               : DGPG_OK;
+}
+
+extern "C" const dgpg_model_api dgpg_cloud_cuda_model_api = {
+    DGPG_MODEL_API_VERSION,
+    "cloud_mm1",
+    "cloud",
+    NULL,
+    cloud_cuda_model_create,
+    cloud_cuda_model_destroy,
+    cloud_cuda_model_optimal_probs,
+    cloud_cuda_model_cost,
+    NULL, /* influence: the batched form only */
+    cloud_cuda_model_pstar_batch,
+    cloud_cuda_model_cost_grad_batch,
+    cloud_cuda_model_influence_batch,
 };

@@ -9,9 +9,12 @@
  * without a GPU; not yet run on a GPU (docs/gpu.md). cloud_cuda.cu launches
  * them. Scenario pointers must address device memory. */
 #include "cloud_env.h"
+#include "cloud_model.h"
 #include "cloud_policy.h"
 #include "cuda_check.h"
 #include "dgpg/dgpg.h"
+
+#include <cub/block/block_reduce.cuh>
 
 /* work (E, N), burst (E): arrivals of the coming step. */
 __global__ void cloud_arrivals_kernel(cloud_scenario sc, uint32_t env_offset, int64_t n_envs,
@@ -183,6 +186,138 @@ extern "C" int cloud_cuda_state(const cloud_scenario *sc, int64_t n_envs, uint64
         return 0;
     cloud_state_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
         *sc, n_envs, step, burst, queue, state);
+    CUDA_CHECK(cudaGetLastError());
+    return 0;
+}
+
+/* ---- the cloud_mm1 model on the device (kernels/cloud_model.h) ---------- */
+
+#define CLOUD_MODEL_BLOCK 256
+typedef cub::BlockReduce<double, CLOUD_MODEL_BLOCK> cloud_model_reduce;
+
+/* p_star (E, M) at `step`: one thread per environment, water-filling in
+ * scratch (E, 2M). */
+__global__ void cloud_model_pstar_kernel(cloud_scenario sc, int64_t n_envs, uint64_t step,
+                                         const uint8_t *burst, float *p_star, double *scratch)
+{
+    int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= n_envs)
+        return;
+    const int32_t M = sc.n_pools;
+    double *p = scratch + e * 2 * M;
+    cloud_model_optimal_probs(M, sc.mu, sc.order_desc, cloud_work_rate(&sc, step, burst[e]), p);
+    for (int32_t m = 0; m < M; m++)
+        p_star[e * M + m] = (float)p[m];
+}
+
+/* grad (E, N, M) = dC/dp at probs (E, N, M): one block per environment;
+ * total rate and flows by CUB block reductions, then one thread per agent.
+ * Rates as the CPU model: size_mean times the Poisson tables' lambdas. */
+__global__ void cloud_model_cost_grad_kernel(cloud_scenario sc, uint64_t step,
+                                             const uint8_t *burst, double barrier,
+                                             const float *probs, float *grad, double *scratch)
+{
+    __shared__ typename cloud_model_reduce::TempStorage temp;
+    __shared__ double total_rate;
+    const int64_t e = blockIdx.x;
+    const int32_t N = sc.n_agents, M = sc.n_pools;
+    const dgpg_poisson_entry *table = (burst[e] ? sc.arrival_burst : sc.arrival) +
+                                      (int64_t)cloud_day_index(&sc, step) * N;
+    const float *pe = probs + e * (int64_t)N * M;
+    double *slope = scratch + e * 2 * M;
+    double part = 0.0;
+    for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
+        part += sc.size_mean * table[i].lambda;
+    double total = cloud_model_reduce(temp).Sum(part);
+    if (threadIdx.x == 0)
+        total_rate = total;
+    __syncthreads();
+    for (int32_t m = 0; m < M; m++) {
+        double flow = 0.0;
+        for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
+            flow += sc.size_mean * table[i].lambda * (double)pe[(int64_t)i * M + m];
+        double x = cloud_model_reduce(temp).Sum(flow);
+        if (threadIdx.x == 0)
+            cloud_model_occupancy(x / sc.mu[m], barrier, &slope[m]);
+        __syncthreads();
+    }
+    for (int32_t i = threadIdx.x; i < N; i += blockDim.x) {
+        const double rate = sc.size_mean * table[i].lambda;
+        for (int32_t m = 0; m < M; m++)
+            grad[(e * N + i) * M + m] = (float)(slope[m] * rate / (sc.mu[m] * total_rate));
+    }
+}
+
+/* out (E, N) = <x - x~, z_i> of the step just taken (step - 1), x the load
+ * expected under that step's probs (E, N, M): one block per environment. */
+__global__ void cloud_model_influence_kernel(cloud_scenario sc, uint64_t last_step,
+                                             const uint8_t *last_burst,
+                                             const cloud_step_flows *flows,
+                                             const int32_t *last_work,
+                                             const int32_t *last_actions, const float *probs,
+                                             float *out, double *scratch)
+{
+    __shared__ typename cloud_model_reduce::TempStorage temp;
+    const int64_t e = blockIdx.x;
+    const int32_t N = sc.n_agents, M = sc.n_pools;
+    double *reference = scratch + e * 2 * M, *load = reference + M;
+    const int32_t *work = last_work + e * N;
+    const float *pe = probs + e * (int64_t)N * M;
+    if (threadIdx.x == 0) {
+        cloud_model_optimal_probs(M, sc.mu, sc.order_desc,
+                                  cloud_work_rate(&sc, last_step, last_burst[e]), reference);
+        cloud_model_reference(M, reference, (double)flows[e].arrived, reference);
+    }
+    for (int32_t m = 0; m < M; m++) {
+        double part = 0.0;
+        for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
+            part += (double)work[i] * (double)pe[(int64_t)i * M + m];
+        double x = cloud_model_reduce(temp).Sum(part);
+        if (threadIdx.x == 0)
+            load[m] = x;
+        __syncthreads();
+    }
+    for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
+        out[e * N + i] =
+            (float)cloud_model_influence(load, reference, last_actions[e * N + i], work[i]);
+}
+
+extern "C" int cloud_cuda_model_pstar(const cloud_scenario *sc, int64_t n_envs, uint64_t step,
+                                      const uint8_t *burst, float *p_star, double *scratch,
+                                      cudaStream_t stream)
+{
+    if (n_envs <= 0)
+        return 0;
+    cloud_model_pstar_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, 128), 128, 0, stream>>>(
+        *sc, n_envs, step, burst, p_star, scratch);
+    CUDA_CHECK(cudaGetLastError());
+    return 0;
+}
+
+extern "C" int cloud_cuda_model_cost_grad(const cloud_scenario *sc, int64_t n_envs,
+                                          uint64_t step, const uint8_t *burst, double barrier,
+                                          const float *probs, float *grad, double *scratch,
+                                          cudaStream_t stream)
+{
+    if (n_envs <= 0)
+        return 0;
+    cloud_model_cost_grad_kernel<<<(unsigned)n_envs, CLOUD_MODEL_BLOCK, 0, stream>>>(
+        *sc, step, burst, barrier, probs, grad, scratch);
+    CUDA_CHECK(cudaGetLastError());
+    return 0;
+}
+
+extern "C" int cloud_cuda_model_influence(const cloud_scenario *sc, int64_t n_envs,
+                                          uint64_t last_step, const uint8_t *last_burst,
+                                          const cloud_step_flows *flows,
+                                          const int32_t *last_work, const int32_t *last_actions,
+                                          const float *probs, float *out, double *scratch,
+                                          cudaStream_t stream)
+{
+    if (n_envs <= 0)
+        return 0;
+    cloud_model_influence_kernel<<<(unsigned)n_envs, CLOUD_MODEL_BLOCK, 0, stream>>>(
+        *sc, last_step, last_burst, flows, last_work, last_actions, probs, out, scratch);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }

@@ -219,3 +219,52 @@ int dgpg_adam(dgpg_backend *be, int64_t n, float *params, float *m, float *v,
 #endif
     return dgpg__cpu_adam(be->threads, n, params, m, v, grads, lr, eps, step);
 }
+
+int dgpg_backend_copy(dgpg_backend *be, void *dst, const void *src, size_t bytes)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_copy_device(be->cuda, dst, src, bytes);
+#else
+    (void)be;
+#endif
+    if (bytes)
+        memcpy(dst, src, bytes);
+    return 0;
+}
+
+int dgpg_backend_zero(dgpg_backend *be, void *p, size_t bytes)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_zero(be->cuda, p, bytes);
+#else
+    (void)be;
+#endif
+    if (bytes)
+        memset(p, 0, bytes);
+    return 0;
+}
+
+int dgpg_backend_reserve(dgpg_backend *be, size_t doubles)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_scratch(be->cuda, doubles) ? 0 : -7;
+#else
+    (void)be;
+    (void)doubles;
+#endif
+    return 0;
+}
+
+void *dgpg_backend_stream(dgpg_backend *be)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_stream(be->cuda);
+#else
+    (void)be;
+#endif
+    return NULL;
+}

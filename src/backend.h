@@ -46,6 +46,17 @@ void dgpg_backend_release(dgpg_backend *be, void *p);
 int dgpg_backend_upload(dgpg_backend *be, void *dst, const void *src, size_t bytes);
 int dgpg_backend_download(dgpg_backend *be, void *dst, const void *src, size_t bytes);
 
+/* Within the backend's memory: copy (no overlap) and zero-fill, ordered
+ * with the backend's other ops. 0 or a negative error code. */
+int dgpg_backend_copy(dgpg_backend *be, void *dst, const void *src, size_t bytes);
+int dgpg_backend_zero(dgpg_backend *be, void *p, size_t bytes);
+/* Sizes the device scratch that ops taking host arrays stage them in, so
+ * that nothing is allocated once training runs (no-op on the CPU). */
+int dgpg_backend_reserve(dgpg_backend *be, size_t doubles);
+/* The backend's CUDA stream (a cudaStream_t), NULL for the CPU backend:
+ * environments on the device run on it, so the run has one stream. */
+void *dgpg_backend_stream(dgpg_backend *be);
+
 /* Where each network's slices lie in a flat parameter (or gradient)
  * vector of K networks: per linear layer l, the weights of network k at
  * weight_offset[l] + k weight_size[l], its biases at bias_offset[l] +

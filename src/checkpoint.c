@@ -12,6 +12,8 @@
 
 #define CHECKPOINT_KIND "dgpg checkpoint"
 
+/* A network's arrays (params, Adam moments) pass through host memory: on
+ * a CUDA backend they are staged in `host` (n_params floats). */
 static int checkpoint_write_net(hid_t file, const char *prefix, const mlp *net)
 {
     char name[64];
@@ -20,11 +22,23 @@ static int checkpoint_write_net(hid_t file, const char *prefix, const mlp *net)
     const char *suffix[3] = {"params", "adam_m", "adam_v"};
     const char *desc[3] = {"network parameters, flat (src/mlp.h layout)",
                            "Adam first moments", "Adam second moments"};
-    for (int k = 0; k < 3; k++) {
+    const int on_device = dgpg_backend_is_cuda(net->be);
+    float *host = on_device ? malloc(sizeof(float) * (size_t)net->n_params) : NULL;
+    int rc = on_device && !host ? -1 : 0;
+    for (int k = 0; k < 3 && rc == 0; k++) {
         snprintf(name, sizeof name, "%s_%s", prefix, suffix[k]);
-        if (h5util_write_floats(file, name, 1, &n, arrays[k], "1", desc[k]))
-            return -1;
+        const float *data = arrays[k];
+        if (on_device) {
+            rc = dgpg_backend_download(net->be, host, arrays[k],
+                                       sizeof(float) * (size_t)net->n_params);
+            data = host;
+        }
+        if (rc == 0 && h5util_write_floats(file, name, 1, &n, data, "1", desc[k]))
+            rc = -1;
     }
+    free(host);
+    if (rc != 0)
+        return -1;
     snprintf(name, sizeof name, "%s_adam_step", prefix);
     return h5util_attr_int(file, name, net->adam_step);
 }
@@ -166,6 +180,7 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t group = H5I_INVALID_HID;
     double *vn = NULL;
+    float *staged = NULL;
     char kind[64] = "", version[64] = "";
     if (file < 0) {
         snprintf(err, err_len, "%s: cannot be opened as HDF5 (truncated or damaged); allowed: "
@@ -210,12 +225,26 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
         char name[64];
         float *arrays[3] = {nets[k]->params, nets[k]->adam_m, nets[k]->adam_v};
         const char *suffix[3] = {"params", "adam_m", "adam_v"};
+        const size_t bytes = sizeof(float) * (size_t)nets[k]->n_params;
+        const int on_device = dgpg_backend_is_cuda(nets[k]->be);
         for (int a = 0; a < 3; a++) {
             snprintf(name, sizeof name, "%s_%s", prefix[k], suffix[a]);
-            if (checkpoint_read(file, path, name, H5T_NATIVE_FLOAT, (hsize_t)nets[k]->n_params,
-                                arrays[a], err, err_len) != 0)
+            /* on a CUDA backend: read into host memory, then upload */
+            float *target = arrays[a];
+            if (on_device && !(target = staged ? staged : (staged = malloc(bytes > 0 ? bytes : 1)))) {
+                snprintf(err, err_len, "%s: out of host memory for %s", path, name);
                 goto done;
+            }
+            if (checkpoint_read(file, path, name, H5T_NATIVE_FLOAT, (hsize_t)nets[k]->n_params,
+                                target, err, err_len) != 0)
+                goto done;
+            if (on_device && dgpg_backend_upload(nets[k]->be, arrays[a], target, bytes) != 0) {
+                snprintf(err, err_len, "%s: copying %s to the device failed", path, name);
+                goto done;
+            }
         }
+        free(staged);
+        staged = NULL;
     }
     vn = malloc(sizeof(double) * 3 * (size_t)n_vnorm);
     if (!vn || checkpoint_read(file, path, "value_norm", H5T_NATIVE_DOUBLE,
@@ -229,6 +258,7 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
     rc = 0;
 done:
     free(vn);
+    free(staged);
     if (group >= 0)
         H5Gclose(group);
     H5Fclose(file);

@@ -553,6 +553,8 @@ typedef struct cloud_model {
     double *slope;  /* (M) */
     double *p_star; /* (M) */
     double *reference; /* (M) */
+    double *probs_d, *grad_d; /* (N, M) the batched forms' double copies */
+    double *influence_d;      /* (E, N) */
 } cloud_model;
 
 static void cloud_model_destroy(void *instance)
@@ -565,6 +567,9 @@ static void cloud_model_destroy(void *instance)
     free(model->slope);
     free(model->p_star);
     free(model->reference);
+    free(model->probs_d);
+    free(model->grad_d);
+    free(model->influence_d);
     free(model);
 }
 
@@ -585,6 +590,9 @@ static int cloud_model_create(void *user, const struct dgpg_config *cfg, void *e
         model->slope = cloud_alloc(M, sizeof(double), &failed);
         model->p_star = cloud_alloc(M, sizeof(double), &failed);
         model->reference = cloud_alloc(M, sizeof(double), &failed);
+        model->probs_d = cloud_alloc(N * M, sizeof(double), &failed);
+        model->grad_d = cloud_alloc(N * M, sizeof(double), &failed);
+        model->influence_d = cloud_alloc((size_t)env->n_envs * N, sizeof(double), &failed);
     }
     if (failed) {
         snprintf(err, err_len, "cloud_mm1: out of memory for the model's work buffers");
@@ -669,6 +677,49 @@ static int cloud_model_influence_method(void *instance, const float *probs, doub
     return DGPG_OK;
 }
 
+/* The batched forms: the per-environment methods above, in float. */
+static int cloud_model_p_star_batch(void *instance, float *p_star)
+{
+    cloud_model *model = instance;
+    const int64_t E = model->env->n_envs, M = model->env->sc.n_pools;
+    for (int64_t e = 0; e < E; e++) {
+        int rc = cloud_model_p_star(instance, e, model->p_star);
+        if (rc != DGPG_OK)
+            return rc;
+        for (int64_t m = 0; m < M; m++)
+            p_star[e * M + m] = (float)model->p_star[m];
+    }
+    return DGPG_OK;
+}
+
+static int cloud_model_cost_grad_batch(void *instance, const float *probs, float *grad)
+{
+    cloud_model *model = instance;
+    const int64_t E = model->env->n_envs;
+    const int64_t NM = (int64_t)model->env->sc.n_agents * model->env->sc.n_pools;
+    for (int64_t e = 0; e < E; e++) {
+        double cost;
+        for (int64_t k = 0; k < NM; k++)
+            model->probs_d[k] = (double)probs[e * NM + k];
+        int rc = cloud_model_cost_method(instance, e, model->probs_d, &cost, model->grad_d);
+        if (rc != DGPG_OK)
+            return rc;
+        for (int64_t k = 0; k < NM; k++)
+            grad[e * NM + k] = (float)model->grad_d[k];
+    }
+    return DGPG_OK;
+}
+
+static int cloud_model_influence_batch(void *instance, const float *probs, float *out)
+{
+    cloud_model *model = instance;
+    const int64_t EN = model->env->n_envs * model->env->sc.n_agents;
+    int rc = cloud_model_influence_method(instance, probs, model->influence_d);
+    for (int64_t k = 0; k < EN && rc == DGPG_OK; k++)
+        out[k] = (float)model->influence_d[k];
+    return rc;
+}
+
 const dgpg_model_api dgpg_cloud_model_api = {
     .version = DGPG_MODEL_API_VERSION,
     .name = "cloud_mm1",
@@ -679,4 +730,7 @@ const dgpg_model_api dgpg_cloud_model_api = {
     .optimal_probs = cloud_model_p_star,
     .cost = cloud_model_cost_method,
     .influence = cloud_model_influence_method,
+    .optimal_probs_batch = cloud_model_p_star_batch,
+    .cost_grad_batch = cloud_model_cost_grad_batch,
+    .influence_batch = cloud_model_influence_batch,
 };

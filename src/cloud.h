@@ -17,11 +17,13 @@ extern const dgpg_env_api dgpg_cloud_env_api;
 /* The same environment on the CUDA backend (kernels/cloud_cuda.cu): batch
  * buffers handed to observe, step and policy_act are device memory;
  * stats' output is host memory. The methods are asynchronous on the
- * instance's own non-blocking stream (step waits only to validate the
- * actions, stats waits for everything): synchronise the device before
- * reading or rewriting those buffers from another stream. Not yet run on
- * a GPU (docs/gpu.md). */
+ * instance's own blocking stream, or on the stream given to bind_stream
+ * (the trainer gives its backend's: one stream per run); step waits only
+ * to validate the actions, stats waits for everything. Not yet run on a
+ * GPU (docs/gpu.md). */
 extern const dgpg_env_api dgpg_cloud_cuda_env_api;
+/* Its cloud_mm1 model: the batched methods only, on device memory. */
+extern const dgpg_model_api dgpg_cloud_cuda_model_api;
 #endif
 extern const dgpg_model_api dgpg_cloud_model_api;
 

@@ -137,8 +137,10 @@ static const field FIELDS[] = {
     F_INT(log, snapshot_every, 1, 10000000, "episodes between parameter snapshots"),
 
     F_ENUM(backend, kind, BACKEND_WORDS,
-           "compute backend (auto: cpu until training runs on CUDA, docs/gpu.md)"),
+           "compute backend (auto: cuda where a device is visible, else cpu)"),
     F_INT(backend, threads, 0, 1024, "CPU threads, 0 = every core"),
+    F_INT(backend, device, 0, 1024, "CUDA device index"),
+    F_BOOL(backend, tf32, "TF32 tensor-core GEMMs on CUDA (FP32 otherwise)"),
 
     F_INT(eval, scenarios, 2, 100000, "held-out scenarios"),
     F_INT(eval, seed, 0, SEED_MAX, "first scenario seed"),

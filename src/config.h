@@ -89,6 +89,8 @@ typedef struct dgpg_config_log {
 typedef struct dgpg_config_backend {
     char kind[DGPG_NAME_LEN];      /* cpu | cuda | auto */
     int64_t threads;               /* CPU threads, 0 = all cores */
+    int64_t device;                /* CUDA device index */
+    int tf32;                      /* bool: TF32 tensor-core GEMMs on CUDA */
 } dgpg_config_backend;
 
 typedef struct dgpg_config_eval {

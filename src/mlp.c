@@ -55,7 +55,7 @@ void mlp_free(mlp *net)
 }
 
 /* The per-network layout of the flat vectors, for the backend's ops. */
-static dgpg_net_layout mlp_layout(const mlp *net)
+dgpg_net_layout mlp_layout(const mlp *net)
 {
     dgpg_net_layout layout;
     memset(&layout, 0, sizeof layout);
@@ -220,23 +220,6 @@ int mlp_grad_sq_norms(const mlp *net, double *out)
 {
     dgpg_net_layout layout = mlp_layout(net);
     return dgpg_net_sq_norms(net->be, &layout, net->grads, out);
-}
-
-void mlp_sum_per_net(const mlp *net, const double *per_param, double *out)
-{
-    for (int64_t k = 0; k < net->K; k++) {
-        double sum = 0.0;
-        for (int l = 0; l <= net->layers; l++) {
-            int64_t wsize = (int64_t)net->d_out[l] * net->d_in[l];
-            const double *w = per_param + net->weight_offset[l] + k * wsize;
-            const double *b = per_param + net->bias_offset[l] + k * net->d_out[l];
-            for (int64_t j = 0; j < wsize; j++)
-                sum += w[j];
-            for (int32_t j = 0; j < net->d_out[l]; j++)
-                sum += b[j];
-        }
-        out[k] = sum;
-    }
 }
 
 int mlp_grad_scale(mlp *net, const double *scale)

@@ -52,11 +52,11 @@ float *mlp_forward(const mlp *net, dgpg_backend *be, int64_t B, const float *x, 
 int mlp_backward(mlp *net, dgpg_backend *be, int64_t B, const float *x, const float *acts,
                  float *d_out, float *scratch);
 
+/* Where each network's slices lie in the flat vectors (backend.h). */
+dgpg_net_layout mlp_layout(const mlp *net);
+
 /* Sum of squared gradients of each network k (out: K, host memory). */
 int mlp_grad_sq_norms(const mlp *net, double *out);
-
-/* out[k] = sum over network k's parameters of per_param (n_params). */
-void mlp_sum_per_net(const mlp *net, const double *per_param, double *out);
 
 /* Scales network k's gradients by scale[k] (host memory). */
 int mlp_grad_scale(mlp *net, const double *scale);

@@ -6,14 +6,14 @@
  * and kernels/ppo.h. Scaling choices are in docs/training.md. */
 #include "train.h"
 
-#include "../kernels/nn.h"
-#include "../kernels/ppo.h"
-#include "../kernels/sample.h"
+#include "../kernels/train_math.h"
 #include "backend.h"
 #include "checkpoint.h"
+#include "cloud.h"
 #include "dgpg/dgpg.h"
 #include "h5log.h"
 #include "mlp.h"
+#include "train_ops.h"
 
 #include <math.h>
 #include <signal.h>
@@ -29,8 +29,6 @@ static void train_on_signal(int signo)
 {
     train_stop_requested = signo;
 }
-
-enum train_guide { GUIDE_NONE, GUIDE_DGPG, GUIDE_TARGET, GUIDE_DESCENT, GUIDE_CV };
 
 /* Per-episode scalar columns of the log, in this order. */
 enum train_scalar {
@@ -75,7 +73,8 @@ static const dgpg_log_tensor train_tensors[TE_COUNT] = {
 
 typedef struct trainer {
     const dgpg_config *cfg;
-    dgpg_backend *be;
+    dgpg_backend *be;          /* every tensor below lives in its memory, unless marked host */
+    int cuda;                  /* the backend is CUDA (and so are env and model) */
     const dgpg_env_api *env_api;
     void *env, *ref_env;
     const dgpg_model_api *model_api;
@@ -84,7 +83,7 @@ typedef struct trainer {
     int guide, mappo, shared;
     int pstar_policy;
     mlp actor, critic;
-    ppo_value_norm *vnorm;  /* 1 (MAPPO) or N (IPPO) */
+    ppo_value_norm *vnorm;  /* host: 1 (MAPPO) or N (IPPO) */
     int64_t n_vnorm;
 
     /* rollout storage */
@@ -95,7 +94,8 @@ typedef struct trainer {
     float *probs;      /* (T, E, N, M) */
     float *values;     /* (T + 1, E, V): network outputs (normalised), V = 1 or N */
     float *rewards;    /* (T, E) */
-    float *guidance;   /* (T, E, N): <x - x~, z_i> (dgpg) or the cv term */
+    float *guidance;   /* (T, E, N): <x - x~, z_i> (dgpg), the cv term, or the size of
+                        * the target / descent term (train_guidance_term) */
     float *grad_p;     /* (T, E, N, M): dC/dp_i (descent, cv) */
     float *p_star;     /* (T, E, M) (target) */
     float *adv_raw;    /* (T, E, V) */
@@ -108,16 +108,18 @@ typedef struct trainer {
     int64_t chunk;
     float *x_chunk, *s_chunk, *actor_acts, *actor_scratch, *critic_acts, *critic_scratch;
     float *d_logits, *d_value;
-    double *chunk_stats; /* (C, 4) per-sample loss statistics */
-    int64_t *order;     /* (T E) sample permutation */
-    double *grad_sum, *grad_sumsq, *norm_scratch, *norm_scale;
-    double *prob_buf;   /* (N, M) doubles for the model */
-    double *cost_grad;  /* (N, M) */
-    double *infl_buf;   /* (E, N) */
-    double *pstar_buf;  /* (M) */
+    double *decision_stats; /* (4, C N) per-decision (GPU) or per-row (CPU) statistics */
+    double *sample_loss;    /* (C V) value losses */
+    double *acc;            /* (8): policy loss, entropy, KL, clipped, value loss sums */
+    int64_t *order;         /* host: (T E) sample permutation */
+    int64_t *order_dev;     /* the same in backend memory (= order on the CPU) */
+    double *grad_sum, *grad_sumsq; /* (actor params) */
+    double *norm_scratch, *norm_scale; /* host: (N) */
+    double *host_scratch;   /* host: (2 N M + 4 N) */
+    float *params_host;     /* host: (actor params), CUDA only: log snapshots */
     float *reward_buf;  /* (E) */
     int32_t *ref_actions; /* (E, N) the p* reference episode's actions */
-    dgpg_env_stats *stats; /* (E) */
+    dgpg_env_stats *stats; /* host: (E) */
 } trainer;
 
 /* The instruction set the vectorised math dispatches to on this machine
@@ -152,6 +154,15 @@ static void *train_alloc(size_t count, size_t size, int *failed)
     return p;
 }
 
+/* Zeroed memory of the trainer's backend (device memory on CUDA). */
+static void *train_balloc(trainer *tr, size_t count, size_t size, int *failed)
+{
+    void *p = count ? dgpg_backend_alloc(tr->be, count * size) : NULL;
+    if (count && !p)
+        *failed = 1;
+    return p;
+}
+
 static int train_guide_of(const char *name)
 {
     if (strcmp(name, "dgpg") == 0) return GUIDE_DGPG;
@@ -178,16 +189,68 @@ static void trainer_free(trainer *tr)
         tr->model_api->destroy(tr->model);
     mlp_free(&tr->actor);
     mlp_free(&tr->critic);
+    void *backend_owned[] = {tr->obs, tr->state, tr->actions, tr->logp, tr->probs, tr->values,
+                             tr->rewards, tr->guidance, tr->grad_p, tr->p_star, tr->adv_raw,
+                             tr->ret, tr->adv, tr->x_chunk, tr->s_chunk, tr->actor_acts,
+                             tr->actor_scratch, tr->critic_acts, tr->critic_scratch,
+                             tr->d_logits, tr->d_value, tr->decision_stats, tr->sample_loss,
+                             tr->acc, tr->grad_sum, tr->grad_sumsq, tr->reward_buf,
+                             tr->ref_actions, tr->order_dev != tr->order ? tr->order_dev : NULL};
+    for (size_t k = 0; tr->be && k < sizeof backend_owned / sizeof backend_owned[0]; k++)
+        if (backend_owned[k])
+            dgpg_backend_release(tr->be, backend_owned[k]);
     dgpg_backend_free(tr->be);
-    void *owned[] = {tr->vnorm, tr->obs, tr->state, tr->actions, tr->logp, tr->probs,
-                     tr->values, tr->rewards, tr->guidance, tr->grad_p, tr->p_star,
-                     tr->adv_raw, tr->ret, tr->adv, tr->x_chunk, tr->s_chunk, tr->actor_acts,
-                     tr->actor_scratch, tr->critic_acts, tr->critic_scratch, tr->d_logits,
-                     tr->d_value, tr->chunk_stats, tr->order, tr->grad_sum, tr->grad_sumsq, tr->norm_scratch,
-                     tr->norm_scale, tr->prob_buf, tr->cost_grad, tr->infl_buf,
-                     tr->pstar_buf, tr->reward_buf, tr->ref_actions, tr->stats};
+    void *owned[] = {tr->vnorm, tr->order, tr->norm_scratch, tr->norm_scale, tr->host_scratch,
+                     tr->params_host, tr->stats};
     for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
         free(owned[k]);
+}
+
+/* backend.kind: cuda, or auto where a device is visible and the
+ * environment and model have CUDA implementations; cpu otherwise. The
+ * CUDA environment and model replace the registered (CPU) ones. */
+static int trainer_backend(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
+{
+    const int want = strcmp(cfg->backend.kind, "cuda") == 0;
+    const int maybe = want || strcmp(cfg->backend.kind, "auto") == 0;
+#ifdef DGPG_HAVE_CUDA
+    const int on_device = strcmp(cfg->env.name, "cloud") == 0 &&
+                          strcmp(cfg->model.name, "cloud_mm1") == 0;
+    if (maybe && !on_device && want) {
+        snprintf(err, err_len, "backend.kind = 'cuda': env.name = '%s' with model.name = '%s' "
+                 "has no CUDA implementation; allowed: cpu, auto, or env cloud with model "
+                 "cloud_mm1", cfg->env.name, cfg->model.name);
+        return DGPG_EINVAL;
+    }
+    if (maybe && on_device) {
+        char cuda_err[256] = "";
+        tr->be = dgpg_backend_cuda((int)cfg->backend.device, cfg->backend.tf32, cuda_err,
+                                   sizeof cuda_err);
+        if (!tr->be && want) {
+            snprintf(err, err_len, "%s", cuda_err);
+            return DGPG_EINVAL;
+        }
+        if (tr->be) {
+            tr->cuda = 1;
+            tr->env_api = &dgpg_cloud_cuda_env_api;
+            tr->model_api = &dgpg_cloud_cuda_model_api;
+            return DGPG_OK;
+        }
+    }
+#else
+    if (want) {
+        snprintf(err, err_len, "backend.kind = 'cuda': this build has no CUDA backend (CMake "
+                 "found no nvcc); allowed: cpu, auto");
+        return DGPG_EINVAL;
+    }
+    (void)maybe;
+#endif
+    tr->be = dgpg_backend_cpu((int)cfg->backend.threads);
+    if (!tr->be) {
+        snprintf(err, err_len, "train: out of memory for the backend");
+        return DGPG_ENOMEM;
+    }
+    return DGPG_OK;
 }
 
 static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
@@ -204,13 +267,11 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
                  cfg->env.name, cfg->model.name);
         return DGPG_EINVAL;
     }
+    int rc = trainer_backend(tr, cfg, err, err_len);
+    if (rc != DGPG_OK)
+        return rc;
     int threads = (int)cfg->backend.threads;
-    tr->be = dgpg_backend_cpu(threads);
-    if (!tr->be) {
-        snprintf(err, err_len, "train: out of memory for the backend");
-        return DGPG_ENOMEM;
-    }
-    int rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed, 0,
+    rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed, 0,
                                  cfg->env.n_envs, threads, &tr->env, err, err_len);
     if (rc == DGPG_OK)
         rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed, 0,
@@ -219,6 +280,24 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
         rc = tr->model_api->create(tr->model_api->user, cfg, tr->env, &tr->model, err, err_len);
     if (rc != DGPG_OK)
         return rc;
+    if (tr->env_api->bind_stream) {
+        void *stream = dgpg_backend_stream(tr->be);
+        if (tr->env_api->bind_stream(tr->env, stream) != DGPG_OK ||
+            tr->env_api->bind_stream(tr->ref_env, stream) != DGPG_OK) {
+            snprintf(err, err_len, "train: binding the environments to the backend's stream "
+                     "failed (see the CUDA error above)");
+            return DGPG_EBACKEND;
+        }
+    }
+    if ((tr->guide == GUIDE_TARGET && !tr->model_api->optimal_probs_batch) ||
+        ((tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV) &&
+         !tr->model_api->cost_grad_batch) ||
+        (tr->guide == GUIDE_DGPG && !tr->model_api->influence_batch)) {
+        snprintf(err, err_len, "algo.guide = '%s': model.name = '%s' lacks the batched method "
+                 "this guidance form needs; allowed: a model providing it, or algo.guide = "
+                 "none", cfg->algo.guide, cfg->model.name);
+        return DGPG_EUNSUPPORTED;
+    }
     tr->pstar_policy = tr->env_api->policy_find ? tr->env_api->policy_find(tr->env, "pstar") : -1;
     if (tr->pstar_policy < 0) {
         snprintf(err, err_len, "env.name = '%s': training reports cost against p*, and this "
@@ -264,47 +343,54 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     const int64_t C = tr->chunk > E ? tr->chunk : E; /* rollout forward uses B = E */
     int failed = 0;
     tr->vnorm = train_alloc((size_t)tr->n_vnorm, sizeof(ppo_value_norm), &failed);
-    tr->obs = train_alloc((size_t)(T * E * N * D), sizeof(float), &failed);
+    tr->obs = train_balloc(tr, (size_t)(T * E * N * D), sizeof(float), &failed);
     if (tr->mappo)
-        tr->state = train_alloc((size_t)(T * E * S), sizeof(float), &failed);
-    tr->actions = train_alloc((size_t)(T * E * N), sizeof(int32_t), &failed);
-    tr->logp = train_alloc((size_t)(T * E * N), sizeof(float), &failed);
-    tr->probs = train_alloc((size_t)(T * E * N * M), sizeof(float), &failed);
-    tr->values = train_alloc((size_t)((T + 1) * E * V), sizeof(float), &failed);
-    tr->rewards = train_alloc((size_t)(T * E), sizeof(float), &failed);
-    tr->guidance = train_alloc((size_t)(T * E * N), sizeof(float), &failed);
+        tr->state = train_balloc(tr, (size_t)(T * E * S), sizeof(float), &failed);
+    tr->actions = train_balloc(tr, (size_t)(T * E * N), sizeof(int32_t), &failed);
+    tr->logp = train_balloc(tr, (size_t)(T * E * N), sizeof(float), &failed);
+    tr->probs = train_balloc(tr, (size_t)(T * E * N * M), sizeof(float), &failed);
+    tr->values = train_balloc(tr, (size_t)((T + 1) * E * V), sizeof(float), &failed);
+    tr->rewards = train_balloc(tr, (size_t)(T * E), sizeof(float), &failed);
+    tr->guidance = train_balloc(tr, (size_t)(T * E * N), sizeof(float), &failed);
     if (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV)
-        tr->grad_p = train_alloc((size_t)(T * E * N * M), sizeof(float), &failed);
+        tr->grad_p = train_balloc(tr, (size_t)(T * E * N * M), sizeof(float), &failed);
     if (tr->guide == GUIDE_TARGET)
-        tr->p_star = train_alloc((size_t)(T * E * M), sizeof(float), &failed);
-    tr->adv_raw = train_alloc((size_t)(T * E * V), sizeof(float), &failed);
-    tr->ret = train_alloc((size_t)(T * E * V), sizeof(float), &failed);
-    tr->adv = train_alloc((size_t)(T * E * N), sizeof(float), &failed);
-    tr->x_chunk = train_alloc((size_t)(C * N * D), sizeof(float), &failed);
+        tr->p_star = train_balloc(tr, (size_t)(T * E * M), sizeof(float), &failed);
+    tr->adv_raw = train_balloc(tr, (size_t)(T * E * V), sizeof(float), &failed);
+    tr->ret = train_balloc(tr, (size_t)(T * E * V), sizeof(float), &failed);
+    tr->adv = train_balloc(tr, (size_t)(T * E * N), sizeof(float), &failed);
+    tr->x_chunk = train_balloc(tr, (size_t)(C * N * D), sizeof(float), &failed);
     if (tr->mappo)
-        tr->s_chunk = train_alloc((size_t)(C * S), sizeof(float), &failed);
+        tr->s_chunk = train_balloc(tr, (size_t)(C * S), sizeof(float), &failed);
     /* shared parameters: one network over C N rows */
     int64_t actor_rows = tr->shared ? C * N : C;
-    tr->actor_acts = train_alloc((size_t)mlp_activation_size(&tr->actor, actor_rows), sizeof(float), &failed);
-    tr->actor_scratch = train_alloc((size_t)mlp_activation_size(&tr->actor, actor_rows), sizeof(float), &failed);
+    tr->actor_acts = train_balloc(tr, (size_t)mlp_activation_size(&tr->actor, actor_rows), sizeof(float), &failed);
+    tr->actor_scratch = train_balloc(tr, (size_t)mlp_activation_size(&tr->actor, actor_rows), sizeof(float), &failed);
     int64_t critic_rows = tr->mappo ? C : C * (tr->shared ? N : 1);
-    tr->critic_acts = train_alloc((size_t)mlp_activation_size(&tr->critic, critic_rows), sizeof(float), &failed);
-    tr->critic_scratch = train_alloc((size_t)mlp_activation_size(&tr->critic, critic_rows), sizeof(float), &failed);
-    tr->d_logits = train_alloc((size_t)(C * N * M), sizeof(float), &failed);
-    tr->d_value = train_alloc((size_t)(C * V), sizeof(float), &failed);
-    tr->chunk_stats = train_alloc((size_t)(4 * C), sizeof(double), &failed);
+    tr->critic_acts = train_balloc(tr, (size_t)mlp_activation_size(&tr->critic, critic_rows), sizeof(float), &failed);
+    tr->critic_scratch = train_balloc(tr, (size_t)mlp_activation_size(&tr->critic, critic_rows), sizeof(float), &failed);
+    tr->d_logits = train_balloc(tr, (size_t)(C * N * M), sizeof(float), &failed);
+    tr->d_value = train_balloc(tr, (size_t)(C * V), sizeof(float), &failed);
+    tr->decision_stats = train_balloc(tr, (size_t)(4 * C * N), sizeof(double), &failed);
+    tr->sample_loss = train_balloc(tr, (size_t)(C * V), sizeof(double), &failed);
+    tr->acc = train_balloc(tr, 8, sizeof(double), &failed);
     tr->order = train_alloc((size_t)(T * E), sizeof(int64_t), &failed);
-    tr->grad_sum = train_alloc((size_t)tr->actor.n_params, sizeof(double), &failed);
-    tr->grad_sumsq = train_alloc((size_t)tr->actor.n_params, sizeof(double), &failed);
+    tr->order_dev = tr->cuda ? train_balloc(tr, (size_t)(T * E), sizeof(int64_t), &failed)
+                             : tr->order;
+    tr->grad_sum = train_balloc(tr, (size_t)tr->actor.n_params, sizeof(double), &failed);
+    tr->grad_sumsq = train_balloc(tr, (size_t)tr->actor.n_params, sizeof(double), &failed);
     tr->norm_scratch = train_alloc((size_t)N, sizeof(double), &failed);
     tr->norm_scale = train_alloc((size_t)N, sizeof(double), &failed);
-    tr->prob_buf = train_alloc((size_t)(N * M), sizeof(double), &failed);
-    tr->cost_grad = train_alloc((size_t)(N * M), sizeof(double), &failed);
-    tr->infl_buf = train_alloc((size_t)(E * N), sizeof(double), &failed);
-    tr->pstar_buf = train_alloc((size_t)M, sizeof(double), &failed);
-    tr->reward_buf = train_alloc((size_t)E, sizeof(float), &failed);
-    tr->ref_actions = train_alloc((size_t)(E * N), sizeof(int32_t), &failed);
+    tr->host_scratch = train_alloc((size_t)(2 * N * M + 4 * N), sizeof(double), &failed);
+    if (tr->cuda)
+        tr->params_host = train_alloc((size_t)tr->actor.n_params, sizeof(float), &failed);
+    tr->reward_buf = train_balloc(tr, (size_t)E, sizeof(float), &failed);
+    tr->ref_actions = train_balloc(tr, (size_t)(E * N), sizeof(int32_t), &failed);
     tr->stats = train_alloc((size_t)E, sizeof(dgpg_env_stats), &failed);
+    /* the device scratch of the ops that stage host arrays: the largest is
+     * the per-column sums of the (N, M) action probabilities */
+    if (!failed && dgpg_backend_reserve(tr->be, (size_t)(2 * N * M + 4 * N + 8192)) != 0)
+        failed = 1;
     if (failed) {
         snprintf(err, err_len,
                  "train: out of memory for the rollout of env.horizon = %lld steps x "
@@ -361,47 +447,22 @@ static int trainer_rollout(trainer *tr, int64_t episode)
         if (rc != DGPG_OK)
             break;
         const float *logits = trainer_actor_forward(tr, E, obs);
-        if (!logits)
+        if (!logits || train_op_sample(tr->be, E, (int32_t)N, (int32_t)M, seed, step, logits,
+                                       probs, actions, tr->logp + t * E * N) != DGPG_OK)
             return DGPG_EBACKEND;
-#pragma omp parallel for schedule(static) num_threads(dgpg_backend_threads(tr->be))
-        for (int64_t e = 0; e < E; e++) {
-            for (int64_t i = 0; i < N; i++)
-                nn_softmax(logits + (e * N + i) * M, (int32_t)M, probs + (e * N + i) * M);
-            for (int32_t i0 = 0; i0 < N; i0 += 4)
-                dgpg_categorical_block(seed, (uint32_t)e, step, i0, (int32_t)N, (int32_t)M,
-                                       probs + e * N * M, actions + e * N);
-            for (int64_t i = 0; i < N; i++)
-                tr->logp[(t * E + e) * N + i] = (float)nn_log_prob_entropy(
-                    logits + (e * N + i) * M, (int32_t)M, actions[e * N + i], NULL);
-        }
         const float *v = trainer_critic_forward(tr, E, tr->mappo ? state : obs);
-        if (!v)
+        if (!v || dgpg_backend_copy(tr->be, tr->values + t * E * V, v,
+                                    sizeof(float) * (size_t)(E * V)) != 0)
             return DGPG_EBACKEND;
-        memcpy(tr->values + t * E * V, v, sizeof(float) * (size_t)(E * V));
         /* the model's view at this step, before it moves on */
-        for (int64_t e = 0; e < E && rc == DGPG_OK; e++) {
-            if (tr->guide == GUIDE_TARGET) {
-                rc = tr->model_api->optimal_probs(tr->model, e, tr->pstar_buf);
-                for (int64_t m = 0; m < M; m++)
-                    tr->p_star[(t * E + e) * M + m] = (float)tr->pstar_buf[m];
-            } else if (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV) {
-                double cost;
-                for (int64_t k = 0; k < N * M; k++)
-                    tr->prob_buf[k] = (double)probs[e * N * M + k];
-                rc = tr->model_api->cost(tr->model, e, tr->prob_buf, &cost, tr->cost_grad);
-                for (int64_t k = 0; k < N * M; k++)
-                    tr->grad_p[(t * E + e) * N * M + k] = (float)tr->cost_grad[k];
-            }
-        }
+        if (tr->guide == GUIDE_TARGET)
+            rc = tr->model_api->optimal_probs_batch(tr->model, tr->p_star + t * E * M);
+        else if (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV)
+            rc = tr->model_api->cost_grad_batch(tr->model, probs, tr->grad_p + t * E * N * M);
         if (rc == DGPG_OK)
             rc = tr->env_api->step(tr->env, actions, tr->rewards + t * E);
-        if (rc == DGPG_OK && tr->guide == GUIDE_DGPG) {
-            if (!tr->model_api->influence)
-                return DGPG_EUNSUPPORTED;
-            rc = tr->model_api->influence(tr->model, probs, tr->infl_buf);
-            for (int64_t k = 0; k < E * N; k++)
-                tr->guidance[t * E * N + k] = (float)tr->infl_buf[k];
-        }
+        if (rc == DGPG_OK && tr->guide == GUIDE_DGPG)
+            rc = tr->model_api->influence_batch(tr->model, probs, tr->guidance + t * E * N);
     }
     if (rc != DGPG_OK)
         return rc;
@@ -411,7 +472,8 @@ static int trainer_rollout(trainer *tr, int64_t episode)
     const float *v = rc == DGPG_OK ? trainer_critic_forward(tr, E, tr->mappo ? state_T : obs_T) : NULL;
     if (!v)
         return rc != DGPG_OK ? rc : DGPG_EBACKEND;
-    memcpy(tr->values + T * E * V, v, sizeof(float) * (size_t)(E * V));
+    if (dgpg_backend_copy(tr->be, tr->values + T * E * V, v, sizeof(float) * (size_t)(E * V)))
+        return DGPG_EBACKEND;
     return tr->env_api->stats(tr->env, tr->stats);
 }
 
@@ -435,165 +497,88 @@ static int trainer_reference(trainer *tr, int64_t episode, double *cost)
     return rc;
 }
 
-/* Mean and standard deviation of x (n), population. */
-static void train_moments(const float *x, int64_t n, double *mean, double *sd)
-{
-    double s = 0.0, ss = 0.0;
-    for (int64_t k = 0; k < n; k++) {
-        s += x[k];
-        ss += (double)x[k] * x[k];
-    }
-    *mean = s / (double)n;
-    double var = ss / (double)n - *mean * *mean;
-    *sd = sqrt(var > 0.0 ? var : 0.0);
-}
-
 /* GAE on denormalised values, value-normaliser update, normalised return
  * targets, advantage normalisation and the guidance mix (docs/training.md,
- * "Scaling"). guidance_rms (N) receives each agent's guidance RMS. */
-static void trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
+ * "Scaling"). guidance_rms (N, host) receives each agent's guidance RMS. */
+static int trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
 {
-    const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T;
+    const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T, S = T * E;
     const int64_t V = tr->mappo ? 1 : N;
     const double gamma = tr->cfg->algo.gamma, lambda = tr->cfg->algo.gae_lambda;
+    double *mean = tr->host_scratch, *sd = mean + N, *sum = sd + N, *sum_sq = sum + N;
+    /* values are predicted normalised; GAE needs them in reward units */
     for (int64_t j = 0; j < V; j++) {
-        /* values are predicted normalised; GAE needs them in reward units */
-        double mean = 0.0, sd = 1.0;
+        mean[j] = 0.0;
+        sd[j] = 1.0;
         if (tr->vnorm[j].debias > 0.0)
-            ppo_value_norm_moments(&tr->vnorm[j], &mean, &sd);
-        double sum = 0.0, sum_sq = 0.0;
-        for (int64_t e = 0; e < E; e++) {
-            /* values denormalised inside GAE, in double, as the CUDA kernel
-             * (kernels/ppo_cuda.cu) does over the same layout */
-            const float *v = tr->values + e * V + j;
-            ppo_gae_affine(T, E * V, tr->rewards + e, E, v, sd, mean,
-                           (double)v[T * E * V] * sd + mean, gamma, lambda,
-                           tr->adv_raw + e * V + j, tr->ret + e * V + j);
-            for (int64_t t = 0; t < T; t++) {
-                double r = tr->ret[(t * E + e) * V + j];
-                sum += r;
-                sum_sq += r * r;
-            }
-        }
-        /* MAPPO's ValueNorm: update with the batch of returns, then train
-         * the critic on returns normalised with the updated moments */
-        ppo_value_norm_update(&tr->vnorm[j], sum / (double)(T * E), sum_sq / (double)(T * E));
-        ppo_value_norm_moments(&tr->vnorm[j], &mean, &sd);
-        for (int64_t s = 0; s < T * E; s++)
-            tr->ret[s * V + j] = (float)(((double)tr->ret[s * V + j] - mean) / sd);
+            ppo_value_norm_moments(&tr->vnorm[j], &mean[j], &sd[j]);
     }
+    if (train_op_gae(tr->be, T, E, V, tr->rewards, tr->values, sd, mean, gamma, lambda,
+                     tr->adv_raw, tr->ret) != DGPG_OK ||
+        train_op_column_sums(tr->be, S, V, tr->ret, sum, sum_sq) != DGPG_OK)
+        return DGPG_EBACKEND;
+    /* MAPPO's ValueNorm: update with the batch of returns, then train the
+     * critic on returns normalised with the updated moments */
+    for (int64_t j = 0; j < V; j++) {
+        ppo_value_norm_update(&tr->vnorm[j], sum[j] / (double)S, sum_sq[j] / (double)S);
+        ppo_value_norm_moments(&tr->vnorm[j], &mean[j], &sd[j]);
+    }
+    if (train_op_column_standardize(tr->be, S, V, tr->ret, mean, sd) != DGPG_OK)
+        return DGPG_EBACKEND;
     /* advantage normalisation over the whole batch, as the MAPPO reference */
-    double adv_mean, adv_sd;
-    train_moments(tr->adv_raw, T * E * V, &adv_mean, &adv_sd);
-    const double adv_scale = 1.0 / (adv_sd + 1e-5);
-    for (int64_t s = 0; s < T * E; s++)
-        for (int64_t i = 0; i < N; i++)
-            tr->adv[s * N + i] =
-                (float)(((double)tr->adv_raw[s * V + (tr->mappo ? 0 : i)] - adv_mean) * adv_scale);
-
-    double *sq_sum = tr->norm_scratch; /* (N) squared guidance terms per agent */
+    double adv_sum, adv_sum_sq;
+    if (train_op_column_sums(tr->be, S * V, 1, tr->adv_raw, &adv_sum, &adv_sum_sq) != DGPG_OK)
+        return DGPG_EBACKEND;
+    const double adv_mean = adv_sum / (double)(S * V);
+    const double adv_var = adv_sum_sq / (double)(S * V) - adv_mean * adv_mean;
+    const double adv_scale = 1.0 / (sqrt(adv_var > 0.0 ? adv_var : 0.0) + 1e-5);
+    if (train_op_advantage(tr->be, S, N, V, tr->adv_raw, adv_mean, adv_scale, tr->adv) != DGPG_OK)
+        return DGPG_EBACKEND;
     for (int64_t i = 0; i < N; i++)
-        sq_sum[i] = 0.0;
-    if (tr->guide == GUIDE_CV) {
-        /* Q-Prop-style control variate from the model: A~_i(a) = -<g_i,
-         * e_a - p_i>, g_i = dC/dp_i, the first-order change of the model's
-         * return when agent i plays a instead of its mean action */
-        for (int64_t s = 0; s < T * E; s++)
-            for (int64_t i = 0; i < N; i++) {
-                const float *g = tr->grad_p + (s * N + i) * M;
-                const float *p = tr->probs + (s * N + i) * M;
-                double mean_g = 0.0;
-                for (int64_t m = 0; m < M; m++)
-                    mean_g += (double)p[m] * g[m];
-                tr->guidance[s * N + i] = (float)(-((double)g[tr->actions[s * N + i]] - mean_g));
-            }
-    }
+        guidance_rms[i] = 0.0f;
+    if (tr->guide == GUIDE_NONE)
+        return DGPG_OK;
+    /* cv, target and descent: their per-decision terms (train_guidance_term);
+     * dgpg's came from the model during the rollout */
+    if (tr->guide != GUIDE_DGPG &&
+        train_op_guidance_term(tr->be, tr->guide, S, N, (int32_t)M, tr->probs, tr->actions,
+                               tr->grad_p, tr->p_star, tr->guidance) != DGPG_OK)
+        return DGPG_EBACKEND;
+    double *sq = sum_sq; /* (N) per agent: the squared terms over its S decisions */
+    if (train_op_column_sums(tr->be, S, N, tr->guidance, NULL, sq) != DGPG_OK)
+        return DGPG_EBACKEND;
+    double total_sq = 0.0;
+    for (int64_t i = 0; i < N; i++)
+        total_sq += sq[i];
+    double scale = 1.0;
     if (tr->guide == GUIDE_DGPG || tr->guide == GUIDE_CV) {
         /* the guidance term to unit root mean square over the first
          * episode's batch, a scale then kept for the whole run: the term
          * shrinks as the policy nears the model's optimum (a per-batch
          * scale would keep pushing at full strength and oscillate) */
-        if (tr->guide_scales[0] == 0.0) {
-            double ss = 0.0;
-            for (int64_t k = 0; k < T * E * N; k++)
-                ss += (double)tr->guidance[k] * tr->guidance[k];
-            tr->guide_scales[0] = ss > 0.0 ? 1.0 / sqrt(ss / (double)(T * E * N)) : 0.0;
-        }
-        for (int64_t s = 0; s < T * E; s++)
-            for (int64_t i = 0; i < N; i++) {
-                double g = (double)tr->guidance[s * N + i] * tr->guide_scales[0];
-                sq_sum[i] += g * g;
-                double a = tr->adv[s * N + i];
-                /* dgpg (SPEC): A^DG = (1 - alpha) A - alpha <x - x~, z_i>;
-                 * cv (SPEC): A - alpha A~(a), its expectation added back in
-                 * the update as alpha grad J~ */
-                tr->adv[s * N + i] = (float)(tr->guide == GUIDE_DGPG
-                                                 ? ppo_dgpg_advantage(a, g, alpha)
-                                                 : a - alpha * g);
-            }
+        if (tr->guide_scales[0] == 0.0)
+            tr->guide_scales[0] = total_sq > 0.0 ? 1.0 / sqrt(total_sq / (double)(S * N)) : 0.0;
+        scale = tr->guide_scales[0];
+        /* dgpg (SPEC): A^DG = (1 - alpha) A - alpha <x - x~, z_i>;
+         * cv (SPEC): A - alpha A~(a), its expectation added back in the
+         * update as alpha grad J~ */
+        if (train_op_mix(tr->be, tr->guide, S * N, tr->guidance, scale, alpha, tr->adv) != DGPG_OK)
+            return DGPG_EBACKEND;
     }
     if (tr->guide == GUIDE_DESCENT) {
         /* dC/dp_i shrinks like 1/N (one agent's share of the flows): scaled
-         * to unit RMS over the first episode's batch, kept for the run, so
-         * that alpha weighs it as it weighs the unit-scale PPO term */
-        if (tr->guide_scales[1] == 0.0) {
-            double ss = 0.0;
-            for (int64_t k = 0; k < T * E * N * M; k++)
-                ss += (double)tr->grad_p[k] * tr->grad_p[k];
-            tr->guide_scales[1] = ss > 0.0 ? 1.0 / sqrt(ss / (double)(T * E * N * M)) : 0.0;
-        }
-        for (int64_t s = 0; s < T * E; s++)
-            for (int64_t k = 0; k < N * M; k++) {
-                double g = (double)tr->grad_p[s * N * M + k] * tr->guide_scales[1];
-                sq_sum[k / M] += g * g;
-            }
+         * to unit RMS per entry over the first episode's batch, kept for
+         * the run, so that alpha weighs it as it weighs the unit-scale PPO
+         * term */
+        if (tr->guide_scales[1] == 0.0)
+            tr->guide_scales[1] =
+                total_sq > 0.0 ? 1.0 / sqrt(total_sq / (double)(S * N * M)) : 0.0;
+        scale = tr->guide_scales[1];
     }
-    if (tr->guide == GUIDE_TARGET)
-        for (int64_t s = 0; s < T * E; s++)
-            for (int64_t k = 0; k < N * M; k++) {
-                double d = (double)tr->probs[s * N * M + k] - tr->p_star[s * M + k % M];
-                sq_sum[k / M] += d * d;
-            }
-    /* per agent: the root mean square over its T E decisions */
+    /* per agent: the root mean square over its S decisions */
     for (int64_t i = 0; i < N; i++)
-        guidance_rms[i] = (float)sqrt(sq_sum[i] / (double)(T * E));
-}
-
-/* The loss gradient at one decision's logits: PPO-clip plus the guidance
- * form's own term (target: alpha (p - p*); descent and cv: alpha times the
- * scaled dC/dp through the softmax). Returns the PPO loss. */
-static double trainer_decision_grad(const trainer *tr, int64_t s, int64_t i, const float *logits,
-                                    double alpha, double scale, double entropy_coef,
-                                    double clip, float *grad, double *entropy, double *ratio,
-                                    int *clipped)
-{
-    const int64_t N = tr->N, M = tr->M;
-    double loss = nn_ppo_policy_grad(logits, (int32_t)M, tr->actions[s * N + i],
-                                     (double)tr->logp[s * N + i], (double)tr->adv[s * N + i],
-                                     clip, entropy_coef, scale, grad, entropy, ratio, clipped);
-    if (tr->guide != GUIDE_TARGET && tr->guide != GUIDE_DESCENT && tr->guide != GUIDE_CV)
-        return loss;
-    float probs[1024];
-    float extra[1024];
-    double g[1024];
-    nn_softmax(logits, (int32_t)M, probs);
-    if (tr->guide == GUIDE_TARGET) {
-        for (int64_t m = 0; m < M; m++)
-            g[m] = (double)tr->p_star[s * M + m];
-        ppo_target_logit_grad(probs, g, (int32_t)M, alpha * scale, extra);
-    } else {
-        /* descent: its own scale; cv: the scale of its control variate
-         * A~ = -<g, e_a - p>, which is linear in g, so that the term added
-         * back is exactly the expectation of the one subtracted from the
-         * advantage (E_a[grad log p_a A~(a)] = -grad <p, g>): unbiased */
-        const double gscale = tr->guide == GUIDE_CV ? tr->guide_scales[0] : tr->guide_scales[1];
-        for (int64_t m = 0; m < M; m++)
-            g[m] = (double)tr->grad_p[(s * N + i) * M + m] * gscale;
-        ppo_prob_grad_to_logits(probs, g, (int32_t)M, alpha * scale, extra);
-    }
-    for (int64_t m = 0; m < M; m++)
-        grad[m] += extra[m];
-    return loss;
+        guidance_rms[i] = (float)sqrt(sq[i] * scale * scale / (double)S);
+    return DGPG_OK;
 }
 
 typedef struct update_stats {
@@ -601,84 +586,42 @@ typedef struct update_stats {
     double decisions, minibatches, value_samples;
 } update_stats;
 
-/* Forward and backward of the actor over samples order[first .. first+B):
- * gathers their observations, fills d_logits, accumulates gradients. */
+/* Forward and backward of the actor over B samples (indices in backend
+ * memory): gathers their observations, fills d_logits, accumulates
+ * gradients; with_stats adds the chunk's loss statistics to tr->acc. */
 static int trainer_actor_chunk(trainer *tr, const int64_t *samples, int64_t B, double alpha,
-                               double scale, double entropy_coef, double clip,
-                               update_stats *st)
+                               double scale, double entropy_coef, double clip, int with_stats)
 {
     const int64_t N = tr->N, M = tr->M, D = tr->D;
-    for (int64_t b = 0; b < B; b++)
-        memcpy(tr->x_chunk + b * N * D, tr->obs + samples[b] * N * D,
-               sizeof(float) * (size_t)(N * D));
+    if (train_op_gather(tr->be, B, N * D, samples, tr->obs, tr->x_chunk) != DGPG_OK)
+        return DGPG_EBACKEND;
     const float *logits = trainer_actor_forward(tr, B, tr->x_chunk);
     if (!logits)
         return DGPG_EBACKEND;
-    double *row_stats = tr->chunk_stats; /* (B, 4): loss, entropy, kl, clipped */
-#pragma omp parallel for schedule(static) num_threads(dgpg_backend_threads(tr->be))
-    for (int64_t b = 0; b < B; b++) {
-        double loss = 0.0, ent = 0.0, kl = 0.0, clipped_n = 0.0;
-        for (int64_t i = 0; i < N; i++) {
-            double entropy, ratio;
-            int clipped;
-            loss += trainer_decision_grad(tr, samples[b], i, logits + (b * N + i) * M, alpha,
-                                          scale, entropy_coef, clip,
-                                          tr->d_logits + (b * N + i) * M, &entropy, &ratio,
-                                          &clipped);
-            ent += entropy;
-            kl += (ratio - 1.0) - log(ratio); /* >= 0, unbiased for KL(old || new) */
-            clipped_n += clipped;
-        }
-        row_stats[4 * b] = loss;
-        row_stats[4 * b + 1] = ent;
-        row_stats[4 * b + 2] = kl;
-        row_stats[4 * b + 3] = clipped_n;
-    }
-    if (st) {
-        /* summed in sample order: the logged statistics are repeatable */
-        for (int64_t b = 0; b < B; b++) {
-            st->policy_loss += row_stats[4 * b];
-            st->entropy += row_stats[4 * b + 1];
-            st->kl += row_stats[4 * b + 2];
-            st->clip_frac += row_stats[4 * b + 3];
-        }
-        st->decisions += (double)(B * N);
-    }
+    const train_policy_args args = {
+        tr->guide, B, N, (int32_t)M, samples, logits, tr->actions, tr->logp, tr->adv,
+        tr->p_star, tr->grad_p,
+        tr->guide == GUIDE_CV ? tr->guide_scales[0] : tr->guide_scales[1],
+        alpha, scale, entropy_coef, clip};
+    if (train_op_policy_grad(tr->be, &args, tr->d_logits, tr->decision_stats,
+                             with_stats ? tr->acc : NULL) != DGPG_OK)
+        return DGPG_EBACKEND;
     return trainer_actor_backward(tr, B, tr->x_chunk) == 0 ? DGPG_OK : DGPG_EBACKEND;
 }
 
-static int trainer_critic_chunk(trainer *tr, const int64_t *samples, int64_t B, double scale,
-                                update_stats *st)
+static int trainer_critic_chunk(trainer *tr, const int64_t *samples, int64_t B, double scale)
 {
     const int64_t N = tr->N, D = tr->D, S = tr->S;
     const int64_t V = tr->mappo ? 1 : N;
-    const float *input;
-    if (tr->mappo) {
-        for (int64_t b = 0; b < B; b++)
-            memcpy(tr->s_chunk + b * S, tr->state + samples[b] * S, sizeof(float) * (size_t)S);
-        input = tr->s_chunk;
-    } else {
-        for (int64_t b = 0; b < B; b++)
-            memcpy(tr->x_chunk + b * N * D, tr->obs + samples[b] * N * D,
-                   sizeof(float) * (size_t)(N * D));
-        input = tr->x_chunk;
-    }
-    const float *v = trainer_critic_forward(tr, B, input);
-    if (!v)
+    const float *input = tr->mappo ? tr->s_chunk : tr->x_chunk;
+    int rc = tr->mappo ? train_op_gather(tr->be, B, S, samples, tr->state, tr->s_chunk)
+                       : train_op_gather(tr->be, B, N * D, samples, tr->obs, tr->x_chunk);
+    const float *v = rc == DGPG_OK ? trainer_critic_forward(tr, B, input) : NULL;
+    const dgpg_config_algo *a = &tr->cfg->algo;
+    if (!v || train_op_value_grad(tr->be, B, V, samples, v, tr->values, tr->ret, a->clip,
+                                  a->huber_delta, a->value_coef * scale, tr->d_value,
+                                  tr->sample_loss, tr->acc + 4) != DGPG_OK)
         return DGPG_EBACKEND;
-    const double clip = tr->cfg->algo.clip, huber = tr->cfg->algo.huber_delta;
-    const double coef = tr->cfg->algo.value_coef;
-    double loss = 0.0;
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t j = 0; j < V; j++) {
-            double grad;
-            int64_t at = samples[b] * V + j;
-            loss += ppo_value_loss((double)v[b * V + j], (double)tr->values[at],
-                                   (double)tr->ret[at], clip, huber, &grad);
-            tr->d_value[b * V + j] = (float)(coef * scale * grad);
-        }
-    st->value_loss += loss;
-    st->value_samples += (double)(B * V);
     return trainer_critic_backward(tr, B, input) == 0 ? DGPG_OK : DGPG_EBACKEND;
 }
 
@@ -702,9 +645,19 @@ static int trainer_clip_and_step(trainer *tr, mlp *net, double *grad_norm_sum)
     return DGPG_OK;
 }
 
+/* The host's sample order to the backend (a no-op on the CPU). */
+static int trainer_upload_order(trainer *tr, int64_t n)
+{
+    if (tr->order_dev == tr->order)
+        return DGPG_OK;
+    return dgpg_backend_upload(tr->be, tr->order_dev, tr->order, sizeof(int64_t) * (size_t)n) == 0
+               ? DGPG_OK
+               : DGPG_EBACKEND;
+}
+
 /* Deterministic shuffle of the T E samples for one epoch: Fisher-Yates
  * with Philox uniforms keyed by (train seed, episode, epoch). */
-static void trainer_shuffle(trainer *tr, int64_t episode, int64_t epoch)
+static int trainer_shuffle(trainer *tr, int64_t episode, int64_t epoch)
 {
     const int64_t n = tr->T * tr->E;
     for (int64_t k = 0; k < n; k++)
@@ -717,6 +670,7 @@ static void trainer_shuffle(trainer *tr, int64_t episode, int64_t epoch)
         tr->order[k] = tr->order[j];
         tr->order[j] = tmp;
     }
+    return trainer_upload_order(tr, n);
 }
 
 /* Per-agent gradient-estimator variance (claim 1 of SPEC): the policy
@@ -730,36 +684,34 @@ static int trainer_gradient_variance(trainer *tr, double alpha, float *variance,
     const int64_t E = tr->E, T = tr->T, N = tr->N;
     const int64_t G = tr->cfg->algo.variance_groups < E ? tr->cfg->algo.variance_groups : E;
     const int64_t P = tr->actor.n_params;
-    memset(tr->grad_sum, 0, sizeof(double) * (size_t)P);
-    memset(tr->grad_sumsq, 0, sizeof(double) * (size_t)P);
+    if (dgpg_backend_zero(tr->be, tr->grad_sum, sizeof(double) * (size_t)P) != 0 ||
+        dgpg_backend_zero(tr->be, tr->grad_sumsq, sizeof(double) * (size_t)P) != 0)
+        return DGPG_EBACKEND;
     for (int64_t g = 0; g < G; g++) {
         int64_t e0 = g * E / G, e1 = (g + 1) * E / G;
         int64_t n = 0;
         for (int64_t t = 0; t < T; t++)
             for (int64_t e = e0; e < e1; e++)
                 tr->order[n++] = t * E + e;
-        memset(tr->actor.grads, 0, sizeof(float) * (size_t)P);
+        if (trainer_upload_order(tr, n) != DGPG_OK ||
+            dgpg_backend_zero(tr->be, tr->actor.grads, sizeof(float) * (size_t)P) != 0)
+            return DGPG_EBACKEND;
         double scale = 1.0 / (double)(n * (tr->shared ? N : 1));
         for (int64_t first = 0; first < n; first += tr->chunk) {
             int64_t B = n - first < tr->chunk ? n - first : tr->chunk;
             /* entropy 0, clip range unbounded: the plain estimator */
-            int rc = trainer_actor_chunk(tr, tr->order + first, B, alpha, scale, 0.0, 1e30, NULL);
+            int rc = trainer_actor_chunk(tr, tr->order_dev + first, B, alpha, scale, 0.0, 1e30, 0);
             if (rc != DGPG_OK)
                 return rc;
         }
-        for (int64_t p = 0; p < P; p++) {
-            double x = tr->actor.grads[p];
-            tr->grad_sum[p] += x;
-            tr->grad_sumsq[p] += x * x;
-        }
+        if (train_op_accumulate(tr->be, P, tr->actor.grads, tr->grad_sum, tr->grad_sumsq))
+            return DGPG_EBACKEND;
     }
-    for (int64_t p = 0; p < P; p++) {
-        double mean = tr->grad_sum[p] / (double)G;
-        tr->grad_sumsq[p] = (tr->grad_sumsq[p] - (double)G * mean * mean) / (double)(G - 1);
-        tr->grad_sum[p] = mean * mean;
-    }
-    mlp_sum_per_net(&tr->actor, tr->grad_sumsq, tr->norm_scratch);
-    mlp_sum_per_net(&tr->actor, tr->grad_sum, tr->norm_scale);
+    dgpg_net_layout layout = mlp_layout(&tr->actor);
+    if (train_op_variance_finish(tr->be, P, G, tr->grad_sum, tr->grad_sumsq) != DGPG_OK ||
+        train_op_net_sums(tr->be, &layout, tr->grad_sumsq, tr->norm_scratch) != DGPG_OK ||
+        train_op_net_sums(tr->be, &layout, tr->grad_sum, tr->norm_scale) != DGPG_OK)
+        return DGPG_EBACKEND;
     /* shared parameters: one network, its figures stand for every agent */
     for (int64_t i = 0; i < N; i++) {
         variance[i] = (float)tr->norm_scratch[tr->shared ? 0 : i];
@@ -771,25 +723,34 @@ static int trainer_gradient_variance(trainer *tr, double alpha, float *variance,
 static int trainer_update(trainer *tr, int64_t episode, double alpha, update_stats *st)
 {
     const int64_t n = tr->T * tr->E, N = tr->N;
+    const int64_t V = tr->mappo ? 1 : N;
     const int64_t n_mb = tr->cfg->algo.minibatches < n ? tr->cfg->algo.minibatches : n;
     memset(st, 0, sizeof *st);
+    if (dgpg_backend_zero(tr->be, tr->acc, 8 * sizeof(double)) != 0)
+        return DGPG_EBACKEND;
     for (int64_t epoch = 0; epoch < tr->cfg->algo.epochs; epoch++) {
-        trainer_shuffle(tr, episode, epoch);
+        if (trainer_shuffle(tr, episode, epoch) != DGPG_OK)
+            return DGPG_EBACKEND;
         for (int64_t mb = 0; mb < n_mb; mb++) {
             int64_t first = mb * n / n_mb, last = (mb + 1) * n / n_mb;
             int64_t size = last - first;
-            memset(tr->actor.grads, 0, sizeof(float) * (size_t)tr->actor.n_params);
-            memset(tr->critic.grads, 0, sizeof(float) * (size_t)tr->critic.n_params);
+            if (dgpg_backend_zero(tr->be, tr->actor.grads,
+                                  sizeof(float) * (size_t)tr->actor.n_params) != 0 ||
+                dgpg_backend_zero(tr->be, tr->critic.grads,
+                                  sizeof(float) * (size_t)tr->critic.n_params) != 0)
+                return DGPG_EBACKEND;
             double actor_scale = 1.0 / (double)(size * (tr->shared ? N : 1));
             double critic_scale = 1.0 / (double)(size * (tr->mappo || !tr->shared ? 1 : N));
             for (int64_t at = first; at < last; at += tr->chunk) {
                 int64_t B = last - at < tr->chunk ? last - at : tr->chunk;
-                int rc = trainer_actor_chunk(tr, tr->order + at, B, alpha, actor_scale,
-                                             tr->cfg->algo.entropy_coef, tr->cfg->algo.clip, st);
+                int rc = trainer_actor_chunk(tr, tr->order_dev + at, B, alpha, actor_scale,
+                                             tr->cfg->algo.entropy_coef, tr->cfg->algo.clip, 1);
                 if (rc == DGPG_OK)
-                    rc = trainer_critic_chunk(tr, tr->order + at, B, critic_scale, st);
+                    rc = trainer_critic_chunk(tr, tr->order_dev + at, B, critic_scale);
                 if (rc != DGPG_OK)
                     return rc;
+                st->decisions += (double)(B * N);
+                st->value_samples += (double)(B * V);
             }
             if (trainer_clip_and_step(tr, &tr->actor, &st->grad_norm) != DGPG_OK ||
                 trainer_clip_and_step(tr, &tr->critic, NULL) != DGPG_OK)
@@ -797,16 +758,15 @@ static int trainer_update(trainer *tr, int64_t episode, double alpha, update_sta
             st->minibatches += 1.0;
         }
     }
+    double acc[8];
+    if (dgpg_backend_download(tr->be, acc, tr->acc, sizeof acc) != 0)
+        return DGPG_EBACKEND;
+    st->policy_loss = acc[0];
+    st->entropy = acc[1];
+    st->kl = acc[2];
+    st->clip_frac = acc[3];
+    st->value_loss = acc[4];
     return DGPG_OK;
-}
-
-/* First non-finite value of x (n), or -1. */
-static int64_t train_first_nonfinite(const float *x, int64_t n)
-{
-    for (int64_t k = 0; k < n; k++)
-        if (!isfinite(x[k]))
-            return k;
-    return -1;
 }
 
 /* NaN/Inf guard: names the episode (1-based, as the progress lines) and the
@@ -820,11 +780,16 @@ typedef struct train_tensor_ref {
     int64_t n;
 } train_tensor_ref;
 
-static int train_check_tensors(const train_tensor_ref *tensors, size_t count, int64_t episode,
-                               char *err, size_t err_len)
+static int train_check_tensors(dgpg_backend *be, const train_tensor_ref *tensors, size_t count,
+                               int64_t episode, char *err, size_t err_len)
 {
     for (size_t k = 0; k < count; k++) {
-        int64_t at = train_first_nonfinite(tensors[k].data, tensors[k].n);
+        int64_t at;
+        if (train_op_first_nonfinite(be, tensors[k].data, tensors[k].n, &at) != DGPG_OK) {
+            snprintf(err, err_len, "episode %lld: checking tensor %s for NaN failed (see the "
+                     "backend's error above)", (long long)episode + 1, tensors[k].name);
+            return DGPG_EBACKEND;
+        }
         if (at >= 0) {
             snprintf(err, err_len,
                      "episode %lld: NaN or Inf in tensor %s (element %lld of %lld); the run "
@@ -853,7 +818,7 @@ static int trainer_check_rollout(const trainer *tr, int64_t episode, char *err, 
                      "episodes before it", (long long)episode + 1, (long long)j);
             return DGPG_ENUMERIC;
         }
-    return train_check_tensors(tensors, sizeof tensors / sizeof tensors[0], episode, err,
+    return train_check_tensors(tr->be, tensors, sizeof tensors / sizeof tensors[0], episode, err,
                                err_len);
 }
 
@@ -869,7 +834,7 @@ static int trainer_check_update(const trainer *tr, int64_t episode, const update
     const train_tensor_ref tensors[] = {
         {"actor.params", tr->actor.params, tr->actor.n_params},
         {"critic.params", tr->critic.params, tr->critic.n_params}};
-    return train_check_tensors(tensors, sizeof tensors / sizeof tensors[0], episode, err,
+    return train_check_tensors(tr->be, tensors, sizeof tensors / sizeof tensors[0], episode, err,
                                err_len);
 }
 
@@ -998,7 +963,11 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             goto done;
         }
         double t1 = train_now();
-        trainer_advantages(&tr, alpha, tensors[TE_GUIDANCE]);
+        if ((rc = trainer_advantages(&tr, alpha, tensors[TE_GUIDANCE])) != DGPG_OK) {
+            snprintf(err, err_len, "episode %lld: the advantages failed: %s",
+                     (long long)episode + 1, dgpg_strerror(rc));
+            goto done;
+        }
         if ((rc = trainer_check_rollout(&tr, episode, err, err_len)) != DGPG_OK)
             goto done;
         update_stats st;
@@ -1010,8 +979,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                      (long long)episode + 1, dgpg_strerror(rc));
             goto done;
         }
-        if (episode == inject_at)
-            tr.actor.params[tr.actor.n_params / 2] = NAN;
+        if (episode == inject_at) {
+            const float nan = NAN;
+            dgpg_backend_upload(tr.be, tr.actor.params + tr.actor.n_params / 2, &nan, sizeof nan);
+        }
         if ((rc = trainer_check_update(&tr, episode, &st, err, err_len)) != DGPG_OK)
             goto done;
         double t2 = train_now();
@@ -1025,11 +996,15 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                                critic_per * critic_rows * (double)cfg->algo.epochs);
         update_seconds += t2 - t1;
 
+        /* the mean action distribution: the one (N, M) tensor that comes back */
+        if (train_op_column_sums(tr.be, T * E, N * M, tr.probs, tr.host_scratch, NULL) != 0) {
+            snprintf(err, err_len, "episode %lld: summing the action probabilities failed",
+                     (long long)episode + 1);
+            rc = DGPG_EBACKEND;
+            goto done;
+        }
         for (int64_t k = 0; k < N * M; k++)
-            tensors[TE_PROBS][k] = 0.0f;
-        for (int64_t s = 0; s < T * E; s++)
-            for (int64_t k = 0; k < N * M; k++)
-                tensors[TE_PROBS][k] += tr.probs[s * N * M + k] / (float)(T * E);
+            tensors[TE_PROBS][k] = (float)(tr.host_scratch[k] / (double)(T * E));
         double scalars[SC_COUNT];
         double cost = -total.reward / total.steps;
         scalars[SC_REWARD] = total.reward / total.steps;
@@ -1057,7 +1032,12 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         }
         if (episode % cfg->log.snapshot_every == 0) {
             const float *params[1] = {tr.actor.params};
-            if (dgpg_log_snapshot(log, episode, params) != 0) {
+            if (tr.cuda) /* the snapshot is written from host memory */
+                params[0] = dgpg_backend_download(tr.be, tr.params_host, tr.actor.params,
+                                                  sizeof(float) * (size_t)param_size) == 0
+                                ? tr.params_host
+                                : NULL;
+            if (!params[0] || dgpg_log_snapshot(log, episode, params) != 0) {
                 snprintf(err, err_len, "%s: parameter snapshot failed", log_path);
                 rc = DGPG_EIO;
                 goto done;

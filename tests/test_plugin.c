@@ -54,9 +54,10 @@ static void test_registry(void)
     CHECK(dgpg_find_env("toy") == NULL);
     static dgpg_env_api toy = {DGPG_ENV_API_VERSION, "toy", NULL, toy_create, toy_destroy,
                                toy_dims, toy_reset, toy_observe, toy_step, toy_stats,
-                               NULL, NULL, NULL, NULL};
+                               NULL, NULL, NULL, NULL, NULL};
     static dgpg_env_api incomplete = {DGPG_ENV_API_VERSION, "half", NULL, toy_create, NULL,
-                                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+                                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                                      NULL};
     CHECK_INT_EQ(dgpg_register_env(&toy), DGPG_OK);
     CHECK(dgpg_find_env("toy") == &toy);
     CHECK_INT_EQ(dgpg_register_env(&toy), DGPG_EEXIST);

@@ -116,6 +116,11 @@ typedef struct dgpg_env_api {
     const char *(*policy_name)(void *instance, int policy);
     int (*policy_find)(void *instance, const char *name);
     int (*policy_act)(void *instance, int policy, int32_t *actions);
+
+    /* Environments on a GPU: run on this stream (a cudaStream_t) from now
+     * on, so that a training run has one stream. Optional (NULL for CPU
+     * environments). */
+    int (*bind_stream)(void *instance, void *stream);
 } dgpg_env_api;
 
 #define DGPG_MODEL_API_VERSION 1
@@ -146,6 +151,17 @@ typedef struct dgpg_model_api {
      * probabilities probs (E, N, M) of that step, or, with probs NULL,
      * the load as dispatched. Optional. */
     int (*influence)(void *instance, const float *probs, double *out);
+
+    /* The batched forms the trainer calls, in the memory the environment
+     * instance keeps its batch in (device memory for an environment on a
+     * GPU): p* at every environment's current step, p_star (E, M); dC/dp
+     * (E, N, M) at probs (E, N, M) of the current step; and the guidance
+     * inner products (E, N) of the step just taken at that step's probs
+     * (E, N, M). Required for training with the guidance form that uses
+     * them (target, descent and cv, dgpg). */
+    int (*optimal_probs_batch)(void *instance, float *p_star);
+    int (*cost_grad_batch)(void *instance, const float *probs, float *grad);
+    int (*influence_batch)(void *instance, const float *probs, float *out);
 } dgpg_model_api;
 
 /* Registry. Registration copies nothing: the struct must outlive its use.
