@@ -233,23 +233,40 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
 int dgpg_bench_train(const dgpg_config *cfg, const int64_t *n_agents, int n_sizes, FILE *out,
                      char *err, size_t err_len)
 {
-    dgpg_backend *be = dgpg_backend_cpu((int)cfg->backend.threads);
+    /* the yardstick on the backend the trainer will pick (train.c's rule:
+     * cuda, or auto where a device is visible) */
+    dgpg_backend *be = NULL;
+    char cuda_err[256] = "";
+    if (strcmp(cfg->backend.kind, "cpu") != 0)
+        be = dgpg_backend_cuda((int)cfg->backend.device, cfg->backend.tf32, cuda_err,
+                               sizeof cuda_err);
+    if (!be && strcmp(cfg->backend.kind, "cuda") == 0) {
+        snprintf(err, err_len, "%s", cuda_err);
+        return DGPG_EINVAL;
+    }
+    if (!be)
+        be = dgpg_backend_cpu((int)cfg->backend.threads);
     if (!be) {
         snprintf(err, err_len, "bench: out of memory");
         return DGPG_ENOMEM;
     }
+    const int cuda = dgpg_backend_is_cuda(be);
     double peak = dgpg_backend_sgemm_peak(be);
     int threads = dgpg_backend_threads(be);
     dgpg_backend_free(be);
     fprintf(out, "dgpg bench train: guide %s, critic %s, M = %lld, E = %lld, T = %lld, %lld "
-            "episodes, %lld epochs x %lld minibatches, hidden %lld x %lld, %d threads\n",
+            "episodes, %lld epochs x %lld minibatches, hidden %lld x %lld, backend %s\n",
             cfg->algo.guide, cfg->algo.critic, (long long)cfg->env.n_pools,
             (long long)cfg->env.n_envs, (long long)cfg->env.horizon,
             (long long)cfg->train.episodes, (long long)cfg->algo.epochs,
             (long long)cfg->algo.minibatches, (long long)cfg->algo.hidden,
-            (long long)cfg->algo.layers, threads);
-    fprintf(out, "OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (the yardstick)\n", threads,
-            peak);
+            (long long)cfg->algo.layers, cuda ? "cuda" : "cpu");
+    if (cuda)
+        fprintf(out, "cuBLAS SGEMM 8192^3 on device %lld (%s): %.1f GFLOP/s (the yardstick)\n",
+                (long long)cfg->backend.device, cfg->backend.tf32 ? "TF32" : "FP32", peak);
+    else
+        fprintf(out, "OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (the yardstick)\n",
+                threads, peak);
     fprintf(out, "%8s %16s %18s %14s %16s\n", "N", "agent-steps/s", "update GFLOP/s",
             "share of SGEMM", "seconds/episode");
     char dir[] = "/tmp/dgpg-bench-XXXXXX";

@@ -53,7 +53,9 @@ expect "eval unknown policy" 2 "unknown policy 'greedy'.*allowed: random" -- eva
 expect "eval N*E too large" 2 "memory" -- eval --set env.n_agents=10000000 --set env.n_envs=1000000
 expect "unknown env" 2 "env.name = 'nosuch'.*allowed: cloud" -- eval --set env.name=nosuch
 expect "unknown model" 2 "model.name = 'nosuch'.*allowed: cloud_mm1" -- eval --set model.name=nosuch
-expect "cuda training refused" 2 "backend.kind = .cuda.*allowed: cpu, auto" -- train --set backend.kind=cuda
+# a device index no machine has: refused with the reason on any build
+expect "cuda training on a missing device refused" 2 "backend.kind = .cuda.*allowed: cpu" -- train --force --set log.dir="$scratch/runs" --set backend.kind=cuda --set backend.device=1000
+expect "cuda bench on a missing device refused" 2 "backend.kind = .cuda.*allowed: cpu" -- bench train --backend cuda --set backend.device=1000
 expect "rate beyond the sampler" 2 "env.rho.*allowed" -- eval --set env.n_agents=10000000 --set env.lambda_mean=100 --set env.rho=0.001 --set env.n_envs=1 --set env.day_length=1
 expect "eval runs" 0 "^pstar .* 1\.0000 \+- 0\.0000" -- eval --policy pstar,random --scenarios 2 --output - --set env.n_envs=2 --set env.horizon=20
 
