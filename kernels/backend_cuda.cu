@@ -381,3 +381,14 @@ extern "C" int dgpg__cuda_zero(struct dgpg__cuda_backend *cb, void *p, size_t by
     CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cb->stream));
     return 0;
 }
+
+/* Devices visible to this process; 0 where the driver reports none. */
+extern "C" int dgpg__cuda_devices(void)
+{
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess) {
+        cudaGetLastError(); /* clear the sticky "no device" error */
+        return 0;
+    }
+    return devices;
+}

@@ -27,6 +27,15 @@ dgpg_backend *dgpg_backend_cpu(int threads)
     return be;
 }
 
+int dgpg_backend_cuda_devices(void)
+{
+#ifdef DGPG_HAVE_CUDA
+    return dgpg__cuda_devices();
+#else
+    return 0;
+#endif
+}
+
 dgpg_backend *dgpg_backend_cuda(int device, int tf32, char *err, size_t err_len)
 {
 #ifdef DGPG_HAVE_CUDA
@@ -48,6 +57,13 @@ dgpg_backend *dgpg_backend_cuda(int device, int tf32, char *err, size_t err_len)
              "no nvcc); allowed: cpu, auto");
     return NULL;
 #endif
+}
+
+int dgpg_backend_kind_is_cuda(const char *kind)
+{
+    if (strcmp(kind, "cuda") == 0)
+        return 1;
+    return strcmp(kind, "auto") == 0 && dgpg_backend_cuda_devices() > 0;
 }
 
 int dgpg_backend_is_cuda(const dgpg_backend *be)

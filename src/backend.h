@@ -26,6 +26,11 @@ dgpg_backend *dgpg_backend_cpu(int threads);
  * NULL with one line in err where there is no such device or no CUDA in
  * this build. */
 dgpg_backend *dgpg_backend_cuda(int device, int tf32, char *err, size_t err_len);
+/* CUDA devices visible to this process (0 in a build without CUDA). */
+int dgpg_backend_cuda_devices(void);
+/* backend.kind as the commands read it: 1 for "cuda", and for "auto" where
+ * a device is visible; 0 otherwise ("cpu", or "auto" without a device). */
+int dgpg_backend_kind_is_cuda(const char *kind);
 /* 1 for a CUDA backend, 0 for the CPU one. */
 int dgpg_backend_is_cuda(const dgpg_backend *be);
 /* Waits until every op issued on the backend has finished; 0 or -1. */

@@ -157,7 +157,7 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
             cfg->env.name, (long long)cfg->env.n_agents, (long long)cfg->env.n_pools,
             (long long)cfg->env.n_envs, (long long)steps);
     fprintf(out, "%-8s %-40s %16s\n", "threads", "policy", "agent-steps/s");
-    if (strcmp(cfg->backend.kind, "cuda") == 0) {
+    if (dgpg_backend_kind_is_cuda(cfg->backend.kind)) {
 #ifdef DGPG_HAVE_CUDA
         return bench_env_cuda(cfg, steps, out, err, err_len);
 #else
@@ -236,17 +236,11 @@ int dgpg_bench_train(const dgpg_config *cfg, const int64_t *n_agents, int n_size
     /* the yardstick on the backend the trainer will pick (train.c's rule:
      * cuda, or auto where a device is visible) */
     dgpg_backend *be = NULL;
-    char cuda_err[256] = "";
-    if (strcmp(cfg->backend.kind, "cpu") != 0)
-        be = dgpg_backend_cuda((int)cfg->backend.device, cfg->backend.tf32, cuda_err,
-                               sizeof cuda_err);
-    if (!be && strcmp(cfg->backend.kind, "cuda") == 0) {
-        snprintf(err, err_len, "%s", cuda_err);
-        return DGPG_EINVAL;
-    }
-    if (!be)
-        be = dgpg_backend_cpu((int)cfg->backend.threads);
-    if (!be) {
+    if (dgpg_backend_kind_is_cuda(cfg->backend.kind)) {
+        be = dgpg_backend_cuda((int)cfg->backend.device, cfg->backend.tf32, err, err_len);
+        if (!be)
+            return DGPG_EINVAL;
+    } else if (!(be = dgpg_backend_cpu((int)cfg->backend.threads))) {
         snprintf(err, err_len, "bench: out of memory");
         return DGPG_ENOMEM;
     }

@@ -4,6 +4,7 @@
  * another name), so every value passes the same validation. Exit codes:
  * 0 success, 2 a bad command line or config, 1 a failure while running. */
 #include "bench.h"
+#include "backend.h"
 #include "config.h"
 #include "dgpg/dgpg.h"
 #include "eval.h"
@@ -305,7 +306,7 @@ static int cmd_bench_train(int argc, char **argv)
         return rc;
     /* on a GPU the three sizes; on the CPU the two that fit here */
     const char *sizes = args.sizes ? args.sizes
-                        : strcmp(cfg.backend.kind, "cuda") == 0 ? "200,1500,10000"
+                        : dgpg_backend_kind_is_cuda(cfg.backend.kind) ? "200,1500,10000"
                                                                 : "200,1500";
     int64_t n_agents[16];
     int n_sizes = 0;

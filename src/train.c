@@ -211,40 +211,28 @@ static void trainer_free(trainer *tr)
  * CUDA environment and model replace the registered (CPU) ones. */
 static int trainer_backend(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
 {
-    const int want = strcmp(cfg->backend.kind, "cuda") == 0;
-    const int maybe = want || strcmp(cfg->backend.kind, "auto") == 0;
-#ifdef DGPG_HAVE_CUDA
+    const int explicit_cuda = strcmp(cfg->backend.kind, "cuda") == 0;
     const int on_device = strcmp(cfg->env.name, "cloud") == 0 &&
                           strcmp(cfg->model.name, "cloud_mm1") == 0;
-    if (maybe && !on_device && want) {
+    if (explicit_cuda && !on_device) {
         snprintf(err, err_len, "backend.kind = 'cuda': env.name = '%s' with model.name = '%s' "
                  "has no CUDA implementation; allowed: cpu, auto, or env cloud with model "
                  "cloud_mm1", cfg->env.name, cfg->model.name);
         return DGPG_EINVAL;
     }
-    if (maybe && on_device) {
-        char cuda_err[256] = "";
-        tr->be = dgpg_backend_cuda((int)cfg->backend.device, cfg->backend.tf32, cuda_err,
-                                   sizeof cuda_err);
-        if (!tr->be && want) {
-            snprintf(err, err_len, "%s", cuda_err);
+    /* auto without a device, or for a plug-in with no CUDA implementation:
+     * the CPU */
+    if (on_device && dgpg_backend_kind_is_cuda(cfg->backend.kind)) {
+        tr->be = dgpg_backend_cuda((int)cfg->backend.device, cfg->backend.tf32, err, err_len);
+        if (!tr->be)
             return DGPG_EINVAL;
-        }
-        if (tr->be) {
-            tr->cuda = 1;
-            tr->env_api = &dgpg_cloud_cuda_env_api;
-            tr->model_api = &dgpg_cloud_cuda_model_api;
-            return DGPG_OK;
-        }
-    }
-#else
-    if (want) {
-        snprintf(err, err_len, "backend.kind = 'cuda': this build has no CUDA backend (CMake "
-                 "found no nvcc); allowed: cpu, auto");
-        return DGPG_EINVAL;
-    }
-    (void)maybe;
+#ifdef DGPG_HAVE_CUDA
+        tr->cuda = 1;
+        tr->env_api = &dgpg_cloud_cuda_env_api;
+        tr->model_api = &dgpg_cloud_cuda_model_api;
+        return DGPG_OK;
 #endif
+    }
     tr->be = dgpg_backend_cpu((int)cfg->backend.threads);
     if (!tr->be) {
         snprintf(err, err_len, "train: out of memory for the backend");
@@ -390,6 +378,10 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     /* the device scratch of the ops that stage host arrays: the largest is
      * the per-column sums of the (N, M) action probabilities */
     if (!failed && dgpg_backend_reserve(tr->be, (size_t)(2 * N * M + 4 * N + 8192)) != 0)
+        failed = 1;
+    /* sizes the backend's per-network scratch now, not in the first update */
+    if (!failed && (mlp_grad_sq_norms(&tr->actor, tr->norm_scratch) != 0 ||
+                    mlp_grad_sq_norms(&tr->critic, tr->norm_scratch) != 0))
         failed = 1;
     if (failed) {
         snprintf(err, err_len,
