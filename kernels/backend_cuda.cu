@@ -11,6 +11,7 @@
 #include "cuda_check.h"
 #include "nn.h"
 
+#include <cub/block/block_reduce.cuh>
 #include <cublas_v2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,22 +269,26 @@ static int cuda_per_net(struct dgpg__cuda_backend *cb, int64_t K)
     return 0;
 }
 
-/* One thread per network: its squares summed over every layer in order. */
+/* One block per network: its squares over every layer, a CUB block
+ * reduction (the order differs from the CPU's loop only in rounding). */
+#define NET_NORM_BLOCK 256
 __global__ void cuda_net_sq_norm_kernel(dgpg_net_layout layout, const float *x, double *out)
 {
-    int64_t k = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (k >= layout.K)
-        return;
+    typedef cub::BlockReduce<double, NET_NORM_BLOCK> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    const int64_t k = blockIdx.x;
     double sum = 0.0;
     for (int l = 0; l < layout.layers; l++) {
         const float *w = x + layout.weight_offset[l] + k * layout.weight_size[l];
         const float *b = x + layout.bias_offset[l] + k * layout.bias_size[l];
-        for (int64_t j = 0; j < layout.weight_size[l]; j++)
+        for (int64_t j = threadIdx.x; j < layout.weight_size[l]; j += blockDim.x)
             sum += (double)w[j] * w[j];
-        for (int64_t j = 0; j < layout.bias_size[l]; j++)
+        for (int64_t j = threadIdx.x; j < layout.bias_size[l]; j += blockDim.x)
             sum += (double)b[j] * b[j];
     }
-    out[k] = sum;
+    double total = reduce(temp).Sum(sum);
+    if (threadIdx.x == 0)
+        out[k] = total;
 }
 
 /* x[offset + k size + j] *= scale[k] over one block of K slices. */
@@ -298,13 +303,12 @@ extern "C" int dgpg__cuda_net_sq_norms(struct dgpg__cuda_backend *cb,
                                        const dgpg_net_layout *layout, const float *x,
                                        double *out)
 {
-    const int block = 128;
     if (layout->K <= 0)
         return 0;
     if (cuda_per_net(cb, layout->K))
         return -7;
-    cuda_net_sq_norm_kernel<<<(unsigned)DGPG_CEIL_DIV(layout->K, block), block, 0,
-                              cb->stream>>>(*layout, x, cb->per_net);
+    cuda_net_sq_norm_kernel<<<(unsigned)layout->K, NET_NORM_BLOCK, 0, cb->stream>>>(
+        *layout, x, cb->per_net);
     CUDA_CHECK(cudaGetLastError());
     return dgpg__cuda_copy(cb, out, cb->per_net, sizeof(double) * (size_t)layout->K, 0);
 }

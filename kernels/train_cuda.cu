@@ -9,14 +9,17 @@
  * reduction partials, then the staging area.
  *
  * Status: compiled (warnings as errors, sm_80 and sm_90); not yet run on a
- * GPU (docs/gpu.md). tests/test_gpu_train_parity.sh compares a training
- * run with the CPU's and skips itself where no device is present. */
+ * GPU (docs/gpu.md). tests/test_gpu_train_ops_parity.c compares every op
+ * with the CPU's, tests/test_gpu_train_parity.py whole training runs; both
+ * skip themselves where no device is present. */
 #include "cuda_check.h"
 #include "train_math.h"
 
 #include "train_ops_cuda.h"
 
 #include <cub/block/block_reduce.cuh>
+#include <stdlib.h>
+#include <string.h>
 
 #define TRAIN_BLOCK 256
 #define TRAIN_PARTIAL_BLOCKS 1024
@@ -37,12 +40,27 @@ static double *train_staging(struct dgpg__cuda_backend *cb, size_t doubles)
     return scratch ? scratch + TRAIN_PARTIALS : NULL;
 }
 
+/* DGPG_CUDA_SYNC=1 in the environment: wait after every launch, so that a
+ * fault inside a kernel is reported at its own launch, not at the next
+ * wait (debugging only: it serialises host and device). */
+static int train_debug_sync(void)
+{
+    static int state = -1;
+    if (state < 0) {
+        const char *v = getenv("DGPG_CUDA_SYNC");
+        state = v && strcmp(v, "1") == 0;
+    }
+    return state;
+}
+
 #define TRAIN_LAUNCH(kernel, count, cb, ...)                                               \
     do {                                                                                  \
         if ((count) > 0) { /* no blocks: an error to CUDA, nothing to do to us */         \
             kernel<<<(unsigned)DGPG_CEIL_DIV((int64_t)(count), TRAIN_BLOCK), TRAIN_BLOCK, 0, \
                      train_stream(cb)>>>(__VA_ARGS__);                                    \
             CUDA_CHECK(cudaGetLastError());                                               \
+            if (train_debug_sync())                                                       \
+                CUDA_CHECK(cudaStreamSynchronize(train_stream(cb)));                      \
         }                                                                                 \
     } while (0)
 
@@ -178,14 +196,18 @@ __global__ void train_column_sums_thread_kernel(int64_t rows, int64_t cols, cons
     out[cols + j] = ss;
 }
 
-/* Few columns: one block per column, a CUB block reduction over its rows. */
-__global__ void train_column_sums_block_kernel(int64_t rows, int64_t cols, const float *x,
-                                               double *out)
+/* Few columns: a grid of (blocks per column) x (columns); each block's CUB
+ * reduction of its share of the column's rows goes to partials
+ * [(2 j + {0: sum, 1: squares}) gridDim.x + block], and one block per
+ * column then sums its partials in block order. */
+__global__ void train_column_partials_kernel(int64_t rows, int64_t cols, const float *x,
+                                             double *partials)
 {
     __shared__ typename train_block_reduce::TempStorage temp;
-    const int64_t j = blockIdx.x;
+    const int64_t j = blockIdx.y;
     double s = 0.0, ss = 0.0;
-    for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
+    for (int64_t r = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; r < rows;
+         r += (int64_t)gridDim.x * blockDim.x) {
         double v = x[r * cols + j];
         s += v;
         ss += v * v;
@@ -194,8 +216,24 @@ __global__ void train_column_sums_block_kernel(int64_t rows, int64_t cols, const
     __syncthreads();
     double total_sq = train_block_reduce(temp).Sum(ss);
     if (threadIdx.x == 0) {
-        out[j] = total;
-        out[cols + j] = total_sq;
+        partials[(2 * j) * gridDim.x + blockIdx.x] = total;
+        partials[(2 * j + 1) * gridDim.x + blockIdx.x] = total_sq;
+    }
+}
+
+__global__ void train_column_finish_kernel(int64_t cols, int blocks, const double *partials,
+                                           double *out)
+{
+    __shared__ typename train_block_reduce::TempStorage temp;
+    const int64_t j = blockIdx.x;
+    for (int c = 0; c < 2; c++) {
+        double sum = 0.0;
+        for (int k = threadIdx.x; k < blocks; k += blockDim.x)
+            sum += partials[(2 * j + c) * blocks + k];
+        double total = train_block_reduce(temp).Sum(sum);
+        if (threadIdx.x == 0)
+            out[c * cols + j] = total;
+        __syncthreads();
     }
 }
 
@@ -206,13 +244,24 @@ extern "C" int dgpg__cuda_train_column_sums(struct dgpg__cuda_backend *cb, int64
     if (cols <= 0)
         return 0;
     double *out = train_staging(cb, 2 * (size_t)cols);
-    if (!out)
+    double *partials = dgpg__cuda_scratch(cb, TRAIN_PARTIALS);
+    if (!out || !partials)
         return -7;
-    if (cols >= 4096) {
+    if (cols >= TRAIN_PARTIALS / 2) {
+        /* many columns: one thread per column is coalesced and fills the device */
         TRAIN_LAUNCH(train_column_sums_thread_kernel, cols, cb, rows, cols, x, out);
     } else {
-        train_column_sums_block_kernel<<<(unsigned)cols, TRAIN_BLOCK, 0, train_stream(cb)>>>(
-            rows, cols, x, out);
+        /* few columns (the MAPPO returns, the whole-batch advantage moments):
+         * enough blocks per column to fill the device, within the partials */
+        int64_t per_column = DGPG_CEIL_DIV(rows, (int64_t)TRAIN_BLOCK * 8);
+        const int64_t room = TRAIN_PARTIALS / (2 * cols);
+        per_column = per_column < 1 ? 1 : (per_column > room ? room : per_column);
+        dim3 grid((unsigned)per_column, (unsigned)cols);
+        train_column_partials_kernel<<<grid, TRAIN_BLOCK, 0, train_stream(cb)>>>(rows, cols, x,
+                                                                                 partials);
+        CUDA_CHECK(cudaGetLastError());
+        train_column_finish_kernel<<<(unsigned)cols, TRAIN_BLOCK, 0, train_stream(cb)>>>(
+            cols, (int)per_column, partials, out);
         CUDA_CHECK(cudaGetLastError());
     }
     if (sum && dgpg__cuda_copy(cb, sum, out, sizeof(double) * (size_t)cols, 0))
@@ -415,22 +464,23 @@ extern "C" int dgpg__cuda_train_variance_finish(struct dgpg__cuda_backend *cb, i
     return 0;
 }
 
-/* One thread per network, its layers in order (as the CPU). */
+/* One block per network: a CUB block reduction over its slices. */
 __global__ void train_net_sums_kernel(dgpg_net_layout layout, const double *x, double *out)
 {
-    int64_t k = TRAIN_INDEX();
-    if (k >= layout.K)
-        return;
+    __shared__ typename train_block_reduce::TempStorage temp;
+    const int64_t k = blockIdx.x;
     double sum = 0.0;
     for (int l = 0; l < layout.layers; l++) {
         const double *w = x + layout.weight_offset[l] + k * layout.weight_size[l];
         const double *b = x + layout.bias_offset[l] + k * layout.bias_size[l];
-        for (int64_t j = 0; j < layout.weight_size[l]; j++)
+        for (int64_t j = threadIdx.x; j < layout.weight_size[l]; j += blockDim.x)
             sum += w[j];
-        for (int64_t j = 0; j < layout.bias_size[l]; j++)
+        for (int64_t j = threadIdx.x; j < layout.bias_size[l]; j += blockDim.x)
             sum += b[j];
     }
-    out[k] = sum;
+    double total = train_block_reduce(temp).Sum(sum);
+    if (threadIdx.x == 0)
+        out[k] = total;
 }
 
 extern "C" int dgpg__cuda_train_net_sums(struct dgpg__cuda_backend *cb,
@@ -440,7 +490,11 @@ extern "C" int dgpg__cuda_train_net_sums(struct dgpg__cuda_backend *cb,
     double *staged = train_staging(cb, (size_t)layout->K);
     if (!staged)
         return -7;
-    TRAIN_LAUNCH(train_net_sums_kernel, layout->K, cb, *layout, x, staged);
+    if (layout->K > 0) {
+        train_net_sums_kernel<<<(unsigned)layout->K, TRAIN_BLOCK, 0, train_stream(cb)>>>(
+            *layout, x, staged);
+        CUDA_CHECK(cudaGetLastError());
+    }
     return dgpg__cuda_copy(cb, out, staged, sizeof(double) * (size_t)layout->K, 0);
 }
 

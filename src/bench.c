@@ -157,7 +157,13 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
             cfg->env.name, (long long)cfg->env.n_agents, (long long)cfg->env.n_pools,
             (long long)cfg->env.n_envs, (long long)steps);
     fprintf(out, "%-8s %-40s %16s\n", "threads", "policy", "agent-steps/s");
-    if (dgpg_backend_kind_is_cuda(cfg->backend.kind)) {
+    if (strcmp(cfg->backend.kind, "cuda") == 0 && api != &dgpg_cloud_env_api) {
+        snprintf(err, err_len, "backend.kind = 'cuda': env.name = '%s' has no CUDA "
+                 "implementation; allowed: cpu, auto, or env cloud", cfg->env.name);
+        return DGPG_EINVAL;
+    }
+    /* auto: the device only for an environment with a CUDA implementation */
+    if (dgpg_backend_kind_is_cuda(cfg->backend.kind) && api == &dgpg_cloud_env_api) {
 #ifdef DGPG_HAVE_CUDA
         return bench_env_cuda(cfg, steps, out, err, err_len);
 #else

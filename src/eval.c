@@ -250,7 +250,9 @@ int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
      * action and reward buffers in device memory (statistics come back to
      * the host); the table is the same as the CPU's, bitwise
      * (tests/test_gpu_eval.sh) */
-    const int cuda = dgpg_backend_kind_is_cuda(cfg->backend.kind);
+    /* auto: the device only for an environment with a CUDA implementation */
+    const int cuda = strcmp(cfg->backend.kind, "cuda") == 0 ||
+                     (dgpg_backend_kind_is_cuda(cfg->backend.kind) && api == &dgpg_cloud_env_api);
 #ifdef DGPG_HAVE_CUDA
     if (cuda && api == &dgpg_cloud_env_api)
         api = &dgpg_cloud_cuda_env_api;
