@@ -4,6 +4,7 @@
 
 #include "../kernels/sample.h"
 #include "backend.h"
+#include "cloud.h"
 #include "dgpg/dgpg.h"
 #include "train.h"
 
@@ -50,8 +51,6 @@ static int bench_categorical_step(const dgpg_env_api *api, void *inst, const dgp
 }
 
 #ifdef DGPG_HAVE_CUDA
-#include "cloud.h"
-
 #include <cuda_runtime.h>
 
 int dgpg_cuda_sample_categorical(uint64_t seed, uint32_t env_offset, int64_t n_envs,
