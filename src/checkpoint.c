@@ -296,3 +296,61 @@ done:
     H5Fclose(file);
     return rc;
 }
+
+int dgpg_checkpoint_load_actor(const char *run_dir, dgpg_backend *be, int64_t n_agents,
+                               int64_t n_actions, int64_t obs_dim, mlp *actor, char *err,
+                               size_t err_len)
+{
+    char path[DGPG_PATH_LEN + 32];
+    dgpg_config run;
+    err[0] = '\0';
+    memset(actor, 0, sizeof *actor);
+    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+    if (access(path, R_OK) != 0) {
+        snprintf(err, err_len, "run '%s': no readable %s; allowed: a run directory made by "
+                 "dgpg train", run_dir, path);
+        return -1;
+    }
+    char cfg_err[DGPG_ERR_LEN] = "";
+    if (dgpg_config_load(&run, path, NULL, 0, cfg_err, sizeof cfg_err) != 0) {
+        snprintf(err, err_len, "run '%s': %s", run_dir, cfg_err);
+        return -1;
+    }
+    if (run.env.n_agents != n_agents || run.env.n_pools != n_actions) {
+        snprintf(err, err_len, "run '%s' was trained for env.n_agents = %lld, env.n_pools = "
+                 "%lld; allowed: a run of this evaluation's N = %lld and M = %lld", run_dir,
+                 (long long)run.env.n_agents, (long long)run.env.n_pools, (long long)n_agents,
+                 (long long)n_actions);
+        return -1;
+    }
+    if (mlp_init(actor, be, run.algo.share_params ? 1 : n_agents, (int32_t)obs_dim,
+                 (int32_t)run.algo.hidden, (int32_t)run.algo.layers, (int32_t)n_actions) != 0) {
+        snprintf(err, err_len, "run '%s': out of memory for its actor", run_dir);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/checkpoint.h5", run_dir);
+    hid_t file = access(path, R_OK) == 0 && H5Fis_hdf5(path) > 0
+                     ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)
+                     : H5I_INVALID_HID;
+    if (file < 0) {
+        snprintf(err, err_len, "run '%s': no readable checkpoint %s; allowed: a run that has "
+                 "written one", run_dir, path);
+        mlp_free(actor);
+        return -1;
+    }
+    const size_t bytes = sizeof(float) * (size_t)actor->n_params;
+    float *host = dgpg_backend_is_cuda(be) ? malloc(bytes ? bytes : 1) : actor->params;
+    int rc = host ? checkpoint_read(file, path, "actor_params", H5T_NATIVE_FLOAT,
+                                    (hsize_t)actor->n_params, host, err, err_len)
+                  : -1;
+    if (rc == 0 && host != actor->params && dgpg_backend_upload(be, actor->params, host, bytes))
+        rc = -1;
+    if (rc != 0 && !err[0])
+        snprintf(err, err_len, "run '%s': the actor could not be loaded", run_dir);
+    if (host != actor->params)
+        free(host);
+    H5Fclose(file);
+    if (rc != 0)
+        mlp_free(actor);
+    return rc;
+}

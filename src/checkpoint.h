@@ -37,4 +37,14 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
                          mlp *actor, mlp *critic, ppo_value_norm *vnorm, int64_t n_vnorm,
                          dgpg_checkpoint_extra *extra, char *err, size_t err_len);
 
+/* The trained actor of a run directory, for evaluation: sizes `actor` on
+ * backend `be` from the run's config.yaml (algo.hidden, algo.layers,
+ * algo.share_params) and reads its parameters from the run's
+ * checkpoint.h5. The run must have been trained for N agents, M actions and
+ * observations of obs_dim; otherwise (or for a missing or foreign file) -1
+ * with one line in err naming what does not match. */
+int dgpg_checkpoint_load_actor(const char *run_dir, dgpg_backend *be, int64_t n_agents,
+                               int64_t n_actions, int64_t obs_dim, mlp *actor, char *err,
+                               size_t err_len);
+
 #endif

@@ -15,8 +15,11 @@
 #include "cloud.h"
 #include "backend.h"
 #include "dgpg/dgpg.h"
+#include "checkpoint.h"
 #include "h5util.h"
+#include "mlp.h"
 #include "stats.h"
+#include "train_ops.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 #endif
 
 #define EVAL_MAX_POLICIES 32
+#define EVAL_MAX_RUNS 8
 
 enum eval_metric {
     EVAL_DELAY, EVAL_DROP, EVAL_COST, EVAL_COST_RATIO,
@@ -50,12 +54,22 @@ static const struct {
     {"served", "work units", "work served, summed over environments and steps"},
 };
 
+/* A trained policy ("run:DIR" in eval.policies): the run's actor, sampled
+ * as in training (softmax, Philox), on the evaluation's backend. */
+typedef struct eval_actor {
+    mlp net;
+    float *obs, *acts, *probs, *logp; /* backend memory: (E, N, D), activations, (E, N, M), (E, N) */
+} eval_actor;
+
 typedef struct eval_plan {
     int n_policies;
-    int policy[EVAL_MAX_POLICIES];
+    int policy[EVAL_MAX_POLICIES]; /* the env's policy index, or -1 - run index */
     const char *name[EVAL_MAX_POLICIES];
     int pstar;            /* index of p* among the env's policies */
     int pstar_row;        /* its row in the table, or -1 if not requested */
+    int n_runs;
+    char run_name[EVAL_MAX_RUNS][DGPG_LIST_LEN]; /* "run:DIR" as given */
+    eval_actor actor[EVAL_MAX_RUNS];
 } eval_plan;
 
 static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *list,
@@ -79,9 +93,17 @@ static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *
         for (char *end = tok + strlen(tok); end > tok && end[-1] == ' ';)
             *--end = '\0';
         int p = api->policy_find(inst, tok);
-        if (p < 0) {
-            snprintf(err, err_len, "eval.policies = '%s': unknown policy '%s'; allowed: %s",
-                     list, tok, allowed);
+        if (strncmp(tok, "run:", 4) == 0 && tok[4]) {
+            if (plan->n_runs == EVAL_MAX_RUNS) {
+                snprintf(err, err_len, "eval.policies = '%s': more than %d trained runs", list,
+                         EVAL_MAX_RUNS);
+                return DGPG_EINVAL;
+            }
+            snprintf(plan->run_name[plan->n_runs], sizeof plan->run_name[0], "%s", tok);
+            p = -1 - plan->n_runs++;
+        } else if (p < 0) {
+            snprintf(err, err_len, "eval.policies = '%s': unknown policy '%s'; allowed: %s, "
+                     "or run:DIR for a trained run", list, tok, allowed);
             return DGPG_EINVAL;
         }
         for (int q = 0; q < plan->n_policies; q++)
@@ -99,7 +121,8 @@ static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *
         }
         if (p == plan->pstar)
             plan->pstar_row = plan->n_policies;
-        plan->name[plan->n_policies] = api->policy_name(inst, p);
+        plan->name[plan->n_policies] =
+            p >= 0 ? api->policy_name(inst, p) : plan->run_name[-1 - p];
         plan->policy[plan->n_policies++] = p;
     }
     if (plan->n_policies == 0) {
@@ -118,13 +141,29 @@ static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *
 }
 
 /* One episode of `policy` on the instance: sums over environments and steps. */
-static int eval_episode(const dgpg_env_api *api, void *inst, int policy, int64_t horizon,
-                        int32_t *actions, float *reward, dgpg_env_stats *per_env, int64_t E,
+/* One episode under the env's policy `policy`, or, with actor not NULL,
+ * under a trained actor on backend be (actions drawn with seed). */
+static int eval_episode(const dgpg_env_api *api, void *inst, int policy, eval_actor *actor,
+                        dgpg_backend *be, uint64_t seed, int64_t horizon, int32_t *actions,
+                        float *reward, dgpg_env_stats *per_env, int64_t E,
                         dgpg_env_stats *total)
 {
-    int rc = api->reset(inst, 0);
+    dgpg_env_dims d;
+    int rc = api->dims(inst, &d);
+    if (rc == DGPG_OK)
+        rc = api->reset(inst, 0);
     for (int64_t t = 0; rc == DGPG_OK && t < horizon; t++) {
-        rc = api->policy_act(inst, policy, actions);
+        if (!actor) {
+            rc = api->policy_act(inst, policy, actions);
+        } else if ((rc = api->observe(inst, actor->obs, NULL)) == DGPG_OK) {
+            /* shared parameters: one network over E N rows */
+            const float *logits = mlp_forward(&actor->net, be,
+                                              actor->net.K == 1 ? E * d.n_agents : E,
+                                              actor->obs, actor->acts);
+            rc = logits ? train_op_sample(be, E, d.n_agents, d.n_actions, seed, (uint64_t)t,
+                                          logits, actor->probs, actions, actor->logp)
+                        : DGPG_EBACKEND;
+        }
         if (rc == DGPG_OK)
             rc = api->step(inst, actions, reward);
     }
@@ -140,6 +179,57 @@ static int eval_episode(const dgpg_env_api *api, void *inst, int policy, int64_t
         total->served += per_env[e].served;
         total->dropped += per_env[e].dropped;
         total->steps += per_env[e].steps;
+    }
+    return DGPG_OK;
+}
+
+static void eval_free_actors(eval_plan *plan, dgpg_backend *be)
+{
+    for (int r = 0; r < plan->n_runs; r++) {
+        eval_actor *a = &plan->actor[r];
+        float *buffers[] = {a->obs, a->acts, a->probs, a->logp};
+        for (int k = 0; k < 4; k++)
+            if (buffers[k])
+                dgpg_backend_release(be, buffers[k]);
+        mlp_free(&a->net);
+    }
+    dgpg_backend_free(be);
+}
+
+/* The trained runs' actors on a backend matching the environment's memory
+ * (CUDA for a CUDA environment, which then runs on the backend's stream). */
+static int eval_load_actors(const dgpg_config *cfg, int cuda, const dgpg_env_api *api,
+                            void *inst, const dgpg_env_dims *d, eval_plan *plan,
+                            dgpg_backend **be_out, char *err, size_t err_len)
+{
+    dgpg_backend *be = cuda ? dgpg_backend_cuda((int)cfg->backend.device, cfg->backend.tf32,
+                                                err, err_len)
+                            : dgpg_backend_cpu((int)cfg->backend.threads);
+    *be_out = be;
+    if (!be) {
+        if (!cuda)
+            snprintf(err, err_len, "eval: out of memory for the trained runs' backend");
+        return DGPG_EINVAL;
+    }
+    if (cuda && api->bind_stream && api->bind_stream(inst, dgpg_backend_stream(be)) != DGPG_OK) {
+        snprintf(err, err_len, "eval: binding the environment to the backend's stream failed");
+        return DGPG_EBACKEND;
+    }
+    const int64_t E = d->n_envs, N = d->n_agents, M = d->n_actions;
+    for (int r = 0; r < plan->n_runs; r++) {
+        eval_actor *a = &plan->actor[r];
+        if (dgpg_checkpoint_load_actor(plan->run_name[r] + 4, be, N, M, d->obs_dim, &a->net,
+                                       err, err_len) != 0)
+            return DGPG_EINVAL;
+        const int64_t rows = a->net.K == 1 ? E * N : E;
+        a->obs = dgpg_backend_alloc(be, sizeof(float) * (size_t)(E * N * d->obs_dim));
+        a->acts = dgpg_backend_alloc(be, sizeof(float) * (size_t)mlp_activation_size(&a->net, rows));
+        a->probs = dgpg_backend_alloc(be, sizeof(float) * (size_t)(E * N * M));
+        a->logp = dgpg_backend_alloc(be, sizeof(float) * (size_t)(E * N));
+        if (!a->obs || !a->acts || !a->probs || !a->logp) {
+            snprintf(err, err_len, "eval: out of memory for the actor of %s", plan->run_name[r]);
+            return DGPG_ENOMEM;
+        }
     }
     return DGPG_OK;
 }
@@ -278,11 +368,15 @@ int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
                          err_len);
     if (rc != DGPG_OK)
         return rc;
-    eval_plan plan;
+    static eval_plan plan; /* static: the trained runs' names make it large */
+    memset(&plan, 0, sizeof plan);
+    dgpg_backend *be = NULL;
     rc = eval_parse_policies(api, inst, cfg->eval.policies, &plan, err, err_len);
     dgpg_env_dims dims;
     if (rc == DGPG_OK)
         rc = api->dims(inst, &dims);
+    if (rc == DGPG_OK && plan.n_runs > 0)
+        rc = eval_load_actors(cfg, cuda, api, inst, &dims, &plan, &be, err, err_len);
     const int64_t P = plan.n_policies;
     int32_t *actions = NULL;
     float *reward = NULL;
@@ -334,11 +428,15 @@ int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
             inst = NULL;
             rc = api->create(api->user, cfg, (uint64_t)(cfg->eval.seed + k), 0, E, threads, &inst,
                              err, err_len);
+            if (rc == DGPG_OK && be && api->bind_stream)
+                rc = api->bind_stream(inst, dgpg_backend_stream(be));
             if (rc != DGPG_OK)
                 goto done;
         }
         dgpg_env_stats reference, total;
-        rc = eval_episode(api, inst, plan.pstar, T, actions, reward, per_env, E, &reference);
+        const uint64_t action_seed = (uint64_t)(cfg->eval.seed + k);
+        rc = eval_episode(api, inst, plan.pstar, NULL, be, action_seed, T, actions, reward,
+                          per_env, E, &reference);
         if (rc != DGPG_OK)
             goto episode_failed;
         double reference_cost = -reference.reward / reference.steps;
@@ -354,7 +452,10 @@ int dgpg_eval_run(const dgpg_config *cfg, FILE *out, char *err, size_t err_len)
         for (int64_t p = 0; p < P; p++) {
             if (p == plan.pstar_row)
                 total = reference;
-            else if ((rc = eval_episode(api, inst, plan.policy[p], T, actions, reward, per_env, E,
+            else if ((rc = eval_episode(api, inst, plan.policy[p],
+                                        plan.policy[p] < 0 ? &plan.actor[-1 - plan.policy[p]]
+                                                           : NULL,
+                                        be, action_seed, T, actions, reward, per_env, E,
                                         &total)) != DGPG_OK)
                 goto episode_failed;
             double cost = -total.reward / total.steps;
@@ -417,5 +518,6 @@ done:
     eval_buffer_free(cuda, reward);
     free(per_env);
     free(values);
+    eval_free_actors(&plan, be);
     return rc;
 }
