@@ -59,5 +59,13 @@ expect "cuda bench on a missing device refused" 2 "backend.kind = .cuda.*allowed
 expect "rate beyond the sampler" 2 "env.rho.*allowed" -- eval --set env.n_agents=10000000 --set env.lambda_mean=100 --set env.rho=0.001 --set env.n_envs=1 --set env.day_length=1
 expect "eval runs" 0 "^pstar .* 1\.0000 \+- 0\.0000" -- eval --policy pstar,random --scenarios 2 --output - --set env.n_envs=2 --set env.horizon=20
 
+# a trained run beside the heuristics, and refused for another N
+tiny=(--set env.n_envs=2 --set env.horizon=20)
+"$dgpg" train --force --set log.dir="$scratch/runs" --set train.name=tiny --set env.n_agents=4 \
+    --set train.episodes=1 "${tiny[@]}" >/dev/null 2>&1
+expect "eval a trained run" 0 "^run:.*tiny +[0-9.]+ \+-" -- eval --policy pstar,run:"$scratch/runs/tiny" --scenarios 2 --output - --set env.n_agents=4 "${tiny[@]}"
+expect "eval a run of another N refused" 2 "trained for env.n_agents = 4.*allowed" -- eval --policy run:"$scratch/runs/tiny" --scenarios 2 --output - "${tiny[@]}"
+expect "eval a missing run refused" 2 "run '/nonexistent': no readable" -- eval --policy run:/nonexistent --scenarios 2 --output - "${tiny[@]}"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
