@@ -126,6 +126,10 @@ done:
     return rc;
 }
 
+static int checkpoint_read_net_array(hid_t file, const char *path, const char *name,
+                                     dgpg_backend *be, float *dst, int64_t n, char *err,
+                                     size_t err_len);
+
 static int checkpoint_read_int_attr(hid_t obj, const char *name, int64_t *out)
 {
     return h5util_read_attr(obj, name, H5T_NATIVE_INT64, out);
@@ -338,19 +342,67 @@ int dgpg_checkpoint_load_actor(const char *run_dir, dgpg_backend *be, int64_t n_
         mlp_free(actor);
         return -1;
     }
-    const size_t bytes = sizeof(float) * (size_t)actor->n_params;
-    float *host = dgpg_backend_is_cuda(be) ? malloc(bytes ? bytes : 1) : actor->params;
-    int rc = host ? checkpoint_read(file, path, "actor_params", H5T_NATIVE_FLOAT,
-                                    (hsize_t)actor->n_params, host, err, err_len)
-                  : -1;
-    if (rc == 0 && host != actor->params && dgpg_backend_upload(be, actor->params, host, bytes))
-        rc = -1;
-    if (rc != 0 && !err[0])
-        snprintf(err, err_len, "run '%s': the actor could not be loaded", run_dir);
-    if (host != actor->params)
-        free(host);
+    int rc = checkpoint_read_net_array(file, path, "actor_params", be, actor->params,
+                                       actor->n_params, err, err_len);
     H5Fclose(file);
     if (rc != 0)
         mlp_free(actor);
+    return rc;
+}
+
+/* n floats of dataset `name` into backend memory `dst` (staged on CUDA). */
+static int checkpoint_read_net_array(hid_t file, const char *path, const char *name,
+                                     dgpg_backend *be, float *dst, int64_t n, char *err,
+                                     size_t err_len)
+{
+    const size_t bytes = sizeof(float) * (size_t)n;
+    float *host = dgpg_backend_is_cuda(be) ? malloc(bytes ? bytes : 1) : dst;
+    int rc = host ? checkpoint_read(file, path, name, H5T_NATIVE_FLOAT, (hsize_t)n, host, err,
+                                    err_len)
+                  : -1;
+    if (rc == 0 && host != dst && dgpg_backend_upload(be, dst, host, bytes) != 0)
+        rc = -1;
+    if (host != dst)
+        free(host);
+    if (rc != 0 && !err[0])
+        snprintf(err, err_len, "%s: '%s' could not be loaded", path, name);
+    return rc;
+}
+
+int dgpg_checkpoint_load_init(const char *run_dir, mlp *actor, mlp *critic,
+                              ppo_value_norm *vnorm, int64_t n_vnorm, char *err,
+                              size_t err_len)
+{
+    char path[DGPG_PATH_LEN + 32];
+    err[0] = '\0';
+    snprintf(path, sizeof path, "%s/checkpoint.h5", run_dir);
+    hid_t file = access(path, R_OK) == 0 && H5Fis_hdf5(path) > 0
+                     ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)
+                     : H5I_INVALID_HID;
+    if (file < 0) {
+        snprintf(err, err_len, "train.init_from = '%s': no readable checkpoint %s; allowed: a "
+                 "run directory that has written one", run_dir, path);
+        return -1;
+    }
+    double *vn = malloc(sizeof(double) * 3 * (size_t)n_vnorm);
+    int rc = vn ? 0 : -1;
+    if (rc == 0)
+        rc = checkpoint_read_net_array(file, path, "actor_params", actor->be, actor->params,
+                                       actor->n_params, err, err_len);
+    if (rc == 0)
+        rc = checkpoint_read_net_array(file, path, "critic_params", critic->be, critic->params,
+                                       critic->n_params, err, err_len);
+    if (rc == 0)
+        rc = checkpoint_read(file, path, "value_norm", H5T_NATIVE_DOUBLE,
+                             (hsize_t)(3 * n_vnorm), vn, err, err_len);
+    for (int64_t j = 0; rc == 0 && j < n_vnorm; j++) {
+        vnorm[j].mean = vn[3 * j];
+        vnorm[j].mean_sq = vn[3 * j + 1];
+        vnorm[j].debias = vn[3 * j + 2];
+    }
+    if (rc != 0 && !err[0])
+        snprintf(err, err_len, "train.init_from = '%s': out of memory", run_dir);
+    free(vn);
+    H5Fclose(file);
     return rc;
 }

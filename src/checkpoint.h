@@ -37,6 +37,14 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
                          mlp *actor, mlp *critic, ppo_value_norm *vnorm, int64_t n_vnorm,
                          dgpg_checkpoint_extra *extra, char *err, size_t err_len);
 
+/* train.init_from: the actor and critic parameters and value normalisers
+ * of run_dir/checkpoint.h5 into networks sized for this run (Adam state
+ * and episode count start afresh). -1 with one line in err where the file
+ * is missing or foreign, or its shapes differ from this run's. */
+int dgpg_checkpoint_load_init(const char *run_dir, mlp *actor, mlp *critic,
+                              ppo_value_norm *vnorm, int64_t n_vnorm, char *err,
+                              size_t err_len);
+
 /* The trained actor of a run directory, for evaluation: sizes `actor` on
  * backend `be` from the run's config.yaml (algo.hidden, algo.layers,
  * algo.share_params) and reads its parameters from the run's

@@ -26,7 +26,8 @@ typedef enum field_type { T_INT, T_DBL, T_BOOL, T_STR, T_ENUM } field_type;
 typedef enum str_rule {
     S_ANY,     /* non-empty, no control characters */
     S_IDENT,   /* looked up in a registry by name: C-identifier-like */
-    S_RUNNAME  /* becomes a directory name: no '/', not "." or ".." */
+    S_RUNNAME, /* becomes a directory name: no '/', not "." or ".." */
+    S_OPTIONAL /* like S_ANY, or empty ("" or null) for none */
 } str_rule;
 
 typedef struct field {
@@ -132,6 +133,9 @@ static const field FIELDS[] = {
     F_INT(train, episodes, 1, 10000000, "training episodes"),
     F_INT(train, seed, 0, SEED_MAX, "training seed"),
     F_INT(train, checkpoint_every, 1, 10000000, "episodes between checkpoints"),
+    F_STR(train, init_from, S_OPTIONAL,
+          "run directory whose trained networks (and value normalisers) start this run; "
+          "empty: the orthogonal initialisation"),
 
     F_STR(log, dir, S_ANY, "parent of run directories"),
     F_INT(log, snapshot_every, 1, 10000000, "episodes between parameter snapshots"),
@@ -270,6 +274,10 @@ static void allowed_text(const field *f, char *buf, size_t len)
             break;
         case S_ANY:
             snprintf(buf, len, "a non-empty string of at most %zu characters", f->size - 1);
+            break;
+        case S_OPTIONAL:
+            snprintf(buf, len, "a string of at most %zu characters, empty for none",
+                     f->size - 1);
             break;
         }
         break;
@@ -445,6 +453,10 @@ static int apply_value(dgpg_config *cfg, const field *f, const char *text, size_
         return -1;
     }
     case T_STR: {
+        if (f->rule == S_OPTIONAL && (len == 0 || yaml_null)) {
+            memset(dst, 0, f->size);
+            return 0;
+        }
         if (len == 0 || yaml_null) {
             err_value(err, err_len, src, line, f, text, len, "empty");
             return -1;

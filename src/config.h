@@ -79,6 +79,7 @@ typedef struct dgpg_config_train {
     int64_t episodes;
     int64_t seed;                  /* training seed (init, actions) */
     int64_t checkpoint_every;      /* episodes between checkpoints */
+    char init_from[DGPG_PATH_LEN]; /* run directory whose networks start this run, "" none */
 } dgpg_config_train;
 
 typedef struct dgpg_config_log {

@@ -57,7 +57,7 @@ static const dgpg_log_column train_scalar_columns[SC_COUNT] = {
     {"agent_steps_per_s", "agent-steps/s", "N E T over the episode's rollout plus update time"},
 };
 
-enum train_tensor { TE_GRAD_VAR, TE_GRAD_MEAN_SQ, TE_GUIDANCE, TE_PROBS, TE_COUNT };
+enum train_tensor { TE_GRAD_VAR, TE_GRAD_MEAN_SQ, TE_GUIDANCE, TE_PROBS, TE_PSTAR, TE_COUNT };
 
 static const dgpg_log_tensor train_tensors[TE_COUNT] = {
     {"grad_variance", "1",
@@ -69,6 +69,10 @@ static const dgpg_log_tensor train_tensors[TE_COUNT] = {
      "squared norm of the per-agent policy gradient averaged over the groups (signal for SNR)", 0},
     {"guidance_norm", "1", "root mean square over the agent's decisions of its guidance term", 0},
     {"action_probs", "1", "mean over the rollout of the agent's action distribution", 1},
+    {"pstar_probs", "1",
+     "mean over the rollout of the analytical policy p* at each step (the same for every "
+     "agent): what action_probs is measured against",
+     1},
 };
 
 typedef struct trainer {
@@ -97,7 +101,7 @@ typedef struct trainer {
     float *guidance;   /* (T, E, N): <x - x~, z_i> (dgpg), the cv term, or the size of
                         * the target / descent term (train_guidance_term) */
     float *grad_p;     /* (T, E, N, M): dC/dp_i (descent, cv) */
-    float *p_star;     /* (T, E, M) (target) */
+    float *p_star;     /* (T, E, M): p* at each step (the target form's target, and logged) */
     float *adv_raw;    /* (T, E, V) */
     float *ret;        /* (T, E, V) normalised return targets */
     float *adv;        /* (T, E, N) effective advantage fed to PPO */
@@ -277,13 +281,14 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
             return DGPG_EBACKEND;
         }
     }
-    if ((tr->guide == GUIDE_TARGET && !tr->model_api->optimal_probs_batch) ||
+    if (!tr->model_api->optimal_probs_batch ||
         ((tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV) &&
          !tr->model_api->cost_grad_batch) ||
         (tr->guide == GUIDE_DGPG && !tr->model_api->influence_batch)) {
-        snprintf(err, err_len, "algo.guide = '%s': model.name = '%s' lacks the batched method "
-                 "this guidance form needs; allowed: a model providing it, or algo.guide = "
-                 "none", cfg->algo.guide, cfg->model.name);
+        snprintf(err, err_len, "algo.guide = '%s': model.name = '%s' lacks a batched method "
+                 "training needs (optimal_probs_batch for the log, and the one of this "
+                 "guidance form); allowed: a model providing them", cfg->algo.guide,
+                 cfg->model.name);
         return DGPG_EUNSUPPORTED;
     }
     tr->pstar_policy = tr->env_api->policy_find ? tr->env_api->policy_find(tr->env, "pstar") : -1;
@@ -342,8 +347,7 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     tr->guidance = train_balloc(tr, (size_t)(T * E * N), sizeof(float), &failed);
     if (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV)
         tr->grad_p = train_balloc(tr, (size_t)(T * E * N * M), sizeof(float), &failed);
-    if (tr->guide == GUIDE_TARGET)
-        tr->p_star = train_balloc(tr, (size_t)(T * E * M), sizeof(float), &failed);
+    tr->p_star = train_balloc(tr, (size_t)(T * E * M), sizeof(float), &failed);
     tr->adv_raw = train_balloc(tr, (size_t)(T * E * V), sizeof(float), &failed);
     tr->ret = train_balloc(tr, (size_t)(T * E * V), sizeof(float), &failed);
     tr->adv = train_balloc(tr, (size_t)(T * E * N), sizeof(float), &failed);
@@ -447,9 +451,8 @@ static int trainer_rollout(trainer *tr, int64_t episode)
                                     sizeof(float) * (size_t)(E * V)) != 0)
             return DGPG_EBACKEND;
         /* the model's view at this step, before it moves on */
-        if (tr->guide == GUIDE_TARGET)
-            rc = tr->model_api->optimal_probs_batch(tr->model, tr->p_star + t * E * M);
-        else if (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV)
+        rc = tr->model_api->optimal_probs_batch(tr->model, tr->p_star + t * E * M);
+        if (rc == DGPG_OK && (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV))
             rc = tr->model_api->cost_grad_batch(tr->model, probs, tr->grad_p + t * E * N * M);
         if (rc == DGPG_OK)
             rc = tr->env_api->step(tr->env, actions, tr->rewards + t * E);
@@ -905,6 +908,11 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             rc = DGPG_EINVAL;
             goto done;
         }
+    } else if (cfg->train.init_from[0] &&
+               dgpg_checkpoint_load_init(cfg->train.init_from, &tr.actor, &tr.critic, tr.vnorm,
+                                         tr.n_vnorm, err, err_len) != 0) {
+        rc = DGPG_EINVAL;
+        goto done;
     } else if (dgpg_log_create(&log, log_path, cfg, &schema) != 0) {
         snprintf(err, err_len, "%s: the log could not be created", log_path);
         rc = DGPG_EIO;
@@ -997,6 +1005,13 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         }
         for (int64_t k = 0; k < N * M; k++)
             tensors[TE_PROBS][k] = (float)(tr.host_scratch[k] / (double)(T * E));
+        if (train_op_column_sums(tr.be, T * E, M, tr.p_star, tr.host_scratch, NULL) != 0) {
+            snprintf(err, err_len, "episode %lld: summing p* failed", (long long)episode + 1);
+            rc = DGPG_EBACKEND;
+            goto done;
+        }
+        for (int64_t k = 0; k < N * M; k++)
+            tensors[TE_PSTAR][k] = (float)(tr.host_scratch[k % M] / (double)(T * E));
         double scalars[SC_COUNT];
         double cost = -total.reward / total.steps;
         scalars[SC_REWARD] = total.reward / total.steps;

@@ -8,10 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requirements=tools/requirements.txt
-probe="import h5py, numpy"
+probe="import h5py, numpy, scipy, matplotlib"
 if [ "${1:-}" = "--test" ]; then
     requirements=tools/requirements-test.txt
-    probe="import h5py, numpy, torch"
+    probe="import h5py, numpy, scipy, matplotlib, torch"
 fi
 
 packages=(cmake make gcc pkg-config libhdf5-dev librandom123-dev libyaml-dev
