@@ -13,6 +13,7 @@
 #include "train.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -333,29 +334,81 @@ static int cmd_bench_train(int argc, char **argv)
 }
 
 static const char usage_report[] =
-    "usage: dgpg report LOG.h5 [LOG.h5 ...]\n"
+    "usage: dgpg report LOG.h5 [LOG.h5 ...] [--figures DIR | --no-figures]\n"
     "\n"
-    "Summarises training logs: cost relative to p* (first, last, best, first episode\n"
-    "within 10%), speed, and a table of cost, delay, drops, entropy and alpha over\n"
-    "the episodes. Works on logs still being written and on logs of killed runs.\n";
+    "One log: its summary (cost relative to p*: first, last, best, first episode\n"
+    "within 10%, convergence; gradient variance and SNR; speed; and a table of cost,\n"
+    "delay, drops, entropy and alpha over the episodes). Several logs: one table row\n"
+    "each. Then the figures (PNG, tools/report_figures.py with h5py and matplotlib):\n"
+    "learning curves with seed bands, variance and SNR against N with fitted\n"
+    "slopes, episodes to converge against N, action distributions against p*.\n"
+    "Works on logs still being written and on logs of killed runs.\n"
+    "\n"
+    "options:\n"
+    "  --figures DIR    where the PNG files go (default: figures/ beside the first\n"
+    "                   log, e.g. runs/NAME/figures)\n"
+    "  --no-figures     the terminal summary only\n";
 
 static int cmd_report(int argc, char **argv)
 {
-    if (argc < 3)
-        return cli_usage_error(usage_report, "report: no log given%s", "");
-    for (int k = 2; k < argc; k++)
+    const char *figures = NULL;
+    int no_figures = 0;
+    const char **logs = calloc((size_t)argc, sizeof(char *));
+    int n_logs = 0;
+    if (!logs)
+        return 1;
+    for (int k = 2; k < argc; k++) {
         if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+            free(logs);
             fputs(usage_report, stdout);
             return 0;
         }
-    for (int k = 2; k < argc; k++) {
-        char err[DGPG_ERR_LEN] = "";
-        if (dgpg_report_log(argv[k], stdout, err, sizeof err) != 0) {
-            fprintf(stderr, "dgpg: %s\n", err);
-            return 2;
+        if (strcmp(argv[k], "--no-figures") == 0) {
+            no_figures = 1;
+        } else if (strcmp(argv[k], "--figures") == 0) {
+            if (k + 1 >= argc) {
+                free(logs);
+                return cli_usage_error(usage_report, "--figures needs a directory%s", "");
+            }
+            figures = argv[++k];
+        } else if (argv[k][0] == '-' && argv[k][1] == '-') {
+            free(logs);
+            return cli_usage_error(usage_report, "unknown option '%s'", argv[k]);
+        } else {
+            logs[n_logs++] = argv[k];
         }
     }
-    return 0;
+    if (n_logs == 0) {
+        free(logs);
+        return cli_usage_error(usage_report, "report: no log given%s", "");
+    }
+    dgpg_report_row *rows = calloc((size_t)n_logs, sizeof *rows);
+    int rc = rows ? 0 : 1;
+    char err[DGPG_ERR_LEN] = "";
+    for (int k = 0; k < n_logs && rc == 0; k++)
+        if (dgpg_report_log(logs[k], stdout, n_logs > 1, &rows[k], err, sizeof err) != 0) {
+            fprintf(stderr, "dgpg: %s\n", err);
+            rc = 2;
+        }
+    if (rc == 0 && n_logs > 1)
+        dgpg_report_table(logs, rows, n_logs, stdout);
+    if (rc == 0 && !no_figures) {
+        char dir[DGPG_PATH_LEN + 16];
+        if (figures) {
+            snprintf(dir, sizeof dir, "%s", figures);
+        } else {
+            char first[DGPG_PATH_LEN];
+            snprintf(first, sizeof first, "%s", logs[0]);
+            snprintf(dir, sizeof dir, "%s/figures", dirname(first));
+        }
+        if (dgpg_report_figures(logs, n_logs, dir, stdout, err, sizeof err) != 0) {
+            fprintf(stderr, "dgpg: %s\n", err);
+            rc = 1;
+        }
+    }
+    free(rows);
+    free(logs);
+    return rc;
 }
 
 static int cmd_bench(int argc, char **argv)

@@ -6,9 +6,61 @@
 #include "check.h"
 #include "h5util.h"
 
+#include <errno.h>
+#include <libgen.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+int dgpg_report_converged_at(const double *cost_ratio, long n)
+{
+    long run = 0;
+    for (long e = 0; e < n; e++) {
+        run = cost_ratio[e] <= DGPG_CONVERGE_RATIO ? run + 1 : 0;
+        if (run == DGPG_CONVERGE_SUSTAIN)
+            return (int)(e - DGPG_CONVERGE_SUSTAIN + 2);
+    }
+    return 0;
+}
+
+/* Mean over agents of row `episode` of /agent/NAME (episodes, N); NaN if absent. */
+static double report_agent_mean(hid_t file, const char *name, long episode, double *row_out,
+                                long n_agents)
+{
+    char path[128];
+    snprintf(path, sizeof path, "agent/%s", name);
+    double mean = NAN;
+    if (H5Lexists(file, "agent", H5P_DEFAULT) <= 0 || H5Lexists(file, path, H5P_DEFAULT) <= 0)
+        return NAN;
+    hid_t dset = H5Dopen2(file, path, H5P_DEFAULT), space = H5I_INVALID_HID,
+          mem = H5I_INVALID_HID;
+    if (dset < 0)
+        return NAN;
+    hsize_t dims[2] = {0, 0};
+    H5_CHECK(space = H5Dget_space(dset), done);
+    if (H5Sget_simple_extent_ndims(space) != 2 ||
+        H5Sget_simple_extent_dims(space, dims, NULL) < 0 || (long)dims[0] <= episode ||
+        (long)dims[1] != n_agents)
+        goto done;
+    hsize_t start[2] = {(hsize_t)episode, 0}, count[2] = {1, dims[1]};
+    H5_CHECK(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL), done);
+    H5_CHECK(mem = H5Screate_simple(1, &count[1], NULL), done);
+    H5_CHECK(H5Dread(dset, H5T_NATIVE_DOUBLE, mem, space, H5P_DEFAULT, row_out), done);
+    mean = 0.0;
+    for (long i = 0; i < n_agents; i++)
+        mean += row_out[i] / (double)n_agents;
+done:
+    if (mem >= 0)
+        H5Sclose(mem);
+    if (space >= 0)
+        H5Sclose(space);
+    H5Dclose(dset);
+    return mean;
+}
 
 /* Reads /episode/NAME whole; returns its length or -1. *out is malloc'd. */
 static long report_read_column(hid_t file, const char *name, double **out)
@@ -50,7 +102,8 @@ static void report_config(hid_t file, const char *key, char *out, size_t len)
     H5Gclose(group);
 }
 
-int dgpg_report_log(const char *path, FILE *out, char *err, size_t err_len)
+int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row, char *err,
+                    size_t err_len)
 {
     if (H5Fis_hdf5(path) <= 0) {
         snprintf(err, err_len, "%s: not an HDF5 file (missing or truncated); allowed: a "
@@ -83,6 +136,45 @@ int dgpg_report_log(const char *path, FILE *out, char *err, size_t err_len)
     report_config(file, "env.n_pools", pools, sizeof pools);
     report_config(file, "env.n_envs", envs, sizeof envs);
     report_config(file, "env.horizon", horizon, sizeof horizon);
+    char seed[64];
+    report_config(file, "train.seed", seed, sizeof seed);
+    memset(row, 0, sizeof *row);
+    snprintf(row->method, sizeof row->method, "%s/%s", strcmp(guide, "none") == 0 ? "PPO" : guide,
+             critic);
+    row->n_agents = atol(agents);
+    row->seed = atol(seed);
+    row->episodes = n;
+    row->grad_variance = row->snr = NAN;
+    if (n > 0 && row->n_agents > 0) {
+        double *var = malloc(sizeof(double) * 2 * (size_t)row->n_agents);
+        if (var) {
+            double *msq = var + row->n_agents;
+            row->grad_variance = report_agent_mean(file, "grad_variance", 0, var, row->n_agents);
+            if (isfinite(report_agent_mean(file, "grad_mean_sq", 0, msq, row->n_agents))) {
+                double snr = 0.0;
+                long used = 0;
+                for (long i = 0; i < row->n_agents; i++)
+                    if (var[i] > 0) {
+                        snr += msq[i] / var[i];
+                        used++;
+                    }
+                row->snr = used ? snr / (double)used : NAN;
+            }
+            free(var);
+        }
+    }
+    if (n > 0) {
+        row->first = col[0][0];
+        row->last = col[0][n - 1];
+        row->best = col[0][0];
+        for (long e = 0; e < n; e++)
+            row->best = col[0][e] < row->best ? col[0][e] : row->best;
+        row->converged_at = dgpg_report_converged_at(col[0], n);
+    }
+    if (brief) {
+        rc = 0;
+        goto done;
+    }
     fprintf(out, "%s: guide %s, critic %s, N = %s, M = %s, E = %s, T = %s; %ld episodes\n",
             path, guide, critic, agents, pools, envs, horizon, n);
     if (n == 0) {
@@ -104,6 +196,14 @@ int dgpg_report_log(const char *path, FILE *out, char *err, size_t err_len)
         fprintf(out, "first within 10%% of p* at episode %ld\n", within + 1);
     else
         fprintf(out, "never within 10%% of p*\n");
+    if (row->converged_at)
+        fprintf(out, "  converged at episode %d (cost/p* <= %.2f for %d episodes)\n",
+                row->converged_at, DGPG_CONVERGE_RATIO, DGPG_CONVERGE_SUSTAIN);
+    else
+        fprintf(out, "  not converged (cost/p* <= %.2f for %d episodes) in %ld episodes\n",
+                DGPG_CONVERGE_RATIO, DGPG_CONVERGE_SUSTAIN, n);
+    fprintf(out, "  per-agent gradient variance %.4g, SNR %.4g (episode 1, mean over agents)\n",
+            row->grad_variance, row->snr);
     fprintf(out, "  mean training speed %.3g agent-steps/s\n", speed);
     fprintf(out, "  %8s %12s %12s %10s %10s %8s\n", "episode", "cost/p*", "delay", "drops %",
             "entropy", "alpha");
@@ -118,4 +218,66 @@ done:
         free(col[k]);
     H5Fclose(file);
     return rc;
+}
+
+void dgpg_report_table(const char *const *paths, const dgpg_report_row *rows, int n, FILE *out)
+{
+    fprintf(out, "%-24s %-16s %6s %5s %5s %9s %9s %9s %10s %11s %9s\n", "run", "method", "N",
+            "seed", "eps", "first", "last", "best", "converged", "grad var", "SNR");
+    for (int k = 0; k < n; k++) {
+        const dgpg_report_row *r = &rows[k];
+        char run[256], conv[32];
+        snprintf(run, sizeof run, "%s", paths[k]);
+        char *dir = dirname(run); /* runs/NAME/log.h5 -> runs/NAME */
+        const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+        if (r->converged_at)
+            snprintf(conv, sizeof conv, "%d", r->converged_at);
+        else
+            snprintf(conv, sizeof conv, "no (%ld)", r->episodes);
+        fprintf(out, "%-24.24s %-16.16s %6ld %5ld %5ld %9.4f %9.4f %9.4f %10s %11.4g %9.4g\n",
+                name, r->method, r->n_agents, r->seed, r->episodes, r->first, r->last, r->best,
+                conv, r->grad_variance, r->snr);
+    }
+    fprintf(out, "converged: the episode from which cost/p* <= %.2f for %d episodes "
+            "(docs/RESULTS.md); grad var and SNR: episode 1, mean over agents\n",
+            DGPG_CONVERGE_RATIO, DGPG_CONVERGE_SUSTAIN);
+}
+
+int dgpg_report_figures(const char *const *paths, int n, const char *dir, FILE *out, char *err,
+                        size_t err_len)
+{
+    const char *python = getenv("DGPG_PYTHON") ? getenv("DGPG_PYTHON") : DGPG_PYTHON_DEFAULT;
+    const char *tools = getenv("DGPG_TOOLS") ? getenv("DGPG_TOOLS") : DGPG_TOOLS_DEFAULT;
+    char script[DGPG_PATH_LEN + 32];
+    snprintf(script, sizeof script, "%s/report_figures.py", tools);
+    char **argv = calloc((size_t)n + 6, sizeof(char *));
+    if (!argv) {
+        snprintf(err, err_len, "report: out of memory");
+        return -1;
+    }
+    int a = 0;
+    argv[a++] = (char *)python;
+    argv[a++] = script;
+    argv[a++] = (char *)"--out";
+    argv[a++] = (char *)dir;
+    for (int k = 0; k < n; k++)
+        argv[a++] = (char *)paths[k];
+    fflush(out);
+    pid_t pid;
+    int rc = posix_spawn(&pid, python, NULL, NULL, argv, environ);
+    free(argv);
+    if (rc != 0) {
+        snprintf(err, err_len, "figures: cannot run %s (%s); allowed: the project's Python "
+                 "(bash tools/install-deps.sh makes .venv; DGPG_PYTHON names another), or "
+                 "--no-figures", python, strerror(rc));
+        return -1;
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, err_len, "figures: %s %s failed (see its output above); allowed: a "
+                 "Python with h5py, numpy, scipy and matplotlib (bash tools/install-deps.sh), "
+                 "or --no-figures", python, script);
+        return -1;
+    }
+    return 0;
 }

@@ -1,0 +1,107 @@
+"""What the studies measure, computed once from the training logs (h5py):
+convergence, per-agent gradient variance and SNR, log-log slopes with
+their confidence intervals, the learned action distribution against p*.
+tools/report_figures.py draws from these; experiments/ drivers tabulate
+them; src/report.c applies the same convergence rule (docs/RESULTS.md).
+"""
+import math
+import os
+
+import numpy as np
+from scipy import stats
+
+from read_log import complete_rows, open_log
+
+# "Converged" (docs/RESULTS.md, fixed before any study ran): the first
+# episode from which cost / cost(p*) stays at or below CONVERGE_RATIO for
+# CONVERGE_SUSTAIN consecutive episodes; cost(p*) is the analytical static
+# policy's cost on the same arrivals and service draws, so the comparison
+# is paired within each episode.
+CONVERGE_RATIO = 1.05
+CONVERGE_SUSTAIN = 3
+
+
+def converged_at(cost_ratio):
+    """1-based episode at which the run converged, or None (censored)."""
+    run = 0
+    for e, r in enumerate(cost_ratio):
+        run = run + 1 if r <= CONVERGE_RATIO else 0
+        if run == CONVERGE_SUSTAIN:
+            return e - CONVERGE_SUSTAIN + 2
+    return None
+
+
+class Run:
+    """One training log: its config, per-episode scalars, per-agent tensors."""
+
+    def __init__(self, path):
+        self.path = path
+        with open_log(path) as f:
+            n = complete_rows(f)
+            self.config = {k: str(v) for k, v in f["config"].attrs.items()}
+            self.episode = {k: d[:n] for k, d in f["episode"].items()}
+            self.agent = {k: d[:n] for k, d in f["agent"].items()}
+        self.episodes = n
+        c = self.config
+        self.n_agents = int(c["env.n_agents"])
+        self.seed = int(c["train.seed"])
+        self.guide = c["algo.guide"]
+        self.critic = c["algo.critic"]
+        self.shared = c.get("algo.share_params", "false") == "true"
+        self.name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+
+    @property
+    def method(self):
+        """The method's label: guidance form and critic (PPO: guide none)."""
+        guide = "PPO" if self.guide == "none" else self.guide
+        label = f"{guide}/{self.critic}"
+        return label + "/shared" if self.shared else label
+
+    def cost_ratio(self):
+        return self.episode["cost_ratio"]
+
+    def converged_at(self):
+        return converged_at(self.cost_ratio())
+
+    def grad_variance(self, episode=0):
+        """Mean over agents of the per-agent gradient-estimator variance."""
+        return float(np.mean(self.agent["grad_variance"][episode]))
+
+    def snr(self, episode=0):
+        """Mean over agents of |mean gradient|^2 / variance."""
+        v = self.agent["grad_variance"][episode]
+        m = self.agent["grad_mean_sq"][episode]
+        ok = v > 0
+        return float(np.mean(m[ok] / v[ok])) if ok.any() else math.nan
+
+    def action_distance(self, episode=-1):
+        """Mean over agents of the total-variation distance between the
+        agent's mean action distribution and p*."""
+        p = self.agent["action_probs"][episode]
+        q = self.agent["pstar_probs"][episode]
+        return float(np.mean(0.5 * np.abs(p - q).sum(axis=1)))
+
+
+def load_runs(paths):
+    return [Run(p) for p in paths]
+
+
+def fit_loglog(xs, ys, level=0.95):
+    """OLS of log10 y on log10 x: slope, its half-width at `level` (Student
+    t, n - 2 degrees of freedom) and the intercept; None with fewer than 3
+    points or any non-positive value."""
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    if len(xs) < 3 or (xs <= 0).any() or (ys <= 0).any() or len(set(xs)) < 2:
+        return None
+    lx, ly = np.log10(xs), np.log10(ys)
+    res = stats.linregress(lx, ly)
+    half = stats.t.ppf(0.5 + level / 2, len(xs) - 2) * res.stderr
+    return {"slope": res.slope, "half_width": half, "intercept": res.intercept,
+            "points": len(xs)}
+
+
+def by_method(runs):
+    groups = {}
+    for r in runs:
+        groups.setdefault(r.method, []).append(r)
+    return dict(sorted(groups.items()))
