@@ -454,7 +454,8 @@ __global__ void train_variance_finish_kernel(int64_t n, int64_t G, double *sum, 
         return;
     double mean = sum[p] / (double)G;
     sum_sq[p] = (sum_sq[p] - (double)G * mean * mean) / (double)(G - 1);
-    sum[p] = mean * mean;
+    /* unbiased for the squared true mean: E[mean^2] = mu^2 + var / G */
+    sum[p] = mean * mean - sum_sq[p] / (double)G;
 }
 
 extern "C" int dgpg__cuda_train_variance_finish(struct dgpg__cuda_backend *cb, int64_t n,

@@ -150,16 +150,11 @@ int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row
         if (var) {
             double *msq = var + row->n_agents;
             row->grad_variance = report_agent_mean(file, "grad_variance", 0, var, row->n_agents);
-            if (isfinite(report_agent_mean(file, "grad_mean_sq", 0, msq, row->n_agents))) {
-                double snr = 0.0;
-                long used = 0;
-                for (long i = 0; i < row->n_agents; i++)
-                    if (var[i] > 0) {
-                        snr += msq[i] / var[i];
-                        used++;
-                    }
-                row->snr = used ? snr / (double)used : NAN;
-            }
+            /* a ratio of the means over agents (tools/dgpg_results.py): one
+             * agent's unbiased signal can be negative */
+            double signal = report_agent_mean(file, "grad_mean_sq", 0, msq, row->n_agents);
+            if (isfinite(signal) && row->grad_variance > 0)
+                row->snr = signal / row->grad_variance;
             free(var);
         }
     }

@@ -66,7 +66,9 @@ static const dgpg_log_tensor train_tensors[TE_COUNT] = {
      "rollout's parameters",
      0},
     {"grad_mean_sq", "1",
-     "squared norm of the per-agent policy gradient averaged over the groups (signal for SNR)", 0},
+     "squared norm of the per-agent policy gradient's mean, estimated without bias from the "
+     "groups (squared norm of their average minus the variance over the number of groups; "
+     "it can be negative where the signal is below the noise): the signal of the SNR", 0},
     {"guidance_norm", "1", "root mean square over the agent's decisions of its guidance term", 0},
     {"action_probs", "1", "mean over the rollout of the agent's action distribution", 1},
     {"pstar_probs", "1",
@@ -672,7 +674,8 @@ static int trainer_shuffle(trainer *tr, int64_t episode, int64_t epoch)
  * gradient the method follows, at the rollout's parameters, estimated
  * separately from G disjoint groups of environments; per agent, the
  * trace of the sample covariance of the G estimates, and the squared norm
- * of their mean. The estimates' scale is that of one group's batch. */
+ * of the true mean estimated without bias (that of their average minus
+ * the trace over G). The estimates' scale is that of one group's batch. */
 static int trainer_gradient_variance(trainer *tr, double alpha, float *variance,
                                      float *mean_sq)
 {

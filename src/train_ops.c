@@ -200,7 +200,8 @@ int train_op_variance_finish(dgpg_backend *be, int64_t n, int64_t G, double *sum
     for (int64_t p = 0; p < n; p++) {
         double mean = sum[p] / (double)G;
         sum_sq[p] = (sum_sq[p] - (double)G * mean * mean) / (double)(G - 1);
-        sum[p] = mean * mean;
+        /* unbiased for the squared true mean: E[mean^2] = mu^2 + var / G */
+        sum[p] = mean * mean - sum_sq[p] / (double)G;
     }
     return DGPG_OK;
 }

@@ -89,7 +89,8 @@ int train_op_value_grad(dgpg_backend *be, int64_t B, int64_t V, const int64_t *s
 int train_op_accumulate(dgpg_backend *be, int64_t n, const float *g, double *sum,
                         double *sum_sq);
 
-/* Over n: sum_sq <- sample variance of G estimates, sum <- squared mean. */
+/* Over n: sum_sq <- sample variance of G estimates, sum <- the unbiased
+ * estimate of the squared true mean, mean^2 - variance / G (may be < 0). */
 int train_op_variance_finish(dgpg_backend *be, int64_t n, int64_t G, double *sum,
                              double *sum_sq);
 

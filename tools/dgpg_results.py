@@ -68,11 +68,14 @@ class Run:
         return float(np.mean(self.agent["grad_variance"][episode]))
 
     def snr(self, episode=0):
-        """Mean over agents of |mean gradient|^2 / variance."""
-        v = self.agent["grad_variance"][episode]
-        m = self.agent["grad_mean_sq"][episode]
-        ok = v > 0
-        return float(np.mean(m[ok] / v[ok])) if ok.any() else math.nan
+        """Signal-to-noise ratio of the per-agent gradient: the mean over
+        agents of the (unbiased) squared norm of the mean gradient, over the
+        mean over agents of its variance. A ratio of means, because the
+        unbiased signal of one agent can be negative where it is below the
+        noise."""
+        v = float(np.mean(self.agent["grad_variance"][episode]))
+        m = float(np.mean(self.agent["grad_mean_sq"][episode]))
+        return m / v if v > 0 else math.nan
 
     def action_distance(self, episode=-1):
         """Mean over agents of the total-variation distance between the

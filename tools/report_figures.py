@@ -7,7 +7,10 @@
   variance_vs_n.png     per-agent gradient-estimator variance at the initial
                         parameters (episode 1) against N, log-log, with each
                         method's fitted slope and its 95% interval
-  snr_vs_n.png          the same for the signal-to-noise ratio
+  snr_vs_n.png          the same for the signal-to-noise ratio (per N, the
+                        unbiased squared mean gradient over the variance,
+                        each averaged over agents and seeds; non-positive
+                        values, signal below noise, are left out)
   converge_vs_n.png     episodes to converge (tools/dgpg_results.py) against
                         N; open markers: runs that had not converged when
                         they ended, drawn at their length
@@ -74,7 +77,17 @@ def scaling(groups, out, made, summary, quantity, name, ylabel):
     fig, ax = plt.subplots(figsize=(5.5, 4))
     fits = {}
     for method, runs in groups.items():
-        pts = [(r.n_agents, getattr(r, quantity)()) for r in runs if r.episodes > 0]
+        runs = [r for r in runs if r.episodes > 0]
+        if quantity == "snr":
+            # per N, a ratio of means over seeds: one run's unbiased signal
+            # can be negative, which no log takes
+            pts = []
+            for n in sorted({r.n_agents for r in runs}):
+                at = [r for r in runs if r.n_agents == n]
+                var = np.mean([r.grad_variance() for r in at])
+                pts.append((n, np.mean([r.snr() * r.grad_variance() for r in at]) / var))
+        else:
+            pts = [(r.n_agents, getattr(r, quantity)()) for r in runs]
         pts = [(n, y) for n, y in pts if np.isfinite(y) and y > 0]
         if not pts:
             continue
