@@ -35,7 +35,7 @@ def main():
     print(f"{'study':20s} {'size':6s} {'runs':>5s} {'agent-steps':>12s} {'hours':>8s}")
     for name in ["variance_scaling", "sample_complexity", "equilibria", "heuristics"]:
         mod = importlib.import_module(name)
-        for size in ["smoke", "quick", "full"]:
+        for size in [z for z in ["smoke", "quick", "medium", "full"] if z in mod.SIZES]:
             n, steps = runs_and_steps(name, mod.SIZES[size], getattr(mod, "METHODS", [0, 0, 0]))
             print(f"{name:20s} {size:6s} {n:5d} {steps:12.3g} {steps / a.rate / 3600:8.2f}")
 

@@ -16,6 +16,9 @@ import study
 SIZES = {
     "smoke": {"N": [5, 10], "seeds": [1], "episodes": 3, "E": 4, "T": 20},
     "quick": {"N": [5, 20, 50], "seeds": [1, 2, 3], "episodes": 20, "E": 32, "T": 200},
+    # quick plus N = 100 and 200 (the same runs: --out the quick directory keeps them)
+    "medium": {"N": [5, 20, 50, 100, 200], "seeds": [1, 2, 3], "episodes": 20, "E": 32,
+               "T": 200},
     "full": {"N": [5, 20, 50, 100, 200, 1500], "seeds": [1, 2, 3, 4, 5], "episodes": 40,
              "E": 32, "T": 200},
 }

@@ -13,6 +13,7 @@ import concurrent.futures
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -29,11 +30,14 @@ class Study:
         ap = argparse.ArgumentParser(description=description)
         ap.add_argument("--size", choices=sorted(sizes), default="quick",
                         help="smoke: seconds (the test); quick: minutes on 2 cores; "
-                             "full: the size stated in docs/RESULTS.md")
+                             "medium (where offered): a larger set here; full: the size "
+                             "stated in docs/RESULTS.md")
         ap.add_argument("--out", help="study directory (default runs/studies/NAME-SIZE)")
         ap.add_argument("--jobs", type=int, default=2, help="training runs at once")
         ap.add_argument("--threads", type=int, default=1, help="backend.threads of each run")
         ap.add_argument("--backend", default="cpu", help="backend.kind of each run")
+        ap.add_argument("--publish", metavar="DIR",
+                        help="also copy summary.md and figures/*.png to DIR/NAME (docs/results)")
         ap.add_argument("--dgpg", default=os.environ.get("DGPG", os.path.join(ROOT, "build", "dgpg")),
                         help="the dgpg binary")
         self.args = ap.parse_args()
@@ -132,6 +136,15 @@ class Study:
             json.dump(numbers, f, indent=1, default=float)
         print(markdown)
         print(f"{self.name}: summary in {os.path.join(self.out, 'summary.md')}")
+        if self.args.publish:
+            dest = os.path.join(self.args.publish, self.name)
+            os.makedirs(dest, exist_ok=True)
+            shutil.copy(os.path.join(self.out, "summary.md"), dest)
+            figures = os.path.join(self.out, "figures")
+            for png in sorted(os.listdir(figures)) if os.path.isdir(figures) else []:
+                if png.endswith(".png"):
+                    shutil.copy(os.path.join(figures, png), dest)
+            print(f"{self.name}: published to {dest}")
 
 
 def table(header, rows):

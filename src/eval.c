@@ -69,6 +69,7 @@ typedef struct eval_plan {
     int pstar_row;        /* its row in the table, or -1 if not requested */
     int n_runs;
     char run_name[EVAL_MAX_RUNS][DGPG_LIST_LEN]; /* "run:DIR" as given */
+    char run_label[EVAL_MAX_RUNS][DGPG_NAME_LEN + 8]; /* "run:NAME" for the table */
     eval_actor actor[EVAL_MAX_RUNS];
 } eval_plan;
 
@@ -100,6 +101,16 @@ static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *
                 return DGPG_EINVAL;
             }
             snprintf(plan->run_name[plan->n_runs], sizeof plan->run_name[0], "%s", tok);
+            /* shown as run:NAME, the run directory's last component */
+            const char *dir = tok + 4;
+            size_t len = strlen(dir);
+            while (len > 1 && dir[len - 1] == '/')
+                len--;
+            size_t start = len;
+            while (start > 0 && dir[start - 1] != '/')
+                start--;
+            snprintf(plan->run_label[plan->n_runs], sizeof plan->run_label[0], "run:%.*s",
+                     (int)(len - start), dir + start);
             p = -1 - plan->n_runs++;
         } else if (p < 0) {
             snprintf(err, err_len, "eval.policies = '%s': unknown policy '%s'; allowed: %s, "
@@ -122,7 +133,7 @@ static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *
         if (p == plan->pstar)
             plan->pstar_row = plan->n_policies;
         plan->name[plan->n_policies] =
-            p >= 0 ? api->policy_name(inst, p) : plan->run_name[-1 - p];
+            p >= 0 ? api->policy_name(inst, p) : plan->run_label[-1 - p];
         plan->policy[plan->n_policies++] = p;
     }
     if (plan->n_policies == 0) {
