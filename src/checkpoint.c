@@ -301,6 +301,21 @@ done:
     return rc;
 }
 
+/* run_dir/checkpoint.h5 opened for reading (its path in path), or a
+ * negative id with one line in err naming `what` ("run", a config key). */
+static hid_t checkpoint_open_run(const char *run_dir, const char *what, char *path,
+                                 size_t path_len, char *err, size_t err_len)
+{
+    snprintf(path, path_len, "%s/checkpoint.h5", run_dir);
+    hid_t file = access(path, R_OK) == 0 && H5Fis_hdf5(path) > 0
+                     ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)
+                     : H5I_INVALID_HID;
+    if (file < 0)
+        snprintf(err, err_len, "%s '%s': no readable checkpoint %s; allowed: a run directory "
+                 "that has written one", what, run_dir, path);
+    return file;
+}
+
 int dgpg_checkpoint_load_actor(const char *run_dir, dgpg_backend *be, int64_t n_agents,
                                int64_t n_actions, int64_t obs_dim, mlp *actor, char *err,
                                size_t err_len)
@@ -332,13 +347,8 @@ int dgpg_checkpoint_load_actor(const char *run_dir, dgpg_backend *be, int64_t n_
         snprintf(err, err_len, "run '%s': out of memory for its actor", run_dir);
         return -1;
     }
-    snprintf(path, sizeof path, "%s/checkpoint.h5", run_dir);
-    hid_t file = access(path, R_OK) == 0 && H5Fis_hdf5(path) > 0
-                     ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)
-                     : H5I_INVALID_HID;
+    hid_t file = checkpoint_open_run(run_dir, "run", path, sizeof path, err, err_len);
     if (file < 0) {
-        snprintf(err, err_len, "run '%s': no readable checkpoint %s; allowed: a run that has "
-                 "written one", run_dir, path);
         mlp_free(actor);
         return -1;
     }
@@ -375,15 +385,10 @@ int dgpg_checkpoint_load_init(const char *run_dir, mlp *actor, mlp *critic,
 {
     char path[DGPG_PATH_LEN + 32];
     err[0] = '\0';
-    snprintf(path, sizeof path, "%s/checkpoint.h5", run_dir);
-    hid_t file = access(path, R_OK) == 0 && H5Fis_hdf5(path) > 0
-                     ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)
-                     : H5I_INVALID_HID;
-    if (file < 0) {
-        snprintf(err, err_len, "train.init_from = '%s': no readable checkpoint %s; allowed: a "
-                 "run directory that has written one", run_dir, path);
+    hid_t file = checkpoint_open_run(run_dir, "train.init_from", path, sizeof path, err,
+                                     err_len);
+    if (file < 0)
         return -1;
-    }
     double *vn = malloc(sizeof(double) * 3 * (size_t)n_vnorm);
     int rc = vn ? 0 : -1;
     if (rc == 0)

@@ -130,6 +130,25 @@ def test_resume(dgpg, scratch):
     check(not bad, f"final checkpoints equal bitwise (differing: {bad})")
 
 
+def test_init_from(dgpg, scratch):
+    """train.init_from: a new run starts from another run's trained networks.
+    With a learning rate of 1e-30 its first update moves nothing, so its
+    episode-0 snapshot must equal the source run's final actor parameters."""
+    r = run(dgpg, ["train", "--set", "train.name=inited", "--set", "train.episodes=1",
+                   "--set", "train.init_from=runs/straight", "--set", "algo.lr=1e-30",
+                   "--set", "log.snapshot_every=1"] + SMALL, scratch)
+    check(r.returncode == 0, f"run started from another's networks ({r.stderr.strip()[:200]})")
+    source = read_checkpoint(os.path.join(scratch, "runs/straight/checkpoint.h5"))
+    started = read_log(os.path.join(scratch, "runs/inited/log.h5"))["snapshot/actor_params"][0]
+    check(np.allclose(started, source["actor_params"], rtol=0, atol=1e-20),
+          "its parameters are the source run's final ones")
+    r = run(dgpg, ["train", "--set", "train.name=inited2", "--set", "train.episodes=1",
+                   "--set", "train.init_from=runs/straight"] + SMALL +
+            ["--set", "env.n_agents=7"], scratch)
+    check(r.returncode == 2 and "actor_params" in r.stderr and "allowed" in r.stderr,
+          "a source run of another N is refused, naming the mismatch")
+
+
 def test_log_while_running_and_kill(dgpg, scratch):
     env = dict(os.environ)
     proc = subprocess.Popen([dgpg, "train", "--set", "train.name=live",
@@ -266,6 +285,7 @@ def main():
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
     test_resume(dgpg, scratch)
+    test_init_from(dgpg, scratch)
     test_nan(dgpg, scratch)
     test_refusals(dgpg, scratch)
     test_log_while_running_and_kill(dgpg, scratch)
