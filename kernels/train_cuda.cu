@@ -125,23 +125,25 @@ static int train_sum_into(struct dgpg__cuda_backend *cb, const double *x, int64_
 /* ---- rollout ----------------------------------------------------------- */
 
 __global__ void train_sample_kernel(int64_t E, int32_t N, int32_t M, uint64_t seed,
-                                    uint64_t step, const float *logits, float *probs,
+                                    uint32_t env_offset, uint64_t step, const float *logits, float *probs,
                                     int32_t *actions, float *logp)
 {
     const int64_t blocks_per_env = DGPG_CEIL_DIV((int64_t)N, 4);
     int64_t idx = TRAIN_INDEX();
     if (idx >= E * blocks_per_env)
         return;
-    train_sample_block(seed, step, idx / blocks_per_env, (int32_t)(idx % blocks_per_env) * 4, N,
+    train_sample_block(seed, env_offset, step, idx / blocks_per_env, (int32_t)(idx % blocks_per_env) * 4, N,
                        M, logits, probs, actions, logp);
 }
 
 extern "C" int dgpg__cuda_train_sample(struct dgpg__cuda_backend *cb, int64_t E, int32_t N,
-                                       int32_t M, uint64_t seed, uint64_t step,
+                                       int32_t M, uint64_t seed, uint32_t env_offset,
+                                       uint64_t step,
                                        const float *logits, float *probs, int32_t *actions,
                                        float *logp)
 {
-    TRAIN_LAUNCH(train_sample_kernel, E * DGPG_CEIL_DIV((int64_t)N, 4), cb, E, N, M, seed, step,
+    TRAIN_LAUNCH(train_sample_kernel, E * DGPG_CEIL_DIV((int64_t)N, 4), cb, E, N, M, seed,
+                 env_offset, step,
                  logits, probs, actions, logp);
     return 0;
 }

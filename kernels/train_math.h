@@ -19,10 +19,12 @@
 enum train_guide { GUIDE_NONE, GUIDE_DGPG, GUIDE_TARGET, GUIDE_DESCENT, GUIDE_CV };
 
 /* Rollout step, agents i0 .. i0+3 of environment e: softmax of their
- * logits, one Philox draw for the four actions (kernels/sample.h), and the
- * log-probability of each sampled action. logits, probs: (E, N, M); actions,
- * logp: (E, N). */
-static inline DGPG_HD void train_sample_block(uint64_t seed, uint64_t step, int64_t e,
+ * logits, one Philox draw for the four actions (kernels/sample.h, keyed by
+ * the global environment index env_offset + e, so that a batch split over
+ * ranks draws what one process would), and the log-probability of each
+ * sampled action. logits, probs: (E, N, M); actions, logp: (E, N). */
+static inline DGPG_HD void train_sample_block(uint64_t seed, uint32_t env_offset, uint64_t step,
+                                              int64_t e,
                                               int32_t i0, int32_t N, int32_t M,
                                               const float *logits, float *probs,
                                               int32_t *actions, float *logp)
@@ -30,7 +32,8 @@ static inline DGPG_HD void train_sample_block(uint64_t seed, uint64_t step, int6
     const int64_t base = e * N;
     for (int32_t k = 0; k < 4 && i0 + k < N; k++)
         nn_softmax(logits + (base + i0 + k) * M, M, probs + (base + i0 + k) * M);
-    dgpg_categorical_block(seed, (uint32_t)e, step, i0, N, M, probs + base * M, actions + base);
+    dgpg_categorical_block(seed, env_offset + (uint32_t)e, step, i0, N, M, probs + base * M,
+                           actions + base);
     for (int32_t k = 0; k < 4 && i0 + k < N; k++) {
         int64_t d = base + i0 + k;
         logp[d] = (float)nn_log_prob_entropy(logits + d * M, M, actions[d], NULL);

@@ -171,7 +171,7 @@ static int eval_episode(const dgpg_env_api *api, void *inst, int policy, eval_ac
             const float *logits = mlp_forward(&actor->net, be,
                                               actor->net.K == 1 ? E * d.n_agents : E,
                                               actor->obs, actor->acts);
-            rc = logits ? train_op_sample(be, E, d.n_agents, d.n_actions, seed, (uint64_t)t,
+            rc = logits ? train_op_sample(be, E, d.n_agents, d.n_actions, seed, 0, (uint64_t)t,
                                           logits, actor->probs, actions, actor->logp)
                         : DGPG_EBACKEND;
         }

@@ -7,6 +7,7 @@
 #include "backend.h"
 #include "config.h"
 #include "dgpg/dgpg.h"
+#include "dist.h"
 #include "eval.h"
 #include "h5util.h"
 #include "report.h"
@@ -474,6 +475,80 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* The run directory of a new run: refused if it exists (unless force, which
+ * removes its files), created, and the resolved config written to it. 0, or
+ * the exit code after a message. */
+static int train_prepare_dir(const dgpg_config *cfg, int force, const char *run_dir)
+{
+    char path[DGPG_PATH_LEN + 32];
+    struct stat st;
+    if (stat(run_dir, &st) == 0) {
+        if (!force) {
+            fprintf(stderr, "dgpg: run directory '%s' exists; allowed: --force to replace "
+                    "its files, --resume %s to continue it, or another train.name\n",
+                    run_dir, run_dir);
+            return 2;
+        }
+        const char *files[] = {"log.h5", "checkpoint.h5", "config.yaml", "checkpoint.h5.tmp"};
+        for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+            snprintf(path, sizeof path, "%s/%s", run_dir, files[k]);
+            if (unlink(path) != 0 && errno != ENOENT) {
+                fprintf(stderr, "dgpg: --force: cannot remove %s: %s\n", path,
+                        strerror(errno));
+                return 1;
+            }
+        }
+    }
+    if (make_dirs(run_dir) != 0) {
+        fprintf(stderr, "dgpg: cannot create run directory '%s': %s; allowed: a writable "
+                "log.dir\n", run_dir, strerror(errno));
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s/config.yaml", run_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "dgpg: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    dgpg_config_print(cfg, f);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "dgpg: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+/* Every MPI rank must train the same config: rank 0's resolved config,
+ * hashed (FNV-1a of its YAML), against each rank's own. 0, or 2 after a
+ * message on the rank that differs. */
+static int train_same_config_on_ranks(const dgpg_config *cfg)
+{
+    if (dgpg_dist_size() < 2)
+        return 0;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return 1;
+    dgpg_config_print(cfg, f);
+    fclose(f);
+    uint64_t hash = 1469598103934665603ULL, root;
+    for (size_t k = 0; k < len; k++)
+        hash = (hash ^ (unsigned char)text[k]) * 1099511628211ULL;
+    free(text);
+    root = hash;
+    if (dgpg_dist_broadcast(&root, sizeof root) != 0)
+        return 1;
+    int differs = root != hash, any = differs;
+    if (dgpg_dist_max_int(&any) != 0)
+        return 1;
+    if (differs)
+        fprintf(stderr, "dgpg: rank %d: the resolved config differs from rank 0's (another "
+                "file or --set on this rank); allowed: the same config on every rank\n",
+                dgpg_dist_rank());
+    return any ? 2 : 0;
+}
+
 static int cmd_train(int argc, char **argv)
 {
     cli_args args = {0};
@@ -495,7 +570,7 @@ static int cmd_train(int argc, char **argv)
         }
         args.config_path = path;
     }
-    if ((rc = cli_load(&cfg, &args)))
+    if ((rc = cli_load(&cfg, &args)) || (rc = train_same_config_on_ranks(&cfg)))
         return rc;
     if (!args.resume) {
         int n = snprintf(run_dir, sizeof run_dir, "%s/%s", cfg.log.dir, cfg.train.name);
@@ -504,52 +579,35 @@ static int cmd_train(int argc, char **argv)
                     DGPG_PATH_LEN - 1);
             return 2;
         }
-        struct stat st;
-        if (stat(run_dir, &st) == 0) {
-            if (!args.force) {
-                fprintf(stderr, "dgpg: run directory '%s' exists; allowed: --force to replace "
-                        "its files, --resume %s to continue it, or another train.name\n",
-                        run_dir, run_dir);
-                return 2;
-            }
-            const char *files[] = {"log.h5", "checkpoint.h5", "config.yaml", "checkpoint.h5.tmp"};
-            for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
-                snprintf(path, sizeof path, "%s/%s", run_dir, files[k]);
-                if (unlink(path) != 0 && errno != ENOENT) {
-                    fprintf(stderr, "dgpg: --force: cannot remove %s: %s\n", path,
-                            strerror(errno));
-                    return 1;
-                }
-            }
-        }
-        if (make_dirs(run_dir) != 0) {
-            fprintf(stderr, "dgpg: cannot create run directory '%s': %s; allowed: a writable "
-                    "log.dir\n", run_dir, strerror(errno));
-            return 2;
-        }
-        snprintf(path, sizeof path, "%s/config.yaml", run_dir);
-        FILE *f = fopen(path, "w");
-        if (!f) {
-            fprintf(stderr, "dgpg: cannot write %s: %s\n", path, strerror(errno));
-            return 1;
-        }
-        dgpg_config_print(&cfg, f);
-        if (fclose(f) != 0) {
-            fprintf(stderr, "dgpg: cannot write %s: %s\n", path, strerror(errno));
-            return 1;
-        }
+        /* rank 0 alone makes the run directory; the others learn how it went */
+        int prepared = dgpg_dist_rank() == 0 ? train_prepare_dir(&cfg, args.force, run_dir) : 0;
+        if (dgpg_dist_broadcast(&prepared, sizeof prepared) != 0)
+            prepared = 1;
+        if (prepared)
+            return prepared;
     }
-    printf("dgpg train: guide %s, critic %s, N = %lld, M = %lld, E = %lld, T = %lld, %lld "
-           "episodes -> %s\n", cfg.algo.guide, cfg.algo.critic, (long long)cfg.env.n_agents,
-           (long long)cfg.env.n_pools, (long long)cfg.env.n_envs, (long long)cfg.env.horizon,
-           (long long)cfg.train.episodes, run_dir);
+    if (dgpg_dist_rank() == 0)
+        printf("dgpg train: guide %s, critic %s, N = %lld, M = %lld, E = %lld, T = %lld, %lld "
+               "episodes -> %s\n", cfg.algo.guide, cfg.algo.critic,
+               (long long)cfg.env.n_agents, (long long)cfg.env.n_pools,
+               (long long)cfg.env.n_envs, (long long)cfg.env.horizon,
+               (long long)cfg.train.episodes, run_dir);
     dgpg_train_opts opts = {run_dir, args.resume != NULL, stdout};
     dgpg_train_summary summary;
     rc = dgpg_train_run(&cfg, &opts, &summary, err, sizeof err);
     if (rc != DGPG_OK) {
+        const int code = rc == DGPG_EINVAL ? 2 : 1;
+        if (dgpg_dist_size() > 1) {
+            /* the other ranks may be waiting in a collective: end them all */
+            fprintf(stderr, "dgpg: rank %d of %d: %s; stopping every rank\n", dgpg_dist_rank(),
+                    dgpg_dist_size(), err[0] ? err : dgpg_strerror(rc));
+            dgpg_dist_abort(code);
+        }
         fprintf(stderr, "dgpg: %s\n", err[0] ? err : dgpg_strerror(rc));
-        return rc == DGPG_EINVAL ? 2 : 1;
+        return code;
     }
+    if (dgpg_dist_rank() != 0)
+        return summary.interrupted ? 128 + summary.interrupted : 0;
     if (args.resume && args.n_sets > 0) {
         /* the checkpoint accepted this config, so only train.episodes can
          * differ: record it, so that a later plain --resume continues to it */
@@ -582,13 +640,29 @@ static void print_version(void)
     printf("backends: cpu");
 #endif
 #ifdef DGPG_HAVE_CUDA
-    printf("; cuda (sm_80, sm_90; backend.kind = cuda, or auto where a device is visible)\n");
+    printf("; cuda (sm_80, sm_90; backend.kind = cuda, or auto where a device is visible)");
 #else
-    printf("; cuda not compiled in\n");
+    printf("; cuda not compiled in");
 #endif
+    printf(dgpg_dist_available() ? "; mpi (run under mpirun or srun: data parallel)\n"
+                                 : "; no mpi\n");
 }
 
+static int dgpg_main(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    char err[DGPG_ERR_LEN] = "";
+    if (dgpg_dist_init(&argc, &argv, err, sizeof err) != 0) {
+        fprintf(stderr, "dgpg: %s\n", err);
+        return 2;
+    }
+    int rc = dgpg_main(argc, argv);
+    dgpg_dist_finalize();
+    return rc;
+}
+
+static int dgpg_main(int argc, char **argv)
 {
     h5util_init();
     if (dgpg_register_builtins() != DGPG_OK) {

@@ -11,6 +11,7 @@
 #include "checkpoint.h"
 #include "cloud.h"
 #include "dgpg/dgpg.h"
+#include "dist.h"
 #include "h5log.h"
 #include "mlp.h"
 #include "train_ops.h"
@@ -85,7 +86,8 @@ typedef struct trainer {
     void *env, *ref_env;
     const dgpg_model_api *model_api;
     void *model;
-    int64_t E, N, M, T, D, S;
+    int64_t E, N, M, T, D, S;   /* E: this rank's environments */
+    int64_t E_total, env_offset; /* over every MPI rank; this rank's first environment */
     int guide, mappo, shared;
     int pstar_policy;
     mlp actor, critic;
@@ -117,8 +119,9 @@ typedef struct trainer {
     double *decision_stats; /* (4, C N) per-decision (GPU) or per-row (CPU) statistics */
     double *sample_loss;    /* (C V) value losses */
     double *acc;            /* (8): policy loss, entropy, KL, clipped, value loss sums */
-    int64_t *order;         /* host: (T E) sample permutation */
-    int64_t *order_dev;     /* the same in backend memory (= order on the CPU) */
+    int64_t *order;         /* host: (T E_total) permutation of every rank's samples */
+    int64_t *local;         /* host: (T E) this rank's samples of a minibatch or group */
+    int64_t *order_dev;     /* local in backend memory (= local on the CPU) */
     double *grad_sum, *grad_sumsq; /* (actor params) */
     double *norm_scratch, *norm_scale; /* host: (N) */
     double *host_scratch;   /* host: (2 N M + 4 N) */
@@ -201,12 +204,12 @@ static void trainer_free(trainer *tr)
                              tr->actor_scratch, tr->critic_acts, tr->critic_scratch,
                              tr->d_logits, tr->d_value, tr->decision_stats, tr->sample_loss,
                              tr->acc, tr->grad_sum, tr->grad_sumsq, tr->reward_buf,
-                             tr->ref_actions, tr->order_dev != tr->order ? tr->order_dev : NULL};
+                             tr->ref_actions, tr->order_dev != tr->local ? tr->order_dev : NULL};
     for (size_t k = 0; tr->be && k < sizeof backend_owned / sizeof backend_owned[0]; k++)
         if (backend_owned[k])
             dgpg_backend_release(tr->be, backend_owned[k]);
     dgpg_backend_free(tr->be);
-    void *owned[] = {tr->vnorm, tr->order, tr->norm_scratch, tr->norm_scale, tr->host_scratch,
+    void *owned[] = {tr->vnorm, tr->order, tr->local, tr->norm_scratch, tr->norm_scale, tr->host_scratch,
                      tr->params_host, tr->stats};
     for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
         free(owned[k]);
@@ -228,6 +231,13 @@ static int trainer_backend(trainer *tr, const dgpg_config *cfg, char *err, size_
     }
     /* auto without a device, or for a plug-in with no CUDA implementation:
      * the CPU */
+    if (on_device && dgpg_backend_kind_is_cuda(cfg->backend.kind) && dgpg_dist_size() > 1) {
+        snprintf(err, err_len, "backend.kind = '%s' with %d MPI ranks: summing gradients on "
+                 "the device over ranks needs NCCL, which is not built yet; allowed: "
+                 "backend.kind = cpu with several ranks, or one rank", cfg->backend.kind,
+                 dgpg_dist_size());
+        return DGPG_EINVAL;
+    }
     if (on_device && dgpg_backend_kind_is_cuda(cfg->backend.kind)) {
         tr->be = dgpg_backend_cuda((int)cfg->backend.device, cfg->backend.tf32, err, err_len);
         if (!tr->be)
@@ -265,11 +275,24 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     if (rc != DGPG_OK)
         return rc;
     int threads = (int)cfg->backend.threads;
-    rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed, 0,
-                                 cfg->env.n_envs, threads, &tr->env, err, err_len);
+    /* data parallelism (src/dist.h): rank r steps environments
+     * [r E / K, (r + 1) E / K) of the one batch, keyed by their global
+     * indices, so the ranks together draw what one process would */
+    const int ranks = dgpg_dist_size();
+    tr->E_total = cfg->env.n_envs;
+    if (tr->E_total % ranks != 0) {
+        snprintf(err, err_len, "env.n_envs = %lld over %d MPI ranks: each rank steps an equal "
+                 "share; allowed: env.n_envs divisible by the number of ranks",
+                 (long long)tr->E_total, ranks);
+        return DGPG_EINVAL;
+    }
+    const int64_t E_local = tr->E_total / ranks;
+    tr->env_offset = (int64_t)dgpg_dist_rank() * E_local;
+    rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed, tr->env_offset,
+                             E_local, threads, &tr->env, err, err_len);
     if (rc == DGPG_OK)
-        rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed, 0,
-                                 cfg->env.n_envs, threads, &tr->ref_env, err, err_len);
+        rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed,
+                                 tr->env_offset, E_local, threads, &tr->ref_env, err, err_len);
     if (rc == DGPG_OK)
         rc = tr->model_api->create(tr->model_api->user, cfg, tr->env, &tr->model, err, err_len);
     if (rc != DGPG_OK)
@@ -308,10 +331,10 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     tr->D = d.obs_dim;
     tr->S = d.state_dim;
     tr->T = cfg->env.horizon;
-    if (tr->E < 2) {
+    if (tr->E_total < 2) {
         snprintf(err, err_len, "env.n_envs = %lld: training estimates each agent's gradient "
                  "variance from groups of environments; allowed: env.n_envs >= 2",
-                 (long long)tr->E);
+                 (long long)tr->E_total);
         return DGPG_EINVAL;
     }
     const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T, D = tr->D, S = tr->S;
@@ -368,9 +391,10 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     tr->decision_stats = train_balloc(tr, (size_t)(4 * C * N), sizeof(double), &failed);
     tr->sample_loss = train_balloc(tr, (size_t)(C * V), sizeof(double), &failed);
     tr->acc = train_balloc(tr, 8, sizeof(double), &failed);
-    tr->order = train_alloc((size_t)(T * E), sizeof(int64_t), &failed);
+    tr->order = train_alloc((size_t)(T * tr->E_total), sizeof(int64_t), &failed);
+    tr->local = train_alloc((size_t)(T * E), sizeof(int64_t), &failed);
     tr->order_dev = tr->cuda ? train_balloc(tr, (size_t)(T * E), sizeof(int64_t), &failed)
-                             : tr->order;
+                             : tr->local;
     tr->grad_sum = train_balloc(tr, (size_t)tr->actor.n_params, sizeof(double), &failed);
     tr->grad_sumsq = train_balloc(tr, (size_t)tr->actor.n_params, sizeof(double), &failed);
     tr->norm_scratch = train_alloc((size_t)N, sizeof(double), &failed);
@@ -445,7 +469,8 @@ static int trainer_rollout(trainer *tr, int64_t episode)
         if (rc != DGPG_OK)
             break;
         const float *logits = trainer_actor_forward(tr, E, obs);
-        if (!logits || train_op_sample(tr->be, E, (int32_t)N, (int32_t)M, seed, step, logits,
+        if (!logits || train_op_sample(tr->be, E, (int32_t)N, (int32_t)M, seed,
+                                       (uint32_t)tr->env_offset, step, logits,
                                        probs, actions, tr->logp + t * E * N) != DGPG_OK)
             return DGPG_EBACKEND;
         const float *v = trainer_critic_forward(tr, E, tr->mappo ? state : obs);
@@ -485,12 +510,14 @@ static int trainer_reference(trainer *tr, int64_t episode, double *cost)
     }
     if (rc == DGPG_OK)
         rc = tr->env_api->stats(tr->ref_env, tr->stats);
-    double reward = 0.0, steps = 0.0;
+    double sums[2] = {0.0, 0.0}; /* reward, steps, over every rank's environments */
     for (int64_t e = 0; e < tr->E; e++) {
-        reward += tr->stats[e].reward;
-        steps += tr->stats[e].steps;
+        sums[0] += tr->stats[e].reward;
+        sums[1] += tr->stats[e].steps;
     }
-    *cost = -reward / steps;
+    if (rc == DGPG_OK && dgpg_dist_sum_doubles(sums, 2) != 0)
+        rc = DGPG_EBACKEND;
+    *cost = -sums[0] / sums[1];
     return rc;
 }
 
@@ -510,24 +537,30 @@ static int trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
         if (tr->vnorm[j].debias > 0.0)
             ppo_value_norm_moments(&tr->vnorm[j], &mean[j], &sd[j]);
     }
+    /* sums over samples are summed over every rank too (src/dist.h), so
+     * that every rank holds the same normalisers and scales */
+    const double S_total = (double)(T * tr->E_total);
     if (train_op_gae(tr->be, T, E, V, tr->rewards, tr->values, sd, mean, gamma, lambda,
                      tr->adv_raw, tr->ret) != DGPG_OK ||
-        train_op_column_sums(tr->be, S, V, tr->ret, sum, sum_sq) != DGPG_OK)
+        train_op_column_sums(tr->be, S, V, tr->ret, sum, sum_sq) != DGPG_OK ||
+        dgpg_dist_sum_doubles(sum, V) != 0 || dgpg_dist_sum_doubles(sum_sq, V) != 0)
         return DGPG_EBACKEND;
     /* MAPPO's ValueNorm: update with the batch of returns, then train the
      * critic on returns normalised with the updated moments */
     for (int64_t j = 0; j < V; j++) {
-        ppo_value_norm_update(&tr->vnorm[j], sum[j] / (double)S, sum_sq[j] / (double)S);
+        ppo_value_norm_update(&tr->vnorm[j], sum[j] / S_total, sum_sq[j] / S_total);
         ppo_value_norm_moments(&tr->vnorm[j], &mean[j], &sd[j]);
     }
     if (train_op_column_standardize(tr->be, S, V, tr->ret, mean, sd) != DGPG_OK)
         return DGPG_EBACKEND;
     /* advantage normalisation over the whole batch, as the MAPPO reference */
-    double adv_sum, adv_sum_sq;
-    if (train_op_column_sums(tr->be, S * V, 1, tr->adv_raw, &adv_sum, &adv_sum_sq) != DGPG_OK)
+    double adv_sums[2];
+    if (train_op_column_sums(tr->be, S * V, 1, tr->adv_raw, &adv_sums[0], &adv_sums[1]) !=
+            DGPG_OK ||
+        dgpg_dist_sum_doubles(adv_sums, 2) != 0)
         return DGPG_EBACKEND;
-    const double adv_mean = adv_sum / (double)(S * V);
-    const double adv_var = adv_sum_sq / (double)(S * V) - adv_mean * adv_mean;
+    const double adv_mean = adv_sums[0] / (S_total * (double)V);
+    const double adv_var = adv_sums[1] / (S_total * (double)V) - adv_mean * adv_mean;
     const double adv_scale = 1.0 / (sqrt(adv_var > 0.0 ? adv_var : 0.0) + 1e-5);
     if (train_op_advantage(tr->be, S, N, V, tr->adv_raw, adv_mean, adv_scale, tr->adv) != DGPG_OK)
         return DGPG_EBACKEND;
@@ -542,7 +575,8 @@ static int trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
                                tr->grad_p, tr->p_star, tr->guidance) != DGPG_OK)
         return DGPG_EBACKEND;
     double *sq = sum_sq; /* (N) per agent: the squared terms over its S decisions */
-    if (train_op_column_sums(tr->be, S, N, tr->guidance, NULL, sq) != DGPG_OK)
+    if (train_op_column_sums(tr->be, S, N, tr->guidance, NULL, sq) != DGPG_OK ||
+        dgpg_dist_sum_doubles(sq, N) != 0)
         return DGPG_EBACKEND;
     double total_sq = 0.0;
     for (int64_t i = 0; i < N; i++)
@@ -554,7 +588,8 @@ static int trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
          * shrinks as the policy nears the model's optimum (a per-batch
          * scale would keep pushing at full strength and oscillate) */
         if (tr->guide_scales[0] == 0.0)
-            tr->guide_scales[0] = total_sq > 0.0 ? 1.0 / sqrt(total_sq / (double)(S * N)) : 0.0;
+            tr->guide_scales[0] = total_sq > 0.0 ? 1.0 / sqrt(total_sq / (S_total * (double)N))
+                                                 : 0.0;
         scale = tr->guide_scales[0];
         /* dgpg (SPEC): A^DG = (1 - alpha) A - alpha <x - x~, z_i>;
          * cv (SPEC): A - alpha A~(a), its expectation added back in the
@@ -569,12 +604,12 @@ static int trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
          * term */
         if (tr->guide_scales[1] == 0.0)
             tr->guide_scales[1] =
-                total_sq > 0.0 ? 1.0 / sqrt(total_sq / (double)(S * N * M)) : 0.0;
+                total_sq > 0.0 ? 1.0 / sqrt(total_sq / (S_total * (double)(N * M))) : 0.0;
         scale = tr->guide_scales[1];
     }
     /* per agent: the root mean square over its S decisions */
     for (int64_t i = 0; i < N; i++)
-        guidance_rms[i] = (float)sqrt(sq[i] * scale * scale / (double)S);
+        guidance_rms[i] = (float)sqrt(sq[i] * scale * scale / S_total);
     return DGPG_OK;
 }
 
@@ -642,21 +677,37 @@ static int trainer_clip_and_step(trainer *tr, mlp *net, double *grad_norm_sum)
     return DGPG_OK;
 }
 
-/* The host's sample order to the backend (a no-op on the CPU). */
+/* The host's local sample list (n) to the backend (a no-op on the CPU). */
 static int trainer_upload_order(trainer *tr, int64_t n)
 {
-    if (tr->order_dev == tr->order)
+    if (tr->order_dev == tr->local)
         return DGPG_OK;
-    return dgpg_backend_upload(tr->be, tr->order_dev, tr->order, sizeof(int64_t) * (size_t)n) == 0
+    return dgpg_backend_upload(tr->be, tr->order_dev, tr->local, sizeof(int64_t) * (size_t)n) == 0
                ? DGPG_OK
                : DGPG_EBACKEND;
 }
 
-/* Deterministic shuffle of the T E samples for one epoch: Fisher-Yates
- * with Philox uniforms keyed by (train seed, episode, epoch). */
-static int trainer_shuffle(trainer *tr, int64_t episode, int64_t epoch)
+/* This rank's samples among global samples order[first .. last) (global
+ * sample t E_total + e), as local indices t E + (e - env_offset), in that
+ * order, into tr->local and the backend; returns their count. */
+static int64_t trainer_localize(trainer *tr, int64_t first, int64_t last, int *rc)
 {
-    const int64_t n = tr->T * tr->E;
+    int64_t n = 0;
+    for (int64_t k = first; k < last; k++) {
+        const int64_t t = tr->order[k] / tr->E_total, e = tr->order[k] % tr->E_total - tr->env_offset;
+        if (e >= 0 && e < tr->E)
+            tr->local[n++] = t * tr->E + e;
+    }
+    *rc = trainer_upload_order(tr, n);
+    return n;
+}
+
+/* Deterministic shuffle of every rank's T E_total samples for one epoch
+ * (the same on every rank): Fisher-Yates with Philox uniforms keyed by
+ * (train seed, episode, epoch). */
+static void trainer_shuffle(trainer *tr, int64_t episode, int64_t epoch)
+{
+    const int64_t n = tr->T * tr->E_total;
     for (int64_t k = 0; k < n; k++)
         tr->order[k] = k;
     for (int64_t k = n - 1; k > 0; k--) {
@@ -667,7 +718,13 @@ static int trainer_shuffle(trainer *tr, int64_t episode, int64_t epoch)
         tr->order[k] = tr->order[j];
         tr->order[j] = tmp;
     }
-    return trainer_upload_order(tr, n);
+}
+
+/* Sums a network's gradients over the ranks (no-op with one). */
+static int trainer_sum_grads(trainer *tr, mlp *net)
+{
+    (void)tr;
+    return dgpg_dist_sum_floats(net->grads, net->n_params) == 0 ? DGPG_OK : DGPG_EBACKEND;
 }
 
 /* Per-agent gradient-estimator variance (claim 1 of SPEC): the policy
@@ -679,30 +736,34 @@ static int trainer_shuffle(trainer *tr, int64_t episode, int64_t epoch)
 static int trainer_gradient_variance(trainer *tr, double alpha, float *variance,
                                      float *mean_sq)
 {
-    const int64_t E = tr->E, T = tr->T, N = tr->N;
+    const int64_t E = tr->E_total, T = tr->T, N = tr->N;
     const int64_t G = tr->cfg->algo.variance_groups < E ? tr->cfg->algo.variance_groups : E;
     const int64_t P = tr->actor.n_params;
     if (dgpg_backend_zero(tr->be, tr->grad_sum, sizeof(double) * (size_t)P) != 0 ||
         dgpg_backend_zero(tr->be, tr->grad_sumsq, sizeof(double) * (size_t)P) != 0)
         return DGPG_EBACKEND;
     for (int64_t g = 0; g < G; g++) {
+        /* group g: global environments [e0, e1), this rank's share of them */
         int64_t e0 = g * E / G, e1 = (g + 1) * E / G;
-        int64_t n = 0;
+        int64_t group = 0;
         for (int64_t t = 0; t < T; t++)
             for (int64_t e = e0; e < e1; e++)
-                tr->order[n++] = t * E + e;
-        if (trainer_upload_order(tr, n) != DGPG_OK ||
+                tr->order[group++] = t * E + e;
+        int rc;
+        const int64_t n = trainer_localize(tr, 0, group, &rc);
+        if (rc != DGPG_OK ||
             dgpg_backend_zero(tr->be, tr->actor.grads, sizeof(float) * (size_t)P) != 0)
             return DGPG_EBACKEND;
-        double scale = 1.0 / (double)(n * (tr->shared ? N : 1));
+        double scale = 1.0 / (double)(group * (tr->shared ? N : 1));
         for (int64_t first = 0; first < n; first += tr->chunk) {
             int64_t B = n - first < tr->chunk ? n - first : tr->chunk;
             /* entropy 0, clip range unbounded: the plain estimator */
-            int rc = trainer_actor_chunk(tr, tr->order_dev + first, B, alpha, scale, 0.0, 1e30, 0);
+            rc = trainer_actor_chunk(tr, tr->order_dev + first, B, alpha, scale, 0.0, 1e30, 0);
             if (rc != DGPG_OK)
                 return rc;
         }
-        if (train_op_accumulate(tr->be, P, tr->actor.grads, tr->grad_sum, tr->grad_sumsq))
+        if (trainer_sum_grads(tr, &tr->actor) != DGPG_OK ||
+            train_op_accumulate(tr->be, P, tr->actor.grads, tr->grad_sum, tr->grad_sumsq))
             return DGPG_EBACKEND;
     }
     dgpg_net_layout layout = mlp_layout(&tr->actor);
@@ -720,29 +781,33 @@ static int trainer_gradient_variance(trainer *tr, double alpha, float *variance,
 
 static int trainer_update(trainer *tr, int64_t episode, double alpha, update_stats *st)
 {
-    const int64_t n = tr->T * tr->E, N = tr->N;
+    const int64_t n = tr->T * tr->E_total, N = tr->N;
     const int64_t V = tr->mappo ? 1 : N;
     const int64_t n_mb = tr->cfg->algo.minibatches < n ? tr->cfg->algo.minibatches : n;
     memset(st, 0, sizeof *st);
     if (dgpg_backend_zero(tr->be, tr->acc, 8 * sizeof(double)) != 0)
         return DGPG_EBACKEND;
     for (int64_t epoch = 0; epoch < tr->cfg->algo.epochs; epoch++) {
-        if (trainer_shuffle(tr, episode, epoch) != DGPG_OK)
-            return DGPG_EBACKEND;
+        trainer_shuffle(tr, episode, epoch);
         for (int64_t mb = 0; mb < n_mb; mb++) {
+            /* a minibatch of every rank's samples; this rank computes its
+             * share, and the gradients are summed over the ranks */
             int64_t first = mb * n / n_mb, last = (mb + 1) * n / n_mb;
             int64_t size = last - first;
-            if (dgpg_backend_zero(tr->be, tr->actor.grads,
+            int rc;
+            const int64_t mine = trainer_localize(tr, first, last, &rc);
+            if (rc != DGPG_OK ||
+                dgpg_backend_zero(tr->be, tr->actor.grads,
                                   sizeof(float) * (size_t)tr->actor.n_params) != 0 ||
                 dgpg_backend_zero(tr->be, tr->critic.grads,
                                   sizeof(float) * (size_t)tr->critic.n_params) != 0)
                 return DGPG_EBACKEND;
             double actor_scale = 1.0 / (double)(size * (tr->shared ? N : 1));
             double critic_scale = 1.0 / (double)(size * (tr->mappo || !tr->shared ? 1 : N));
-            for (int64_t at = first; at < last; at += tr->chunk) {
-                int64_t B = last - at < tr->chunk ? last - at : tr->chunk;
-                int rc = trainer_actor_chunk(tr, tr->order_dev + at, B, alpha, actor_scale,
-                                             tr->cfg->algo.entropy_coef, tr->cfg->algo.clip, 1);
+            for (int64_t at = 0; at < mine; at += tr->chunk) {
+                int64_t B = mine - at < tr->chunk ? mine - at : tr->chunk;
+                rc = trainer_actor_chunk(tr, tr->order_dev + at, B, alpha, actor_scale,
+                                         tr->cfg->algo.entropy_coef, tr->cfg->algo.clip, 1);
                 if (rc == DGPG_OK)
                     rc = trainer_critic_chunk(tr, tr->order_dev + at, B, critic_scale);
                 if (rc != DGPG_OK)
@@ -750,20 +815,29 @@ static int trainer_update(trainer *tr, int64_t episode, double alpha, update_sta
                 st->decisions += (double)(B * N);
                 st->value_samples += (double)(B * V);
             }
-            if (trainer_clip_and_step(tr, &tr->actor, &st->grad_norm) != DGPG_OK ||
+            if (trainer_sum_grads(tr, &tr->actor) != DGPG_OK ||
+                trainer_sum_grads(tr, &tr->critic) != DGPG_OK ||
+                trainer_clip_and_step(tr, &tr->actor, &st->grad_norm) != DGPG_OK ||
                 trainer_clip_and_step(tr, &tr->critic, NULL) != DGPG_OK)
                 return DGPG_EBACKEND;
             st->minibatches += 1.0;
         }
     }
+    /* the loss sums and counts of every rank */
     double acc[8];
     if (dgpg_backend_download(tr->be, acc, tr->acc, sizeof acc) != 0)
+        return DGPG_EBACKEND;
+    acc[5] = st->decisions;
+    acc[6] = st->value_samples;
+    if (dgpg_dist_sum_doubles(acc, 7) != 0)
         return DGPG_EBACKEND;
     st->policy_loss = acc[0];
     st->entropy = acc[1];
     st->kl = acc[2];
     st->clip_frac = acc[3];
     st->value_loss = acc[4];
+    st->decisions = acc[5];
+    st->value_samples = acc[6];
     return DGPG_OK;
 }
 
@@ -858,13 +932,17 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
     struct sigaction old_int, old_term;
     int handlers_set = 0;
     memset(summary, 0, sizeof *summary);
+    /* with MPI ranks (src/dist.h), rank 0 prints, logs and checkpoints;
+     * every rank trains its share of the environments */
+    const int rank0 = dgpg_dist_rank() == 0;
+    FILE *out = rank0 ? opts->out : NULL;
     if (train_path(log_path, sizeof log_path, opts->run_dir, "log.h5") ||
         train_path(ckpt_path, sizeof ckpt_path, opts->run_dir, "checkpoint.h5")) {
         snprintf(err, err_len, "run directory '%s': path too long", opts->run_dir);
         return DGPG_EINVAL;
     }
     int rc = trainer_init(&tr, cfg, err, err_len);
-    const int64_t N = tr.N, M = tr.M, E = tr.E, T = tr.T;
+    const int64_t N = tr.N, M = tr.M, E = tr.E, T = tr.T, E_total = tr.E_total;
     int64_t start = 0;
     if (rc != DGPG_OK)
         goto done;
@@ -896,16 +974,16 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         /* the alpha schedule keeps the horizon the run started with: given
          * more episodes, alpha stays at its end value instead of restarting */
         extra.alpha_episodes = saved.alpha_episodes;
-        if (opts->out && (saved.threads != extra.threads || strcmp(saved.isa, extra.isa) != 0))
-            fprintf(opts->out,
+        if (out && (saved.threads != extra.threads || strcmp(saved.isa, extra.isa) != 0))
+            fprintf(out,
                     "note: the run used %lld threads on %s, this resumption %lld on %s: it "
                     "continues correctly but no longer bitwise as one uninterrupted run\n",
                     (long long)saved.threads, saved.isa, (long long)extra.threads, extra.isa);
-        if (dgpg_config_matches_file(log_path, cfg, err, err_len) != 0) {
+        if (rank0 && dgpg_config_matches_file(log_path, cfg, err, err_len) != 0) {
             rc = DGPG_EINVAL;
             goto done;
         }
-        if (dgpg_log_open(&log, log_path, &schema, start) != 0) {
+        if (rank0 && dgpg_log_open(&log, log_path, &schema, start) != 0) {
             snprintf(err, err_len, "%s: the log does not match the checkpoint (see above); "
                      "allowed: the run's own log.h5", log_path);
             rc = DGPG_EINVAL;
@@ -916,7 +994,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                                          tr.n_vnorm, err, err_len) != 0) {
         rc = DGPG_EINVAL;
         goto done;
-    } else if (dgpg_log_create(&log, log_path, cfg, &schema) != 0) {
+    } else if (rank0 && dgpg_log_create(&log, log_path, cfg, &schema) != 0) {
         snprintf(err, err_len, "%s: the log could not be created", log_path);
         rc = DGPG_EIO;
         goto done;
@@ -938,8 +1016,8 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
     const int schedule = train_schedule_of(cfg->algo.alpha_schedule);
     const double run_start = train_now();
     double update_flops = 0.0, update_seconds = 0.0;
-    if (opts->out && start > 0)
-        fprintf(opts->out, "resuming %s at episode %lld of %lld\n", opts->run_dir,
+    if (out && start > 0)
+        fprintf(out, "resuming %s at episode %lld of %lld\n", opts->run_dir,
                 (long long)start, (long long)cfg->train.episodes);
     for (int64_t episode = start; episode < cfg->train.episodes; episode++) {
         const double alpha = tr.guide == GUIDE_NONE
@@ -957,6 +1035,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             total.dropped += tr.stats[e].dropped;
             total.steps += tr.stats[e].steps;
         }
+        /* dgpg_env_stats is doubles only: summed over the ranks as one array */
+        if (rc == DGPG_OK &&
+            dgpg_dist_sum_doubles((double *)&total, sizeof total / sizeof(double)) != 0)
+            rc = DGPG_EBACKEND;
         double cost_pstar = 0.0;
         if (rc == DGPG_OK)
             rc = trainer_reference(&tr, episode, &cost_pstar);
@@ -993,28 +1075,32 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
          * backward 4 P_eff, over epochs, plus the variance pass (fwd + bwd) */
         double per_decision = 2.0 * (double)tr.actor.n_params / (double)tr.actor.K;
         double critic_per = 2.0 * (double)tr.critic.n_params / (double)tr.critic.K;
-        double decisions = (double)(T * E * N);
+        /* this rank's network math (its share of the samples), and every
+         * rank's agent-steps */
+        double decisions = (double)(T * E_total * N), local_decisions = (double)(T * E * N);
         double critic_rows = (double)(T * E) * (tr.mappo ? 1.0 : (double)N);
-        update_flops += 3.0 * (per_decision * decisions * ((double)cfg->algo.epochs + 1.0) +
+        update_flops += 3.0 * (per_decision * local_decisions * ((double)cfg->algo.epochs + 1.0) +
                                critic_per * critic_rows * (double)cfg->algo.epochs);
         update_seconds += t2 - t1;
 
         /* the mean action distribution: the one (N, M) tensor that comes back */
-        if (train_op_column_sums(tr.be, T * E, N * M, tr.probs, tr.host_scratch, NULL) != 0) {
+        if (train_op_column_sums(tr.be, T * E, N * M, tr.probs, tr.host_scratch, NULL) != 0 ||
+            dgpg_dist_sum_doubles(tr.host_scratch, N * M) != 0) {
             snprintf(err, err_len, "episode %lld: summing the action probabilities failed",
                      (long long)episode + 1);
             rc = DGPG_EBACKEND;
             goto done;
         }
         for (int64_t k = 0; k < N * M; k++)
-            tensors[TE_PROBS][k] = (float)(tr.host_scratch[k] / (double)(T * E));
-        if (train_op_column_sums(tr.be, T * E, M, tr.p_star, tr.host_scratch, NULL) != 0) {
+            tensors[TE_PROBS][k] = (float)(tr.host_scratch[k] / (double)(T * E_total));
+        if (train_op_column_sums(tr.be, T * E, M, tr.p_star, tr.host_scratch, NULL) != 0 ||
+            dgpg_dist_sum_doubles(tr.host_scratch, M) != 0) {
             snprintf(err, err_len, "episode %lld: summing p* failed", (long long)episode + 1);
             rc = DGPG_EBACKEND;
             goto done;
         }
         for (int64_t k = 0; k < N * M; k++)
-            tensors[TE_PSTAR][k] = (float)(tr.host_scratch[k % M] / (double)(T * E));
+            tensors[TE_PSTAR][k] = (float)(tr.host_scratch[k % M] / (double)(T * E_total));
         double scalars[SC_COUNT];
         double cost = -total.reward / total.steps;
         scalars[SC_REWARD] = total.reward / total.steps;
@@ -1034,13 +1120,13 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         scalars[SC_ROLLOUT_SECONDS] = t1 - t0;
         scalars[SC_UPDATE_SECONDS] = t2 - t1;
         scalars[SC_AGENT_STEPS_PER_S] = decisions / (t2 - t0);
-        if (dgpg_log_append(log, episode, scalars, (const float *const *)tensors) != 0) {
+        if (rank0 && dgpg_log_append(log, episode, scalars, (const float *const *)tensors) != 0) {
             snprintf(err, err_len, "%s: appending episode %lld failed", log_path,
                      (long long)episode);
             rc = DGPG_EIO;
             goto done;
         }
-        if (episode % cfg->log.snapshot_every == 0) {
+        if (rank0 && episode % cfg->log.snapshot_every == 0) {
             const float *params[1] = {tr.actor.params};
             if (tr.cuda) /* the snapshot is written from host memory */
                 params[0] = dgpg_backend_download(tr.be, tr.params_host, tr.actor.params,
@@ -1054,7 +1140,16 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             }
         }
         int last = episode + 1 == cfg->train.episodes;
-        if ((episode + 1) % cfg->train.checkpoint_every == 0 || last || train_stop_requested) {
+        /* a signal one rank saw stops every rank after the same episode */
+        int stop_now = (int)train_stop_requested;
+        if (dgpg_dist_max_int(&stop_now) != 0) {
+            snprintf(err, err_len, "episode %lld: agreeing on a stop across ranks failed",
+                     (long long)episode + 1);
+            rc = DGPG_EBACKEND;
+            goto done;
+        }
+        if (rank0 &&
+            ((episode + 1) % cfg->train.checkpoint_every == 0 || last || stop_now)) {
             extra.guide_scales[0] = tr.guide_scales[0];
             extra.guide_scales[1] = tr.guide_scales[1];
             if (dgpg_checkpoint_save(ckpt_path, cfg, episode + 1, &tr.actor, &tr.critic, tr.vnorm,
@@ -1068,37 +1163,37 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             summary->first_cost_ratio = scalars[SC_COST_RATIO];
         summary->final_cost_ratio = scalars[SC_COST_RATIO];
         summary->episodes++;
-        if (opts->out) {
+        if (out) {
             char eta[32];
             double per_episode = (t2 - run_start) / (double)summary->episodes;
             train_format_eta(per_episode * (double)(cfg->train.episodes - episode - 1), eta,
                              sizeof eta);
-            fprintf(opts->out,
+            fprintf(out,
                     "episode %4lld/%lld  reward %9.4f  cost/p* %7.4f  delay %7.3f  drops "
                     "%6.3f%%  alpha %.3f  %9.3g agent-steps/s  ETA %s\n",
                     (long long)episode + 1, (long long)cfg->train.episodes,
                     scalars[SC_REWARD], scalars[SC_COST_RATIO], scalars[SC_DELAY],
                     100.0 * scalars[SC_DROP_RATE], alpha, scalars[SC_AGENT_STEPS_PER_S], eta);
-            fflush(opts->out);
+            fflush(out);
         }
-        if (train_stop_requested && !last) {
-            if (opts->out)
-                fprintf(opts->out, "interrupted: stopped after episode %lld with a checkpoint; "
+        if (stop_now && !last) {
+            if (out)
+                fprintf(out, "interrupted: stopped after episode %lld with a checkpoint; "
                         "continue with: dgpg train --resume %s\n", (long long)episode + 1,
                         opts->run_dir);
-            summary->interrupted = (int)train_stop_requested;
+            summary->interrupted = stop_now;
             break;
         }
         if (episode + 1 == stop_after) {
-            if (opts->out)
-                fprintf(opts->out, "stopping after episode %lld (DGPG_TEST_STOP_AFTER)\n",
+            if (out)
+                fprintf(out, "stopping after episode %lld (DGPG_TEST_STOP_AFTER)\n",
                         (long long)episode + 1);
             break;
         }
     }
     summary->seconds = train_now() - run_start;
     summary->agent_steps_per_s =
-        summary->seconds > 0 ? (double)(summary->episodes * T * E * N) / summary->seconds : 0.0;
+        summary->seconds > 0 ? (double)(summary->episodes * T * E_total * N) / summary->seconds : 0.0;
     summary->update_gflops = update_seconds > 0 ? update_flops / update_seconds * 1e-9 : 0.0;
     rc = DGPG_OK;
 done:

@@ -22,15 +22,16 @@
 #endif
 
 int train_op_sample(dgpg_backend *be, int64_t E, int32_t N, int32_t M, uint64_t seed,
-                    uint64_t step, const float *logits, float *probs, int32_t *actions,
-                    float *logp)
+                    uint32_t env_offset, uint64_t step, const float *logits, float *probs,
+                    int32_t *actions, float *logp)
 {
-    TRAIN_CUDA(be, dgpg__cuda_train_sample(be->cuda, E, N, M, seed, step, logits, probs, actions,
-                                           logp));
+    TRAIN_CUDA(be, dgpg__cuda_train_sample(be->cuda, E, N, M, seed, env_offset, step, logits,
+                                           probs, actions, logp));
 #pragma omp parallel for schedule(static) num_threads(be->threads)
     for (int64_t e = 0; e < E; e++)
         for (int32_t i0 = 0; i0 < N; i0 += 4)
-            train_sample_block(seed, step, e, i0, N, M, logits, probs, actions, logp);
+            train_sample_block(seed, env_offset, step, e, i0, N, M, logits, probs, actions,
+                               logp);
     return DGPG_OK;
 }
 

@@ -13,11 +13,11 @@
 #include <stdint.h>
 
 /* A rollout step: probs (E, N, M), actions and logp (E, N) from the
- * actor's logits (E, N, M), actions drawn from Philox (seed, e, agent / 4,
- * step). */
+ * actor's logits (E, N, M), actions drawn from Philox (seed, env_offset +
+ * e, agent / 4, step). */
 int train_op_sample(dgpg_backend *be, int64_t E, int32_t N, int32_t M, uint64_t seed,
-                    uint64_t step, const float *logits, float *probs, int32_t *actions,
-                    float *logp);
+                    uint32_t env_offset, uint64_t step, const float *logits, float *probs,
+                    int32_t *actions, float *logp);
 
 /* GAE over the rollout layout: rewards (T, E), values (T + 1, E, V) as the
  * critic predicts them (normalised; column j denormalised with

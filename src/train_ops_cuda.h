@@ -12,7 +12,7 @@ extern "C" {
 
 struct dgpg__cuda_backend;
 int dgpg__cuda_train_sample(struct dgpg__cuda_backend *cb, int64_t E, int32_t N, int32_t M,
-                            uint64_t seed, uint64_t step, const float *logits, float *probs,
+                            uint64_t seed, uint32_t env_offset, uint64_t step, const float *logits, float *probs,
                             int32_t *actions, float *logp);
 int dgpg__cuda_train_gae(struct dgpg__cuda_backend *cb, int64_t T, int64_t E, int64_t V,
                          const float *rewards, const float *values, const double *value_scale,

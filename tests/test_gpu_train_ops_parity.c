@@ -131,8 +131,8 @@ int main(void)
     int32_t *zeros = calloc((size_t)(S * N), sizeof(int32_t));
     twin actions = twin_of(zeros, sizeof(int32_t) * (size_t)(E * N));
     twin logp = twin_floats(&g, (size_t)(E * N), 0.0, 0.0);
-    CHECK(train_op_sample(cpu, E, N, M, 11, 42, logits.c, probs.c, actions.c, logp.c) == 0);
-    CHECK(train_op_sample(gpu, E, N, M, 11, 42, logits.g, probs.g, actions.g, logp.g) == 0);
+    CHECK(train_op_sample(cpu, E, N, M, 11, 3, 42, logits.c, probs.c, actions.c, logp.c) == 0);
+    CHECK(train_op_sample(gpu, E, N, M, 11, 3, 42, logits.g, probs.g, actions.g, logp.g) == 0);
     compare("train_op_sample probs", &probs, (size_t)(E * N * M), 0, 1e-6);
     compare("train_op_sample actions (exact)", &actions, (size_t)(E * N), 0, 0.0);
     compare("train_op_sample log-probabilities", &logp, (size_t)(E * N), 0, 1e-6);

@@ -15,7 +15,8 @@ if [ "${1:-}" = "--test" ]; then
 fi
 
 packages=(cmake make gcc pkg-config libhdf5-dev librandom123-dev libyaml-dev
-          libopenblas-dev liblapacke-dev libxsmm-dev libgsl-dev python3 python3-venv python3-pip)
+          libopenblas-dev liblapacke-dev libxsmm-dev libgsl-dev libopenmpi-dev openmpi-bin
+          python3 python3-venv python3-pip)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,7 +10,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDGPG_SANITIZE=ON -DDGPG_CUDA=OFF
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDGPG_SANITIZE=ON -DDGPG_CUDA=OFF -DDGPG_MPI=OFF
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" -L fast

@@ -1,0 +1,35 @@
+/* dist.h — data parallelism over MPI (OpenMPI from Debian; any MPI that
+ * mpirun or srun launches): the handful of collectives the trainer needs.
+ * A process not started by an MPI launcher (or a build without MPI) is
+ * rank 0 of 1, and every call is then a no-op, so a single process runs
+ * exactly as before. Every MPI call is checked; a failure names the call,
+ * MPI's error string and the rank. */
+#ifndef DGPG_DIST_H
+#define DGPG_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Joins the MPI job if this process was launched by mpirun/mpiexec or
+ * srun (their environment variables say so); 0, or -1 with one line in
+ * err. Call once, before anything else. */
+int dgpg_dist_init(int *argc, char ***argv, char *err, size_t err_len);
+void dgpg_dist_finalize(void);
+int dgpg_dist_rank(void);
+int dgpg_dist_size(void);
+/* 1 when built with MPI. */
+int dgpg_dist_available(void);
+
+/* In place, every rank receives the sum over ranks (reduced in rank
+ * order by the MPI library: the same K gives the same bits). 0 or -1. */
+int dgpg_dist_sum_doubles(double *x, int64_t n);
+int dgpg_dist_sum_floats(float *x, int64_t n);
+/* *x = the largest value over ranks. */
+int dgpg_dist_max_int(int *x);
+/* bytes from rank 0 to every rank. */
+int dgpg_dist_broadcast(void *p, size_t bytes);
+/* Ends every rank of the job with `code` (after a failure only some ranks
+ * saw, so that no rank waits forever in a collective). */
+void dgpg_dist_abort(int code);
+
+#endif
