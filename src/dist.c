@@ -134,3 +134,28 @@ int dgpg_dist_broadcast(void *p, size_t bytes) { (void)p; (void)bytes; return 0;
 void dgpg_dist_abort(int code) { (void)code; }
 
 #endif
+
+int dgpg_dist_local_rank(void)
+{
+    const char *vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
+    for (size_t k = 0; k < sizeof vars / sizeof vars[0]; k++)
+        if (getenv(vars[k]))
+            return atoi(getenv(vars[k]));
+    return 0;
+}
+
+#ifndef DGPG_HAVE_NCCL
+/* No NCCL in this build: device sums over ranks are unavailable. */
+int dgpg_dist_device_available(void) { return 0; }
+int dgpg_dist_device_init(void) { return dgpg_dist_size() < 2 ? 0 : -1; }
+int dgpg_dist_sum_device_floats(float *x, int64_t n, void *stream)
+{
+    (void)x;
+    (void)n;
+    (void)stream;
+    return dgpg_dist_size() < 2 ? 0 : -1;
+}
+void dgpg_dist_device_finalize(void) {}
+#else
+int dgpg_dist_device_available(void) { return 1; }
+#endif

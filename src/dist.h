@@ -28,6 +28,17 @@ int dgpg_dist_sum_floats(float *x, int64_t n);
 int dgpg_dist_max_int(int *x);
 /* bytes from rank 0 to every rank. */
 int dgpg_dist_broadcast(void *p, size_t bytes);
+/* Device memory (CUDA backend, one GPU per rank): x summed over ranks in
+ * place with NCCL on `stream` (a cudaStream_t), ordered with the backend's
+ * other work; 0 or -1. Available where dgpg_dist_device_available() is 1. */
+int dgpg_dist_device_available(void);
+int dgpg_dist_device_init(void);
+int dgpg_dist_sum_device_floats(float *x, int64_t n, void *stream);
+void dgpg_dist_device_finalize(void);
+/* The rank's index among the ranks on its node (the GPU it takes), from
+ * the launcher's environment; 0 when unknown. */
+int dgpg_dist_local_rank(void);
+
 /* Ends every rank of the job with `code` (after a failure only some ranks
  * saw, so that no rank waits forever in a collective). */
 void dgpg_dist_abort(int code);

@@ -658,6 +658,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = dgpg_main(argc, argv);
+    dgpg_dist_device_finalize();
     dgpg_dist_finalize();
     return rc;
 }

@@ -231,15 +231,19 @@ static int trainer_backend(trainer *tr, const dgpg_config *cfg, char *err, size_
     }
     /* auto without a device, or for a plug-in with no CUDA implementation:
      * the CPU */
-    if (on_device && dgpg_backend_kind_is_cuda(cfg->backend.kind) && dgpg_dist_size() > 1) {
+    const int ranks = dgpg_dist_size();
+    if (on_device && dgpg_backend_kind_is_cuda(cfg->backend.kind) && ranks > 1 &&
+        !dgpg_dist_device_available()) {
         snprintf(err, err_len, "backend.kind = '%s' with %d MPI ranks: summing gradients on "
-                 "the device over ranks needs NCCL, which is not built yet; allowed: "
-                 "backend.kind = cpu with several ranks, or one rank", cfg->backend.kind,
-                 dgpg_dist_size());
+                 "the device over ranks needs NCCL, and this build has none; allowed: "
+                 "backend.kind = cpu with several ranks, one rank, or a build with NCCL",
+                 cfg->backend.kind, ranks);
         return DGPG_EINVAL;
     }
     if (on_device && dgpg_backend_kind_is_cuda(cfg->backend.kind)) {
-        tr->be = dgpg_backend_cuda((int)cfg->backend.device, cfg->backend.tf32, err, err_len);
+        /* several ranks: one GPU each, backend.device + the rank on its node */
+        const int device = (int)cfg->backend.device + (ranks > 1 ? dgpg_dist_local_rank() : 0);
+        tr->be = dgpg_backend_cuda(device, cfg->backend.tf32, err, err_len);
         if (!tr->be)
             return DGPG_EINVAL;
 #ifdef DGPG_HAVE_CUDA
@@ -720,11 +724,14 @@ static void trainer_shuffle(trainer *tr, int64_t episode, int64_t epoch)
     }
 }
 
-/* Sums a network's gradients over the ranks (no-op with one). */
+/* Sums a network's gradients over the ranks (no-op with one): over MPI on
+ * the host, with NCCL on the device. */
 static int trainer_sum_grads(trainer *tr, mlp *net)
 {
-    (void)tr;
-    return dgpg_dist_sum_floats(net->grads, net->n_params) == 0 ? DGPG_OK : DGPG_EBACKEND;
+    int rc = tr->cuda ? dgpg_dist_sum_device_floats(net->grads, net->n_params,
+                                                    dgpg_backend_stream(tr->be))
+                      : dgpg_dist_sum_floats(net->grads, net->n_params);
+    return rc == 0 ? DGPG_OK : DGPG_EBACKEND;
 }
 
 /* Per-agent gradient-estimator variance (claim 1 of SPEC): the policy
