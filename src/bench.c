@@ -6,6 +6,7 @@
 #include "backend.h"
 #include "cloud.h"
 #include "dgpg/dgpg.h"
+#include "dist.h"
 #include "train.h"
 
 #include <stdio.h>
@@ -235,8 +236,26 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
     return rc;
 }
 
+static int bench_train_sizes(const dgpg_config *cfg, const int64_t *n_agents, int n_sizes,
+                             FILE *out, char *err, size_t err_len);
+
 int dgpg_bench_train(const dgpg_config *cfg, const int64_t *n_agents, int n_sizes, FILE *out,
                      char *err, size_t err_len)
+{
+    /* under MPI, rank 0 prints; every rank trains its share */
+    FILE *quiet = NULL;
+    if (dgpg_dist_rank() != 0 && !(out = quiet = fopen("/dev/null", "w"))) {
+        snprintf(err, err_len, "bench: cannot open /dev/null");
+        return DGPG_EIO;
+    }
+    int rc = bench_train_sizes(cfg, n_agents, n_sizes, out, err, err_len);
+    if (quiet)
+        fclose(quiet);
+    return rc;
+}
+
+static int bench_train_sizes(const dgpg_config *cfg, const int64_t *n_agents, int n_sizes,
+                             FILE *out, char *err, size_t err_len)
 {
     /* the yardstick on the backend the trainer will pick (train.c's rule:
      * cuda, or auto where a device is visible) */
@@ -254,12 +273,13 @@ int dgpg_bench_train(const dgpg_config *cfg, const int64_t *n_agents, int n_size
     int threads = dgpg_backend_threads(be);
     dgpg_backend_free(be);
     fprintf(out, "dgpg bench train: guide %s, critic %s, M = %lld, E = %lld, T = %lld, %lld "
-            "episodes, %lld epochs x %lld minibatches, hidden %lld x %lld, backend %s\n",
+            "episodes, %lld epochs x %lld minibatches, hidden %lld x %lld, backend %s, "
+            "%d MPI rank(s)\n",
             cfg->algo.guide, cfg->algo.critic, (long long)cfg->env.n_pools,
             (long long)cfg->env.n_envs, (long long)cfg->env.horizon,
             (long long)cfg->train.episodes, (long long)cfg->algo.epochs,
             (long long)cfg->algo.minibatches, (long long)cfg->algo.hidden,
-            (long long)cfg->algo.layers, cuda ? "cuda" : "cpu");
+            (long long)cfg->algo.layers, cuda ? "cuda" : "cpu", dgpg_dist_size());
     if (cuda)
         fprintf(out, "cuBLAS SGEMM 8192^3 on device %lld (%s): %.1f GFLOP/s (the yardstick)\n",
                 (long long)cfg->backend.device, cfg->backend.tf32 ? "TF32" : "FP32", peak);

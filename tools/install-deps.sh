@@ -11,7 +11,7 @@ requirements=tools/requirements.txt
 probe="import h5py, numpy, scipy, matplotlib"
 if [ "${1:-}" = "--test" ]; then
     requirements=tools/requirements-test.txt
-    probe="import h5py, numpy, scipy, matplotlib, torch"
+    probe="import h5py, numpy, scipy, matplotlib, torch, os, sys; sys.exit(not os.access('.venv/bin/hadolint', os.X_OK))"
 fi
 
 packages=(cmake make gcc pkg-config libhdf5-dev librandom123-dev libyaml-dev
