@@ -229,8 +229,6 @@ static int trainer_backend(trainer *tr, const dgpg_config *cfg, char *err, size_
                  "cloud_mm1", cfg->env.name, cfg->model.name);
         return DGPG_EINVAL;
     }
-    /* auto without a device, or for a plug-in with no CUDA implementation:
-     * the CPU */
     const int ranks = dgpg_dist_size();
     if (on_device && dgpg_backend_kind_is_cuda(cfg->backend.kind) && ranks > 1 &&
         !dgpg_dist_device_available()) {
@@ -253,6 +251,8 @@ static int trainer_backend(trainer *tr, const dgpg_config *cfg, char *err, size_
         return DGPG_OK;
 #endif
     }
+    /* cpu; or auto without a device, or for a plug-in with no CUDA
+     * implementation */
     tr->be = dgpg_backend_cpu((int)cfg->backend.threads);
     if (!tr->be) {
         snprintf(err, err_len, "train: out of memory for the backend");
