@@ -683,6 +683,16 @@ static int dgpg_main(int argc, char **argv)
         print_version();
         return 0;
     }
+    /* several MPI ranks: only training splits its work over them */
+    const int parallel = strcmp(cmd, "train") == 0 ||
+                         (strcmp(cmd, "bench") == 0 && argc >= 3 && strcmp(argv[2], "train") == 0);
+    if (dgpg_dist_size() > 1 && !parallel) {
+        if (dgpg_dist_rank() == 0)
+            fprintf(stderr, "dgpg: '%s' under %d MPI ranks: only `dgpg train` and `dgpg bench "
+                    "train` run data parallel; allowed: one process for the other commands\n",
+                    cmd, dgpg_dist_size());
+        return 2;
+    }
     if (strcmp(cmd, "config") == 0)
         return cmd_config(argc, argv);
     if (strcmp(cmd, "eval") == 0)

@@ -98,6 +98,10 @@ def main():
     check("a config that differs between ranks: refused, naming the rank",
           r.returncode != 0 and "differs from rank 0's" in r.stderr, r.stderr[-300:])
 
+    r = mpirun(2, dgpg, ["eval", "--scenarios", "2", "--output", "-"], scratch, timeout=60)
+    check("eval under 2 ranks: refused, naming the commands that run data parallel",
+          r.returncode != 0 and "run data parallel" in r.stderr, r.stderr[-300:])
+
     # a rank that dies: mpirun ends the others, well within the bound
     proc = subprocess.Popen(["mpirun", "-np", "2", dgpg, "train", "--set", "train.name=die"] +
                             SMALL + ["--set", "train.episodes=1000"], cwd=scratch, env=ENV,
