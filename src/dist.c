@@ -36,22 +36,53 @@ static int dist_launched(void)
     return 0;
 }
 
+/* The number of ranks the launcher says it started, or 0 if it does not say. */
+static int dist_launched_size(void)
+{
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
+    for (size_t k = 0; k < sizeof vars / sizeof vars[0]; k++)
+        if (getenv(vars[k]))
+            return atoi(getenv(vars[k]));
+    return 0;
+}
+
+/* A process that exits early (--help, a usage error) still leaves the job
+ * properly. */
+static void dist_at_exit(void)
+{
+    int finalized = 1;
+    if (dist_on && MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized)
+        MPI_Finalize();
+}
+
 int dgpg_dist_init(int *argc, char ***argv, char *err, size_t err_len)
 {
     if (!dist_launched())
         return 0;
-    if (MPI_Init(argc, argv) != MPI_SUCCESS) {
+    int provided = 0;
+    /* OpenMP and CUDA threads run, but only the main thread calls MPI */
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         snprintf(err, err_len, "MPI_Init failed: this process was started by an MPI launcher "
                  "but cannot join its job; allowed: a working MPI runtime (openmpi-bin), or "
                  "running dgpg without mpirun/srun");
         return -1;
     }
     dist_on = 1;
+    atexit(dist_at_exit);
     /* errors come back as codes (checked at every call) instead of aborting
      * silently inside the library */
     MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &dist_rank_));
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &dist_size_));
+    const int launched = dist_launched_size();
+    if (launched > 1 && dist_size_ == 1) {
+        /* e.g. srun without the MPI plug-in: K separate one-rank jobs that
+         * would all train, and write, the same run */
+        snprintf(err, err_len, "the launcher started %d processes, but MPI sees a job of 1 "
+                 "(each process alone); allowed: a launcher whose MPI support matches this "
+                 "build (mpirun, or srun --mpi=pmix)", launched);
+        return -1;
+    }
     return 0;
 }
 
@@ -115,7 +146,9 @@ int dgpg_dist_init(int *argc, char ***argv, char *err, size_t err_len)
 {
     (void)argc;
     (void)argv;
-    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK")) {
+    const char *slurm = getenv("SLURM_STEP_NUM_TASKS");
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK") ||
+        (slurm && atoi(slurm) > 1)) {
         snprintf(err, err_len, "started by an MPI launcher, but this build has no MPI "
                  "(CMake found none); allowed: a build with libopenmpi-dev installed, or "
                  "running dgpg without mpirun");

@@ -20,8 +20,9 @@ int dgpg_dist_size(void);
 /* 1 when built with MPI. */
 int dgpg_dist_available(void);
 
-/* In place, every rank receives the sum over ranks (reduced in rank
- * order by the MPI library: the same K gives the same bits). 0 or -1. */
+/* In place, every rank receives the sum over ranks: MPI hands every rank
+ * the one result, so ranks stay identical (OpenMPI and NCCL do; the MPI
+ * standard does not promise it). 0 or -1. */
 int dgpg_dist_sum_doubles(double *x, int64_t n);
 int dgpg_dist_sum_floats(float *x, int64_t n);
 /* *x = the largest value over ranks. */

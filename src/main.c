@@ -658,6 +658,11 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = dgpg_main(argc, argv);
+    /* one rank that failed on its own (a file only it could not read, an
+     * error inside training) must not leave the others waiting in a
+     * collective: end them all */
+    if (rc != 0 && dgpg_dist_size() > 1)
+        dgpg_dist_abort(rc);
     dgpg_dist_device_finalize();
     dgpg_dist_finalize();
     return rc;

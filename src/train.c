@@ -936,7 +936,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
     dgpg_log *log = NULL;
     char log_path[DGPG_PATH_LEN + 32], ckpt_path[DGPG_PATH_LEN + 32];
     float *tensors[TE_COUNT] = {NULL};
-    struct sigaction old_int, old_term;
+    struct sigaction old_int, old_term, old_usr1;
     int handlers_set = 0;
     memset(summary, 0, sizeof *summary);
     /* with MPI ranks (src/dist.h), rank 0 prints, logs and checkpoints;
@@ -1019,6 +1019,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, &old_int);
     sigaction(SIGTERM, &action, &old_term);
+    /* SIGUSR1 too: mpirun forwards it to every rank (its SIGTERM is
+     * followed by SIGKILL within a second), and Slurm sends it ahead of a
+     * time limit with sbatch --signal=USR1@SECONDS */
+    sigaction(SIGUSR1, &action, &old_usr1);
     handlers_set = 1;
     const int schedule = train_schedule_of(cfg->algo.alpha_schedule);
     const double run_start = train_now();
@@ -1207,6 +1211,7 @@ done:
     if (handlers_set) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGUSR1, &old_usr1, NULL);
     }
     if (dgpg_log_close(log) != 0 && rc == DGPG_OK) {
         snprintf(err, err_len, "%s: the final flush failed", log_path);

@@ -102,6 +102,31 @@ def main():
     check("eval under 2 ranks: refused, naming the commands that run data parallel",
           r.returncode != 0 and "run data parallel" in r.stderr, r.stderr[-300:])
 
+    # a rank that fails on its own before training (its --resume directory
+    # is missing) ends the job instead of leaving the other waiting
+    r = subprocess.run(["mpirun", "-np", "1", dgpg, "train", "--resume", "runs/one", ":",
+                        "-np", "1", dgpg, "train", "--resume", "runs/missing"], cwd=scratch,
+                       env=ENV, capture_output=True, text=True, timeout=60)
+    check("a rank failing alone before training ends the job", r.returncode != 0,
+          r.stderr[-300:])
+
+    # SIGUSR1 to mpirun (which forwards it): every rank stops after the same
+    # episode, with a checkpoint, and exits 128 + 10
+    proc = subprocess.Popen(["mpirun", "-np", "2", dgpg, "train", "--set", "train.name=usr1"] +
+                            SMALL + ["--set", "train.episodes=100000"], cwd=scratch, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGUSR1)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out = ""
+    ckpt = os.path.join(scratch, "runs/usr1/checkpoint.h5")
+    check("SIGUSR1 under mpirun: checkpoint, exit 138",
+          proc.returncode == 138 and "interrupted" in out and os.path.exists(ckpt),
+          f"exit {proc.returncode}")
+
     # a rank that dies: mpirun ends the others, well within the bound
     proc = subprocess.Popen(["mpirun", "-np", "2", dgpg, "train", "--set", "train.name=die"] +
                             SMALL + ["--set", "train.episodes=1000"], cwd=scratch, env=ENV,
