@@ -100,24 +100,25 @@ int dgpg_dist_available(void) { return 1; }
 /* MPI counts are int: large arrays go in pieces. */
 #define DIST_PIECE (INT64_C(1) << 30)
 
-int dgpg_dist_sum_doubles(double *x, int64_t n)
+/* In-place sum over ranks of n elements of `type` (`size` bytes each). */
+static int dist_sum(void *x, int64_t n, MPI_Datatype type, size_t size)
 {
     for (int64_t at = 0; dist_size_ > 1 && at < n; at += DIST_PIECE) {
         int count = (int)(n - at < DIST_PIECE ? n - at : DIST_PIECE);
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, x + at, count, MPI_DOUBLE, MPI_SUM,
-                                MPI_COMM_WORLD));
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)x + (size_t)at * size, count, type,
+                                MPI_SUM, MPI_COMM_WORLD));
     }
     return 0;
 }
 
+int dgpg_dist_sum_doubles(double *x, int64_t n)
+{
+    return dist_sum(x, n, MPI_DOUBLE, sizeof *x);
+}
+
 int dgpg_dist_sum_floats(float *x, int64_t n)
 {
-    for (int64_t at = 0; dist_size_ > 1 && at < n; at += DIST_PIECE) {
-        int count = (int)(n - at < DIST_PIECE ? n - at : DIST_PIECE);
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, x + at, count, MPI_FLOAT, MPI_SUM,
-                                MPI_COMM_WORLD));
-    }
-    return 0;
+    return dist_sum(x, n, MPI_FLOAT, sizeof *x);
 }
 
 int dgpg_dist_max_int(int *x)
