@@ -53,11 +53,34 @@ def main():
                          f"{len(done)}/{len(conv)}",
                          f"{np.median(done):.1f}" if done else "n/a",
                          f"{np.mean(final):.3f} ± {np.std(final):.3f}"])
+    # claim 1 during training: the per-agent gradient SNR at every episode
+    # after the first (ratio of means over agents, episodes and seeds)
+    snr_rows = []
+    for label in METHODS:
+        row = [label]
+        for n in p["N"]:
+            rs = study.load(logs[f"{label}-n{n}-s{seed}"] for seed in p["seeds"])
+            signal = [float(np.mean(r.agent["grad_mean_sq"][e])) for r in rs
+                      for e in range(1, r.episodes)]
+            noise = [float(np.mean(r.agent["grad_variance"][e])) for r in rs
+                     for e in range(1, r.episodes)]
+            snr = float(np.mean(signal) / np.mean(noise)) if noise else float("nan")
+            numbers.setdefault("snr_during_training", {})[f"{label}/N={n}"] = snr
+            row.append(f"{snr:.3g}")
+        values = [numbers["snr_during_training"][f"{label}/N={n}"] for n in p["N"]]
+        fit = study.dgpg_results.fit_loglog(p["N"], values)
+        row.append(f"{fit['slope']:.2f} ± {fit['half_width']:.2f}" if fit else "n/a")
+        snr_rows.append(row)
     md = (f"Episodes to converge (cost/p* <= 1.05 for 3 episodes), E = {p['E']}, T = {p['T']}, "
           f"budget {p['episodes']} episodes, seeds {p['seeds']}; every seed listed "
           "('>K': not converged within K).\n\n" +
           study.table(["method", "N", "episodes to converge (per seed)", "converged",
-                       "median (converged)", "final cost/p* (mean of last 3, mean ± sd)"], rows))
+                       "median (converged)", "final cost/p* (mean of last 3, mean ± sd)"], rows) +
+          "\n\nPer-agent gradient SNR during training (episodes 2 onwards): the unbiased "
+          "squared mean gradient over the variance, each averaged over agents, episodes and "
+          "seeds; the slope is the OLS of log SNR on log N over the per-N values, 95% t "
+          "interval:\n\n" +
+          study.table(["method"] + [f"N={n}" for n in p["N"]] + ["slope"], snr_rows))
     s.finish(md, numbers)
 
 
