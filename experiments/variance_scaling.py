@@ -21,6 +21,9 @@ SIZES = {
     "smoke": {"N": [5, 10, 20], "seeds": [1], "episodes": 1, "E": 4, "T": 20},
     "quick": {"N": [5, 10, 20, 50, 100, 200], "seeds": [1, 2, 3], "episodes": 1, "E": 32,
               "T": 200},
+    # quick plus N = 500 and 1500 (the same runs: --out the quick directory keeps them)
+    "medium": {"N": [5, 10, 20, 50, 100, 200, 500, 1500], "seeds": [1, 2, 3], "episodes": 1,
+               "E": 32, "T": 200},
     "full": {"N": [5, 10, 20, 50, 100, 200, 500, 1500], "seeds": [1, 2, 3, 4, 5],
              "episodes": 3, "E": 32, "T": 200},
 }
