@@ -106,7 +106,8 @@ def scaling(groups, out, made, summary, quantity, name, ylabel):
     ax.set_yscale("log")
     ax.set_xlabel("N (agents)")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{ylabel} at the initial parameters (95% intervals)", fontsize=9)
+    note = "; values <= 0 (signal below noise) left out" if quantity == "snr" else ""
+    ax.set_title(f"{ylabel} at the initial parameters (95% intervals{note})", fontsize=8)
     ax.legend(fontsize=7)
     save(fig, out, name, made)
     summary[quantity + "_fits"] = fits
