@@ -15,19 +15,9 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, HERE)
 import dgpg_results  # noqa: E402
-
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok - {name}")
-    else:
-        failed += 1
-        print(f"not ok - {name} {detail}")
+from tap import check, finish  # noqa: E402
 
 
 def driver(dgpg, name, out):
@@ -80,8 +70,7 @@ def main():
     py_rule = [str(run.converged_at()) if run.converged_at() else "no" for run in runs]
     check("report's convergence column agrees with tools/dgpg_results.py",
           c_rule == py_rule, f"{c_rule} {py_rule}")
-    print(f"experiments: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return finish("experiments")
 
 
 if __name__ == "__main__":

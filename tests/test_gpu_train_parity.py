@@ -23,20 +23,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import check, finish  # noqa: E402
+
 import h5py
 import numpy as np
 
-passed = failed = 0
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok - {name}")
-    else:
-        failed += 1
-        print(f"not ok - {name} {detail}")
 
 
 def train(dgpg, scratch, name, backend, extra):
@@ -98,8 +91,7 @@ def main():
         rel_l2 = np.linalg.norm(cpu_params - gpu_params) / np.linalg.norm(cpu_params)
         check(f"{name}: final actor parameters within 2% (relative L2 {rel_l2:.3g})",
               rel_l2 <= 0.02)
-    print(f"gpu_train_parity: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return finish("gpu_train_parity")
 
 
 if __name__ == "__main__":

@@ -20,10 +20,12 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import check, finish  # noqa: E402
+
 import h5py
 import numpy as np
 
-passed = failed = 0
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
 SMALL = ["--set", "env.n_agents=6", "--set", "env.n_envs=4", "--set", "env.horizon=30",
@@ -31,11 +33,6 @@ SMALL = ["--set", "env.n_agents=6", "--set", "env.n_envs=4", "--set", "env.horiz
 TIMES = {"wall_time", "rollout_seconds", "update_seconds", "agent_steps_per_s"}
 ROLLOUT = {"reward", "cost", "cost_pstar", "cost_ratio", "delay", "drop_rate", "alpha"}
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    passed, failed = passed + bool(ok), failed + (not ok)
-    print(("ok - " if ok else "not ok - ") + name + ("" if ok else f" {detail}"), flush=True)
 
 
 def mpirun(np_, dgpg, args, cwd, timeout=300):
@@ -150,8 +147,7 @@ def main():
         ended = False
     check(f"a killed rank ends the job ({time.time() - start:.1f} s, bound 60 s), non-zero exit",
           bool(ranks) and ended and proc.returncode != 0, f"ranks {ranks}")
-    print(f"mpi: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return finish("mpi")
 
 
 if __name__ == "__main__":
