@@ -65,9 +65,14 @@ typedef struct cloud_step_flows {
     int64_t queued;              /* sum_m Q_m(t+1) */
 } cloud_step_flows;
 
-/* Observation of one agent: own rate, own arrivals, time of day, and per
- * pool its backlog Q_m/mu_m and its capacity share (SPEC). */
-#define CLOUD_OBS_DIM(M) (4 + 2 * (M))
+/* Observation of one agent: own rate, own arrivals, time of day, the
+ * system's load now Lambda(t) / sum mu, and per pool its backlog Q_m/mu_m
+ * and its capacity share (SPEC). The load is there for policies trained
+ * across scenarios (docs/environment.md, "Observation"): with the
+ * capacity shares and the backlogs it is what the state-dependent
+ * efficient split depends on, and it differs from cluster to cluster and
+ * over the day, while an agent's own rate is relative to its cluster. */
+#define CLOUD_OBS_DIM(M) (5 + 2 * (M))
 /* Global state for a centralised critic: per pool backlog and capacity
  * share, total load Lambda(t)/sum mu, time of day. */
 #define CLOUD_STATE_DIM(M) (3 + 2 * (M))
@@ -178,9 +183,10 @@ static inline DGPG_HD void cloud_observe_agent(const cloud_scenario *sc, uint64_
     obs[1] = (float)((double)work / (sc->lambda_bar * sc->size_mean));
     obs[2] = sc->day_sin[d];
     obs[3] = sc->day_cos[d];
+    obs[4] = (float)(cloud_work_rate(sc, step, burst) / sc->mu_total);
     for (int32_t m = 0; m < sc->n_pools; m++) {
-        obs[4 + 2 * m] = (float)((double)queue[m] * sc->inv_mu[m]);
-        obs[5 + 2 * m] = sc->capacity_share[m];
+        obs[5 + 2 * m] = (float)((double)queue[m] * sc->inv_mu[m]);
+        obs[6 + 2 * m] = sc->capacity_share[m];
     }
 }
 

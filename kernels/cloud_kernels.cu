@@ -1,13 +1,21 @@
 /* cloud_kernels.cu — thin CUDA kernels over the cloud environment's
  * kernels/ functions: arrivals (one thread per agent), service (one thread
  * per environment), observation (one thread per agent), heuristics (one
- * thread per environment). The math is in cloud_env.h / cloud_policy.h,
- * the same source the CPU backend loops over; these kernels only map
- * threads to (environment, agent) pairs.
+ * thread per environment), and the cloud_mm1 model's batched forms (p* one
+ * thread per environment; cost gradient and influence one block per
+ * environment). The math is in cloud_env.h / cloud_policy.h /
+ * cloud_model.h, the same source the CPU backend loops over; these kernels
+ * only map threads to (environment, agent) pairs and sum over agents.
+ *
+ * Every kernel takes the device array of the E environments' scenarios
+ * (const cloud_scenario *scs) and reads scs[e]: one scenario per
+ * environment under env.scenarios = sampled, the same one repeated under
+ * fixed. Their pointers must address device memory (cloud_cuda.cu builds
+ * the array).
  *
  * Status: compiled (warnings as errors, sm_80 and sm_90) on machines
  * without a GPU; not yet run on a GPU (docs/gpu.md). cloud_cuda.cu launches
- * them. Scenario pointers must address device memory. */
+ * them. */
 #include "cloud_env.h"
 #include "cloud_model.h"
 #include "cloud_policy.h"
@@ -16,15 +24,22 @@
 
 #include <cub/block/block_reduce.cuh>
 
+/* Every kernel reads environment e's scenario from the device array scs
+ * (E): under env.scenarios = sampled each environment has its own tables
+ * and scalars, under fixed every entry points at the same tables. The
+ * per-agent kernels take N separately, to find e before reading scs[e]. */
+
 /* work (E, N), burst (E): arrivals of the coming step. */
-__global__ void cloud_arrivals_kernel(cloud_scenario sc, uint32_t env_offset, int64_t n_envs,
-                                      uint64_t step, int32_t *work, uint8_t *burst)
+__global__ void cloud_arrivals_kernel(const cloud_scenario *scs, int32_t n_agents,
+                                      uint32_t env_offset, int64_t n_envs, uint64_t step,
+                                      int32_t *work, uint8_t *burst)
 {
     int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    int64_t e = idx / sc.n_agents;
-    int32_t i = (int32_t)(idx % sc.n_agents);
+    int64_t e = idx / n_agents;
+    int32_t i = (int32_t)(idx % n_agents);
     if (e >= n_envs)
         return;
+    const cloud_scenario sc = scs[e];
     uint32_t g = env_offset + (uint32_t)e;
     int in_burst = cloud_in_burst(&sc, g, step);
     work[idx] = cloud_agent_work(&sc, g, step, i, in_burst);
@@ -33,17 +48,22 @@ __global__ void cloud_arrivals_kernel(cloud_scenario sc, uint32_t env_offset, in
 }
 
 /* dispatch, service, reward and statistics of each environment: (E)
- * threads. The statistics add the reward in double before it is rounded to
- * the float the caller receives, as the CPU backend does. */
-__global__ void cloud_serve_kernel(cloud_scenario sc, uint32_t env_offset, int64_t n_envs,
-                                   uint64_t step, const int32_t *work, const int32_t *actions,
-                                   const uint8_t *burst, int64_t *dispatched, int64_t *queue,
+ * threads. last_queue (E, M) keeps Q before the dispatch, for the state
+ * reference's influence. The statistics add the reward in double before
+ * it is rounded to the float the caller receives, as the CPU backend does. */
+__global__ void cloud_serve_kernel(const cloud_scenario *scs, uint32_t env_offset,
+                                   int64_t n_envs, uint64_t step, const int32_t *work,
+                                   const int32_t *actions, const uint8_t *burst,
+                                   int64_t *dispatched, int64_t *queue, int64_t *last_queue,
                                    cloud_step_flows *flows, float *reward, dgpg_env_stats *stats)
 {
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= n_envs)
         return;
+    const cloud_scenario sc = scs[e];
     const int64_t N = sc.n_agents, M = sc.n_pools;
+    for (int64_t m = 0; m < M; m++)
+        last_queue[e * M + m] = queue[e * M + m];
     cloud_dispatch(&sc, work + e * N, actions + e * N, dispatched + e * M);
     double r = cloud_serve(&sc, env_offset + (uint32_t)e, step, burst[e], dispatched + e * M,
                            queue + e * M, &flows[e]);
@@ -67,32 +87,34 @@ __global__ void cloud_validate_kernel(int64_t count, int32_t n_pools, const int3
 }
 
 /* global state (E, state_dim). */
-__global__ void cloud_state_kernel(cloud_scenario sc, int64_t n_envs, uint64_t step,
+__global__ void cloud_state_kernel(const cloud_scenario *scs, int64_t n_envs, uint64_t step,
                                    const uint8_t *burst, const int64_t *queue, float *state)
 {
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= n_envs)
         return;
+    const cloud_scenario sc = scs[e];
     cloud_global_state(&sc, step, burst[e], queue + e * sc.n_pools,
                        state + e * CLOUD_STATE_DIM(sc.n_pools));
 }
 
 /* obs (E, N, obs_dim). */
-__global__ void cloud_observe_kernel(cloud_scenario sc, int64_t n_envs, uint64_t step,
-                                     const int32_t *work, const uint8_t *burst,
-                                     const int64_t *queue, float *obs)
+__global__ void cloud_observe_kernel(const cloud_scenario *scs, int32_t n_agents,
+                                     int64_t n_envs, uint64_t step, const int32_t *work,
+                                     const uint8_t *burst, const int64_t *queue, float *obs)
 {
     int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    int64_t e = idx / sc.n_agents;
+    int64_t e = idx / n_agents;
     if (e >= n_envs)
         return;
-    int32_t i = (int32_t)(idx % sc.n_agents);
+    int32_t i = (int32_t)(idx % n_agents);
+    const cloud_scenario sc = scs[e];
     cloud_observe_agent(&sc, step, i, work[idx], burst[e], queue + e * sc.n_pools,
                         obs + idx * CLOUD_OBS_DIM(sc.n_pools));
 }
 
 /* heuristic actions (E, N): one thread per environment; scratch (E, 2M). */
-__global__ void cloud_policy_kernel(cloud_scenario sc, int policy, uint32_t env_offset,
+__global__ void cloud_policy_kernel(const cloud_scenario *scs, int policy, uint32_t env_offset,
                                     int64_t n_envs, uint64_t step, const uint8_t *burst,
                                     const int64_t *queue, const int32_t *work, int32_t *actions,
                                     double *scratch)
@@ -100,58 +122,60 @@ __global__ void cloud_policy_kernel(cloud_scenario sc, int policy, uint32_t env_
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= n_envs)
         return;
+    const cloud_scenario sc = scs[e];
     const int64_t N = sc.n_agents, M = sc.n_pools;
     cloud_policy_act(&sc, (cloud_policy)policy, env_offset + (uint32_t)e, step, burst[e],
                      queue + e * M, work + e * N, actions + e * N, scratch + e * 2 * M);
 }
 
-/* ---- launchers: explicit stream, CEIL_DIV grid, launch checked ---- */
+/* ---- launchers: explicit stream, CEIL_DIV grid, launch checked ----
+ * scs is the device array of the E environments' scenarios. */
 
-extern "C" int cloud_cuda_arrivals(const cloud_scenario *sc, uint32_t env_offset,
-                                   int64_t n_envs, uint64_t step, int32_t *work, uint8_t *burst,
-                                   cudaStream_t stream)
+extern "C" int cloud_cuda_arrivals(const cloud_scenario *scs, int32_t n_agents,
+                                   uint32_t env_offset, int64_t n_envs, uint64_t step,
+                                   int32_t *work, uint8_t *burst, cudaStream_t stream)
 {
     const int block = 256;
-    int64_t total = n_envs * sc->n_agents;
+    int64_t total = n_envs * n_agents;
     if (total <= 0)
         return 0;
     cloud_arrivals_kernel<<<(unsigned)DGPG_CEIL_DIV(total, block), block, 0, stream>>>(
-        *sc, env_offset, n_envs, step, work, burst);
+        scs, n_agents, env_offset, n_envs, step, work, burst);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
 
-extern "C" int cloud_cuda_serve(const cloud_scenario *sc, uint32_t env_offset, int64_t n_envs,
+extern "C" int cloud_cuda_serve(const cloud_scenario *scs, uint32_t env_offset, int64_t n_envs,
                                 uint64_t step, const int32_t *work, const int32_t *actions,
                                 const uint8_t *burst, int64_t *dispatched, int64_t *queue,
-                                cloud_step_flows *flows, float *reward, dgpg_env_stats *stats,
-                                cudaStream_t stream)
+                                int64_t *last_queue, cloud_step_flows *flows, float *reward,
+                                dgpg_env_stats *stats, cudaStream_t stream)
 {
     const int block = 128;
     if (n_envs <= 0)
         return 0;
     cloud_serve_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
-        *sc, env_offset, n_envs, step, work, actions, burst, dispatched, queue, flows, reward,
-        stats);
+        scs, env_offset, n_envs, step, work, actions, burst, dispatched, queue, last_queue,
+        flows, reward, stats);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
 
-extern "C" int cloud_cuda_observe(const cloud_scenario *sc, int64_t n_envs, uint64_t step,
-                                  const int32_t *work, const uint8_t *burst,
+extern "C" int cloud_cuda_observe(const cloud_scenario *scs, int32_t n_agents, int64_t n_envs,
+                                  uint64_t step, const int32_t *work, const uint8_t *burst,
                                   const int64_t *queue, float *obs, cudaStream_t stream)
 {
     const int block = 256;
-    int64_t total = n_envs * sc->n_agents;
+    int64_t total = n_envs * n_agents;
     if (total <= 0)
         return 0;
     cloud_observe_kernel<<<(unsigned)DGPG_CEIL_DIV(total, block), block, 0, stream>>>(
-        *sc, n_envs, step, work, burst, queue, obs);
+        scs, n_agents, n_envs, step, work, burst, queue, obs);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
 
-extern "C" int cloud_cuda_policy(const cloud_scenario *sc, int policy, uint32_t env_offset,
+extern "C" int cloud_cuda_policy(const cloud_scenario *scs, int policy, uint32_t env_offset,
                                  int64_t n_envs, uint64_t step, const uint8_t *burst,
                                  const int64_t *queue, const int32_t *work, int32_t *actions,
                                  double *scratch, cudaStream_t stream)
@@ -160,7 +184,7 @@ extern "C" int cloud_cuda_policy(const cloud_scenario *sc, int policy, uint32_t 
     if (n_envs <= 0)
         return 0;
     cloud_policy_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
-        *sc, policy, env_offset, n_envs, step, burst, queue, work, actions, scratch);
+        scs, policy, env_offset, n_envs, step, burst, queue, work, actions, scratch);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
@@ -177,7 +201,7 @@ extern "C" int cloud_cuda_validate(int64_t count, int32_t n_pools, const int32_t
     return 0;
 }
 
-extern "C" int cloud_cuda_state(const cloud_scenario *sc, int64_t n_envs, uint64_t step,
+extern "C" int cloud_cuda_state(const cloud_scenario *scs, int64_t n_envs, uint64_t step,
                                 const uint8_t *burst, const int64_t *queue, float *state,
                                 cudaStream_t stream)
 {
@@ -185,46 +209,89 @@ extern "C" int cloud_cuda_state(const cloud_scenario *sc, int64_t n_envs, uint64
     if (n_envs <= 0)
         return 0;
     cloud_state_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
-        *sc, n_envs, step, burst, queue, state);
+        scs, n_envs, step, burst, queue, state);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
 
-/* ---- the cloud_mm1 model on the device (kernels/cloud_model.h) ---------- */
+/* ---- the cloud_mm1 model on the device (kernels/cloud_model.h) ----------
+ * state_reference selects model.reference: 1 = state (p*(s), the fluid
+ * cost's marginal, the levelled reference, reading the backlogs), 0 =
+ * static (the M/M/1 flows model and its square-root split of Lambda(t)),
+ * as the CPU model in src/cloud.c. Sums over agents are CUB block
+ * reductions, so results equal the CPU's up to the order of the double
+ * sums (then rounded to float). */
 
 #define CLOUD_MODEL_BLOCK 256
 typedef cub::BlockReduce<double, CLOUD_MODEL_BLOCK> cloud_model_reduce;
 
-/* p_star (E, M) at `step`: one thread per environment, water-filling in
- * scratch (E, 2M). */
-__global__ void cloud_model_pstar_kernel(cloud_scenario sc, int64_t n_envs, uint64_t step,
-                                         const uint8_t *burst, float *p_star, double *scratch)
+/* p_star (E, M) of the coming decision at `step`: one thread per
+ * environment, in scratch (E, 2M). State: p*(s) of the backlogs queue (E, M)
+ * and the step's work W = sum_i work (E, N), summed in agent order as the
+ * CPU does; static: the water-filling of Lambda(t). */
+__global__ void cloud_model_pstar_kernel(const cloud_scenario *scs, int64_t n_envs,
+                                         uint64_t step, const uint8_t *burst,
+                                         int state_reference, const int64_t *queue,
+                                         const int32_t *work, float *p_star, double *scratch)
 {
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= n_envs)
         return;
-    const int32_t M = sc.n_pools;
+    const cloud_scenario sc = scs[e];
+    const int32_t N = sc.n_agents, M = sc.n_pools;
     double *p = scratch + e * 2 * M;
-    cloud_model_optimal_probs(M, sc.mu, sc.order_desc, cloud_work_rate(&sc, step, burst[e]), p);
+    if (state_reference) {
+        double total_work = 0.0;
+        for (int32_t i = 0; i < N; i++)
+            total_work += (double)work[e * N + i];
+        cloud_model_state_probs(M, sc.mu, queue + e * M, total_work, p);
+    } else {
+        cloud_model_optimal_probs(M, sc.mu, sc.order_desc, cloud_work_rate(&sc, step, burst[e]),
+                                  p);
+    }
     for (int32_t m = 0; m < M; m++)
         p_star[e * M + m] = (float)p[m];
 }
 
-/* grad (E, N, M) = dC/dp at probs (E, N, M): one block per environment;
- * total rate and flows by CUB block reductions, then one thread per agent.
- * Rates as the CPU model: size_mean times the Poisson tables' lambdas. */
-__global__ void cloud_model_cost_grad_kernel(cloud_scenario sc, uint64_t step,
+/* grad (E, N, M) = dC/dp at probs (E, N, M): one block per environment,
+ * sums over agents by CUB block reductions, then one thread per agent.
+ * State: A_m = sum_i w_i p_i[m] of the coming decision's work (E, N), and
+ * dC/dp_i[m] = w_i (Q_m + A_m) / mu_m / Lambda(t). Static: rates as the CPU
+ * model, size_mean times the Poisson tables' lambdas, and the M/M/1
+ * occupancy's slope. */
+__global__ void cloud_model_cost_grad_kernel(const cloud_scenario *scs, uint64_t step,
                                              const uint8_t *burst, double barrier,
-                                             const float *probs, float *grad, double *scratch)
+                                             int state_reference, const int64_t *queue,
+                                             const int32_t *work, const float *probs,
+                                             float *grad, double *scratch)
 {
     __shared__ typename cloud_model_reduce::TempStorage temp;
     __shared__ double total_rate;
     const int64_t e = blockIdx.x;
+    const cloud_scenario sc = scs[e];
     const int32_t N = sc.n_agents, M = sc.n_pools;
-    const dgpg_poisson_entry *table = (burst[e] ? sc.arrival_burst : sc.arrival) +
-                                      (int64_t)cloud_day_index(&sc, step) * N;
     const float *pe = probs + e * (int64_t)N * M;
     double *slope = scratch + e * 2 * M;
+    if (state_reference) {
+        const int32_t *we = work + e * N;
+        const int64_t *qe = queue + e * M;
+        for (int32_t m = 0; m < M; m++) {
+            double part = 0.0;
+            for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
+                part += (double)we[i] * (double)pe[(int64_t)i * M + m];
+            double dispatched = cloud_model_reduce(temp).Sum(part);
+            if (threadIdx.x == 0)
+                slope[m] = cloud_model_state_marginal(qe[m], dispatched, sc.mu[m]);
+            __syncthreads();
+        }
+        const double lambda_t = cloud_work_rate(&sc, step, burst[e]);
+        for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
+            for (int32_t m = 0; m < M; m++)
+                grad[(e * N + i) * M + m] = (float)((double)we[i] * slope[m] / lambda_t);
+        return;
+    }
+    const dgpg_poisson_entry *table = (burst[e] ? sc.arrival_burst : sc.arrival) +
+                                      (int64_t)cloud_day_index(&sc, step) * N;
     double part = 0.0;
     for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
         part += sc.size_mean * table[i].lambda;
@@ -249,9 +316,14 @@ __global__ void cloud_model_cost_grad_kernel(cloud_scenario sc, uint64_t step,
 }
 
 /* out (E, N) = <x - x~, z_i> of the step just taken (step - 1), x the load
- * expected under that step's probs (E, N, M): one block per environment. */
-__global__ void cloud_model_influence_kernel(cloud_scenario sc, uint64_t last_step,
-                                             const uint8_t *last_burst,
+ * expected under that step's probs (E, N, M) and work last_work (E, N): one
+ * block per environment, reference and load in scratch (E, 2M). State: x~
+ * the levelled post-dispatch state of the backlogs before that step's
+ * dispatch, last_queue (E, M), and the work that arrived; static: p* of
+ * Lambda(t) times that work. */
+__global__ void cloud_model_influence_kernel(const cloud_scenario *scs, uint64_t last_step,
+                                             const uint8_t *last_burst, int state_reference,
+                                             const int64_t *last_queue,
                                              const cloud_step_flows *flows,
                                              const int32_t *last_work,
                                              const int32_t *last_actions, const float *probs,
@@ -259,15 +331,23 @@ __global__ void cloud_model_influence_kernel(cloud_scenario sc, uint64_t last_st
 {
     __shared__ typename cloud_model_reduce::TempStorage temp;
     const int64_t e = blockIdx.x;
+    const cloud_scenario sc = scs[e];
     const int32_t N = sc.n_agents, M = sc.n_pools;
     double *reference = scratch + e * 2 * M, *load = reference + M;
     const int32_t *work = last_work + e * N;
+    const int64_t *qe = last_queue + e * M;
     const float *pe = probs + e * (int64_t)N * M;
     if (threadIdx.x == 0) {
-        cloud_model_optimal_probs(M, sc.mu, sc.order_desc,
-                                  cloud_work_rate(&sc, last_step, last_burst[e]), reference);
-        cloud_model_reference(M, reference, (double)flows[e].arrived, reference);
+        const double arrived = (double)flows[e].arrived;
+        if (state_reference) {
+            cloud_model_state_reference(M, sc.mu, qe, arrived, reference);
+        } else {
+            cloud_model_optimal_probs(M, sc.mu, sc.order_desc,
+                                      cloud_work_rate(&sc, last_step, last_burst[e]), reference);
+            cloud_model_reference(M, reference, arrived, reference);
+        }
     }
+    /* the loop's barriers also publish thread 0's reference (M >= 1) */
     for (int32_t m = 0; m < M; m++) {
         double part = 0.0;
         for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
@@ -277,38 +357,47 @@ __global__ void cloud_model_influence_kernel(cloud_scenario sc, uint64_t last_st
             load[m] = x;
         __syncthreads();
     }
-    for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
+    for (int32_t i = threadIdx.x; i < N; i += blockDim.x) {
+        const int32_t k = last_actions[e * N + i];
         out[e * N + i] =
-            (float)cloud_model_influence(load, reference, last_actions[e * N + i], work[i]);
+            (float)(state_reference
+                        ? cloud_model_state_influence(qe[k], load[k], sc.mu[k], reference[k],
+                                                      work[i])
+                        : cloud_model_influence(load, reference, k, work[i]));
+    }
 }
 
-extern "C" int cloud_cuda_model_pstar(const cloud_scenario *sc, int64_t n_envs, uint64_t step,
-                                      const uint8_t *burst, float *p_star, double *scratch,
-                                      cudaStream_t stream)
+extern "C" int cloud_cuda_model_pstar(const cloud_scenario *scs, int64_t n_envs, uint64_t step,
+                                      const uint8_t *burst, int state_reference,
+                                      const int64_t *queue, const int32_t *work, float *p_star,
+                                      double *scratch, cudaStream_t stream)
 {
+    const int block = 128;
     if (n_envs <= 0)
         return 0;
-    cloud_model_pstar_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, 128), 128, 0, stream>>>(
-        *sc, n_envs, step, burst, p_star, scratch);
+    cloud_model_pstar_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
+        scs, n_envs, step, burst, state_reference, queue, work, p_star, scratch);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
 
-extern "C" int cloud_cuda_model_cost_grad(const cloud_scenario *sc, int64_t n_envs,
+extern "C" int cloud_cuda_model_cost_grad(const cloud_scenario *scs, int64_t n_envs,
                                           uint64_t step, const uint8_t *burst, double barrier,
-                                          const float *probs, float *grad, double *scratch,
-                                          cudaStream_t stream)
+                                          int state_reference, const int64_t *queue,
+                                          const int32_t *work, const float *probs, float *grad,
+                                          double *scratch, cudaStream_t stream)
 {
     if (n_envs <= 0)
         return 0;
     cloud_model_cost_grad_kernel<<<(unsigned)n_envs, CLOUD_MODEL_BLOCK, 0, stream>>>(
-        *sc, step, burst, barrier, probs, grad, scratch);
+        scs, step, burst, barrier, state_reference, queue, work, probs, grad, scratch);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
 
-extern "C" int cloud_cuda_model_influence(const cloud_scenario *sc, int64_t n_envs,
+extern "C" int cloud_cuda_model_influence(const cloud_scenario *scs, int64_t n_envs,
                                           uint64_t last_step, const uint8_t *last_burst,
+                                          int state_reference, const int64_t *last_queue,
                                           const cloud_step_flows *flows,
                                           const int32_t *last_work, const int32_t *last_actions,
                                           const float *probs, float *out, double *scratch,
@@ -317,7 +406,8 @@ extern "C" int cloud_cuda_model_influence(const cloud_scenario *sc, int64_t n_en
     if (n_envs <= 0)
         return 0;
     cloud_model_influence_kernel<<<(unsigned)n_envs, CLOUD_MODEL_BLOCK, 0, stream>>>(
-        *sc, last_step, last_burst, flows, last_work, last_actions, probs, out, scratch);
+        scs, last_step, last_burst, state_reference, last_queue, flows, last_work,
+        last_actions, probs, out, scratch);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }

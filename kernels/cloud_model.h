@@ -166,4 +166,102 @@ static inline DGPG_HD double cloud_model_influence(const double *load, const dou
     return (double)work * (load[action] - reference[action]);
 }
 
+/* ---- the state-dependent reference (docs/model.md, "State reference") ----
+ *
+ * The static p* above ignores the backlogs. Given the backlogs Q (M) at a
+ * decision and the work W that arrived for it, the efficient
+ * post-dispatch state minimises the fluid delay of the work in the system,
+ *   F(A) = sum_m (Q_m + A_m)^2 / (2 mu_m)   s.t. sum_m A_m = W, A_m >= 0
+ * (pool m drains at rate mu_m, so the unit at depth q waits q / mu_m and
+ * the work in it waits (Q_m + A_m)^2 / (2 mu_m) in all). KKT: with the
+ * multiplier L, (Q_m + A_m) / mu_m = L where A_m > 0 and Q_m / mu_m >= L
+ * where A_m = 0: the normalised backlog is levelled at L over the pools
+ * below it, L = (W + sum_S Q) / sum_S mu over that active set S. */
+
+/* The level L for backlogs queue (M) and work W. Iterates from S = every
+ * pool: with S a superset of the optimal set, L_S >= L*, so every pool of S
+ * with Q_m / mu_m >= L_S is off at the optimum too; dropping them lowers L
+ * (they sat at or above the mean), and the loop stops when no pool of S is
+ * at or above its level; the set only shrinks: at most M + 1 passes, no sort, no scratch, so the
+ * same code serves one CUDA thread. When W = 0 and the least loaded pools
+ * sit exactly at L the set would empty; L is then their backlog. */
+static inline DGPG_HD double cloud_model_state_level(int32_t n_pools, const double *mu,
+                                                     const int64_t *queue, double work)
+{
+    double level = 0.0, bound = INFINITY;
+    int32_t active = n_pools + 1;
+    for (;;) {
+        double sum_q = 0.0, sum_mu = 0.0;
+        int32_t count = 0;
+        for (int32_t m = 0; m < n_pools; m++)
+            if ((double)queue[m] / mu[m] < bound) {
+                sum_q += (double)queue[m];
+                sum_mu += mu[m];
+                count++;
+            }
+        if (count == 0 || count == active)
+            return level;
+        active = count;
+        level = (work + sum_q) / sum_mu;
+        /* never above the last bound: a pool exactly at the level could
+         * otherwise flip in and out of the set with rounding, forever */
+        bound = level < bound ? level : bound;
+    }
+}
+
+/* x~ (M): the efficient post-dispatch state, normalised by capacity,
+ * x~_m = max(L, Q_m / mu_m) (in steps of that pool's service); returns L. */
+static inline DGPG_HD double cloud_model_state_reference(int32_t n_pools, const double *mu,
+                                                         const int64_t *queue, double work,
+                                                         double *reference)
+{
+    double level = cloud_model_state_level(n_pools, mu, queue, work);
+    for (int32_t m = 0; m < n_pools; m++) {
+        double backlog = (double)queue[m] / mu[m];
+        reference[m] = backlog > level ? backlog : level;
+    }
+    return level;
+}
+
+/* p*(s) (M): the split of this step's work W that reaches the efficient
+ * state, A*_m / W with A*_m = max(0, L mu_m - Q_m). With no work (W = 0)
+ * it is the limit W -> 0: the least loaded pools in proportion to mu. */
+static inline DGPG_HD void cloud_model_state_probs(int32_t n_pools, const double *mu,
+                                                   const int64_t *queue, double work,
+                                                   double *p_star)
+{
+    double level = cloud_model_state_level(n_pools, mu, queue, work);
+    double total = 0.0;
+    for (int32_t m = 0; m < n_pools; m++) {
+        double a = work > 0.0 ? level * mu[m] - (double)queue[m]
+                              : ((double)queue[m] / mu[m] <= level ? mu[m] : 0.0);
+        p_star[m] = a > 0.0 ? a : 0.0;
+        total += p_star[m];
+    }
+    for (int32_t m = 0; m < n_pools; m++)
+        p_star[m] /= total;
+}
+
+/* The fluid cost's marginal in pool m, dF/dA_m = (Q_m + A_m) / mu_m: with
+ * A_m = sum_i w_i p_i[m] the expected dispatch of the step, the state
+ * form's dC/dp_i[m] = w_i (Q_m + A_m) / (mu_m Lambda) for the cost
+ * C = F / Lambda (descent and cv), Lambda the step's expected work. */
+static inline DGPG_HD double cloud_model_state_marginal(int64_t queue, double dispatched,
+                                                        double mu)
+{
+    return ((double)queue + dispatched) / mu;
+}
+
+/* The state form's <x - x~, z_i>, x_m = (Q_m + A_m) / mu_m the normalised
+ * state after dispatch (A the expected dispatch) and z_i = w_i e_{k_i} in
+ * the capacity-weighted inner product <u, v>_mu = sum_m mu_m u_m v_m, under
+ * which 1/2 ||x - x~||^2_mu is F's second-order expansion about x~:
+ * w_i (x_k - x~_k) for agent i's pool k. */
+static inline DGPG_HD double cloud_model_state_influence(int64_t queue, double dispatched,
+                                                         double mu, double reference,
+                                                         int32_t work)
+{
+    return (double)work * (cloud_model_state_marginal(queue, dispatched, mu) - reference);
+}
+
 #endif

@@ -8,8 +8,11 @@
  * least-expected-delay with global information (LED, the paper's Best-Fit
  * analogue: agents in index order, each sees the backlogs and the work
  * already dispatched this step, and picks the pool whose normalised load
- * (Q_m + A_m + w_i) / mu_m is smallest); and the analytical static policy
- * p* sampled independently by each agent. Randomness is the POLICY stream,
+ * (Q_m + A_m + w_i) / mu_m is smallest); the analytical static policy
+ * p* sampled independently by each agent; and the model's state-dependent
+ * policy p*(s) (cloud_model_state_probs: the split of this step's work
+ * that levels the normalised backlogs), likewise sampled independently by
+ * each agent, which needs the step's total work W, a global quantity. Randomness is the POLICY stream,
  * so a policy never changes the arrivals or the service it is judged on. */
 #ifndef DGPG_KERNELS_CLOUD_POLICY_H
 #define DGPG_KERNELS_CLOUD_POLICY_H
@@ -25,6 +28,7 @@ typedef enum cloud_policy {
     CLOUD_POLICY_POWER_OF_TWO,
     CLOUD_POLICY_LED,
     CLOUD_POLICY_PSTAR,
+    CLOUD_POLICY_PSTAR_STATE,
     CLOUD_POLICY_COUNT
 } cloud_policy;
 
@@ -94,15 +98,23 @@ static inline DGPG_HD void cloud_policy_act(const cloud_scenario *sc, cloud_poli
     case CLOUD_POLICY_RANDOM:
     case CLOUD_POLICY_CAPACITY:
     case CLOUD_POLICY_PSTAR:
+    case CLOUD_POLICY_PSTAR_STATE:
     default:
         break;
     }
     /* The sampled policies draw one uniform per agent, four agents a call. */
     const double *cdf = sc->capacity_cdf;
-    if (policy == CLOUD_POLICY_PSTAR) {
+    if (policy == CLOUD_POLICY_PSTAR || policy == CLOUD_POLICY_PSTAR_STATE) {
         double *p_star = scratch, *p_cdf = scratch + M;
-        cloud_model_optimal_probs(M, sc->mu, sc->order_desc, cloud_work_rate(sc, step, burst),
-                                  p_star);
+        if (policy == CLOUD_POLICY_PSTAR) {
+            cloud_model_optimal_probs(M, sc->mu, sc->order_desc,
+                                      cloud_work_rate(sc, step, burst), p_star);
+        } else {
+            double total_work = 0.0;
+            for (int32_t i = 0; i < N; i++)
+                total_work += (double)work[i];
+            cloud_model_state_probs(M, sc->mu, queue, total_work, p_star);
+        }
         double acc = 0.0;
         for (int32_t m = 0; m < M; m++)
             p_cdf[m] = (acc += p_star[m]);

@@ -317,8 +317,8 @@ static hid_t checkpoint_open_run(const char *run_dir, const char *what, char *pa
 }
 
 int dgpg_checkpoint_load_actor(const char *run_dir, dgpg_backend *be, int64_t n_agents,
-                               int64_t n_actions, int64_t obs_dim, mlp *actor, char *err,
-                               size_t err_len)
+                               int64_t n_actions, int64_t obs_dim, int64_t eval_seed,
+                               int64_t eval_scenarios, mlp *actor, char *err, size_t err_len)
 {
     char path[DGPG_PATH_LEN + 32];
     dgpg_config run;
@@ -340,6 +340,18 @@ int dgpg_checkpoint_load_actor(const char *run_dir, dgpg_backend *be, int64_t n_
                  "%lld; allowed: a run of this evaluation's N = %lld and M = %lld", run_dir,
                  (long long)run.env.n_agents, (long long)run.env.n_pools, (long long)n_agents,
                  (long long)n_actions);
+        return -1;
+    }
+    /* held out means not trained on: a run of one fixed scenario must not
+     * meet it among the evaluation's (sampled training scenarios have
+     * seeds of their own, CLOUD_TRAINING_SEED_BIT, never configurable) */
+    if (strcmp(run.env.scenarios, "fixed") == 0 && run.env.seed >= eval_seed &&
+        run.env.seed < eval_seed + eval_scenarios) {
+        snprintf(err, err_len, "run '%s' was trained on the one scenario env.seed = %lld "
+                 "(env.scenarios = fixed), which is among the evaluation's scenarios "
+                 "eval.seed = %lld .. %lld; allowed: evaluation seeds that exclude it, or a run "
+                 "trained with env.scenarios = sampled", run_dir, (long long)run.env.seed,
+                 (long long)eval_seed, (long long)(eval_seed + eval_scenarios - 1));
         return -1;
     }
     if (mlp_init(actor, be, run.algo.share_params ? 1 : n_agents, (int32_t)obs_dim,

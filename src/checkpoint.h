@@ -49,10 +49,12 @@ int dgpg_checkpoint_load_init(const char *run_dir, mlp *actor, mlp *critic,
  * backend `be` from the run's config.yaml (algo.hidden, algo.layers,
  * algo.share_params) and reads its parameters from the run's
  * checkpoint.h5. The run must have been trained for N agents, M actions and
- * observations of obs_dim; otherwise (or for a missing or foreign file) -1
- * with one line in err naming what does not match. */
+ * observations of obs_dim; a run trained on one fixed scenario must not be
+ * among the evaluation's scenarios eval_seed .. eval_seed + eval_scenarios
+ * - 1. Otherwise (or for a missing or foreign file) -1 with one line in err
+ * naming what does not match. */
 int dgpg_checkpoint_load_actor(const char *run_dir, dgpg_backend *be, int64_t n_agents,
-                               int64_t n_actions, int64_t obs_dim, mlp *actor, char *err,
-                               size_t err_len);
+                               int64_t n_actions, int64_t obs_dim, int64_t eval_seed,
+                               int64_t eval_scenarios, mlp *actor, char *err, size_t err_len);
 
 #endif

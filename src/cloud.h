@@ -34,8 +34,22 @@ int cloud_check_batch(int64_t n_envs, int64_t env_offset, char *err, size_t err_
 /* Policy names in cloud_policy order. */
 extern const char *const cloud_policy_names[CLOUD_POLICY_COUNT];
 
-/* The scenario of an instance (host pointers). */
+/* env.scenarios = sampled draws training scenarios whose seeds all have
+ * this bit set; configurable seeds (scenario and evaluation) stay below
+ * 2^62, so no evaluation scenario is ever a training one. */
+#define CLOUD_TRAINING_SEED_BIT (UINT64_C(1) << 63)
+/* The seed of global environment `env`'s scenario in `episode` under
+ * env.scenarios = sampled with base seed env.seed. */
+uint64_t cloud_training_scenario_seed(uint64_t base_seed, uint64_t episode, uint32_t env);
+
+/* The scenario of environment 0 of an instance (host pointers), and of
+ * every environment (E): under env.scenarios = fixed they are all the
+ * same; sampled, each environment's until the next reset. The tables
+ * behind them are `slots` scenarios' worth, slot-major from environment
+ * 0's pointers (1 slot when fixed, E when sampled). */
 const cloud_scenario *cloud_instance_scenario(const cloud_instance *inst);
+const cloud_scenario *cloud_instance_scenarios(const cloud_instance *inst);
+int64_t cloud_instance_slots(const cloud_instance *inst);
 /* Current queues (E, M), this step's work (E, N) and the last step's flows (E). */
 const int64_t *cloud_instance_queue(const cloud_instance *inst);
 const int32_t *cloud_instance_work(const cloud_instance *inst);

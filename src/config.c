@@ -66,6 +66,8 @@ typedef struct field {
 #define SEED_MAX (INT64_C(1) << 62) /* leaves room for seed + k without overflow */
 
 static const char *const JOB_SIZE_WORDS[] = {"unit", "bimodal", NULL};
+static const char *const SCENARIO_WORDS[] = {"sampled", "fixed", NULL};
+static const char *const REFERENCE_WORDS[] = {"state", "static", NULL};
 static const char *const GUIDE_WORDS[] = {"dgpg", "target", "descent", "cv", "none", NULL};
 static const char *const CRITIC_WORDS[] = {"mappo", "ippo", NULL};
 static const char *const SCHEDULE_WORDS[] = {"constant", "linear", "exponential", NULL};
@@ -101,10 +103,14 @@ static const field FIELDS[] = {
     F_INT(env, servers_max, 1, 1000, "servers per pool uniform in [1, max]"),
     F_DBL(env, buffer_steps, OPEN, 0.0, 1e6, CLOSED, "buffer B_m = ceil(buffer_steps * mu_m)"),
     F_DBL(env, drop_weight, CLOSED, 0.0, 1e6, CLOSED, "penalty per dropped work unit"),
-    F_INT(env, seed, 0, SEED_MAX, "scenario seed"),
+    F_INT(env, seed, 0, SEED_MAX, "scenario seed (fixed) or the training distribution's (sampled)"),
+    F_ENUM(env, scenarios, SCENARIO_WORDS,
+           "sampled: each environment and episode its own scenario; fixed: env.seed's"),
 
     F_STR(model, name, S_IDENT, "registered analytical model"),
     F_DBL(model, barrier, CLOSED, 0.5, 0.999, CLOSED, "utilisation where the smooth barrier starts"),
+    F_ENUM(model, reference, REFERENCE_WORDS,
+           "efficient state of the guidance: state (reads the backlogs) or static (p* of the flows)"),
 
     F_ENUM(algo, guide, GUIDE_WORDS, "form of the analytical guidance"),
     F_ENUM(algo, critic, CRITIC_WORDS, "centralised (mappo) or local (ippo) critic"),

@@ -41,12 +41,14 @@ typedef struct dgpg_config_env {
     int64_t servers_max;           /* servers per pool uniform in [1, max] */
     double buffer_steps;           /* B_m = ceil(buffer_steps * mu_m) */
     double drop_weight;            /* w_drop in the shared reward */
-    int64_t seed;                  /* scenario seed */
+    int64_t seed;                  /* scenario seed (fixed) or the training distribution's (sampled) */
+    char scenarios[DGPG_NAME_LEN]; /* "sampled" (a scenario per environment and episode) | "fixed" */
 } dgpg_config_env;
 
 typedef struct dgpg_config_model {
     char name[DGPG_NAME_LEN];      /* registered analytical model, "cloud_mm1" */
     double barrier;                /* utilisation where the smooth barrier starts */
+    char reference[DGPG_NAME_LEN]; /* "state" (backlog-aware) | "static" (p* of the flows) */
 } dgpg_config_model;
 
 typedef struct dgpg_config_algo {

@@ -26,8 +26,9 @@ static void run_case(int n_agents, double rho, double buffer_steps, const char *
     const int64_t E = 8;
     cloud_instance *inst = fixture_env(&cfg, 7, 0, E, 2);
     const dgpg_env_api *api = &dgpg_cloud_env_api;
-    const cloud_scenario *sc = cloud_instance_scenario(inst);
-    const int N = sc->n_agents, M = sc->n_pools;
+    /* env.scenarios = sampled (the default): each environment its own */
+    const cloud_scenario *scs = cloud_instance_scenarios(inst);
+    const int N = scs[0].n_agents, M = scs[0].n_pools;
     int p = api->policy_find(inst, policy);
     int32_t *actions = malloc(sizeof(int32_t) * (size_t)(E * N));
     float *reward = malloc(sizeof(float) * (size_t)E);
@@ -56,9 +57,9 @@ static void run_case(int n_agents, double rho, double buffer_steps, const char *
             for (int m = 0; m < M; m++) {
                 before += queue_before[e * M + m];
                 after += queue[e * M + m];
-                CHECK_QUIET(queue[e * M + m] >= 0 && queue[e * M + m] <= sc->buffer[m],
+                CHECK_QUIET(queue[e * M + m] >= 0 && queue[e * M + m] <= scs[e].buffer[m],
                             "env %lld pool %d: Q = %lld, B = %lld", (long long)e, m,
-                            (long long)queue[e * M + m], (long long)sc->buffer[m]);
+                            (long long)queue[e * M + m], (long long)scs[e].buffer[m]);
             }
             CHECK_QUIET(flows[e].arrived == work_sum[e], "env %lld step %d: %lld != %lld",
                         (long long)e, t, (long long)flows[e].arrived, (long long)work_sum[e]);
@@ -71,7 +72,7 @@ static void run_case(int n_agents, double rho, double buffer_steps, const char *
             /* work is dropped only at a full buffer */
             int full = 0;
             for (int m = 0; m < M; m++)
-                full |= queue[e * M + m] == sc->buffer[m];
+                full |= queue[e * M + m] == scs[e].buffer[m];
             CHECK_QUIET(flows[e].dropped == 0 || full,
                         "env %lld step %d: %lld dropped with no pool full", (long long)e, t,
                         (long long)flows[e].dropped);

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # (ctest label gpu) `dgpg eval` on the CUDA backend prints the same table as
 # on the CPU backend, to the last digit: the environment is bitwise the same
-# on both (tests/test_gpu_env_parity.c), and so are the heuristics. Exits
-# 77 (skipped) where no CUDA device is visible.
+# on both (tests/test_gpu_env_parity.c), and so are the heuristics (pstar_state
+# included). Exits 77 (skipped) where no CUDA device is visible.
 # Usage: test_gpu_eval.sh DGPG_BINARY
 set -u
 dgpg=$1
-args=(eval --policy random,jsq,power_of_two,led,pstar --scenarios 3 --output -
+args=(eval --policy random,jsq,power_of_two,led,pstar,pstar_state --scenarios 3 --output -
       --set env.n_agents=40 --set env.n_envs=8 --set env.horizon=60 --set env.job_size=bimodal)
 gpu=$("$dgpg" "${args[@]}" --set backend.kind=cuda 2>&1)
 rc=$?

@@ -3,8 +3,15 @@
  * built-in ones, and the cloud_mm1 model reached through the API agreeing
  * with direct evaluations: p* with the water-filling formula, the cost
  * and gradient with the kernel functions, and the guidance inner products
- * with the identity sum_i <x - x~, z_i> = sum_m A_m (A_m - x~_m). */
+ * with the identity sum_i <x - x~, z_i> = sum_m A_m (A_m - x~_m); and,
+ * with the default state reference on sampled scenarios, each of its
+ * guidance quantities against its formula recomputed here from the
+ * backlogs: p*(s) from a bisection of the fluid problem (fluid_oracle.h),
+ * the cost C = sum_m (Q_m + A_m)^2 / (2 mu_m) / Lambda(t) and its gradient
+ * against central finite differences, and <x - x~, z_i> =
+ * w_i ((Q_k + A_k) / mu_k - max(L, Q_k / mu_k)). */
 #include "env_fixture.h"
+#include "fluid_oracle.h"
 #include "test.h"
 
 #include <string.h>
@@ -72,9 +79,10 @@ static void test_registry(void)
 
 static void test_model_through_api(void)
 {
-    const char *sets[] = {"env.n_agents=23", "env.n_pools=6", "env.burst_prob=0.4"};
+    const char *sets[] = {"env.n_agents=23", "env.n_pools=6", "env.burst_prob=0.4",
+                          "model.reference=static", "env.scenarios=fixed"};
     dgpg_config cfg;
-    fixture_config(&cfg, sets, 3);
+    fixture_config(&cfg, sets, 5);
     const int64_t E = 5;
     cloud_instance *env = fixture_env(&cfg, 21, 0, E, 1);
     const dgpg_env_api *api = dgpg_find_env("cloud");
@@ -173,9 +181,132 @@ static void test_model_through_api(void)
     api->destroy(env);
 }
 
+/* The fluid cost of environment e's coming decision at probs (N, M). */
+static double state_cost(const cloud_scenario *sc, const int64_t *queue, const int32_t *work,
+                         double lambda_t, const double *probs)
+{
+    const int N = sc->n_agents, M = sc->n_pools;
+    double cost = 0.0;
+    for (int m = 0; m < M; m++) {
+        double present = (double)queue[m];
+        for (int i = 0; i < N; i++)
+            present += work[i] * probs[i * M + m];
+        cost += present * present / (2.0 * sc->mu[m]);
+    }
+    return cost / lambda_t;
+}
+
+static void test_state_model_through_api(void)
+{
+    enum { E = 4, N = 17, M = 5 };
+    const char *sets[] = {"env.n_agents=17", "env.n_pools=5", "env.burst_prob=0.3",
+                          "env.rho=0.95"};
+    dgpg_config cfg;
+    fixture_config(&cfg, sets, 4);
+    CHECK(strcmp(cfg.model.reference, "state") == 0 && strcmp(cfg.env.scenarios, "sampled") == 0);
+    cloud_instance *env = fixture_env(&cfg, 33, 0, E, 1);
+    const dgpg_env_api *api = dgpg_find_env("cloud");
+    const dgpg_model_api *mapi = dgpg_find_model("cloud_mm1");
+    char err[256];
+    void *model = NULL;
+    CHECK_INT_EQ(mapi->create(mapi->user, &cfg, env, &model, err, sizeof err), DGPG_OK);
+    const cloud_scenario *scs = cloud_instance_scenarios(env);
+    int32_t actions[E * N], work[E * N];
+    int64_t queue[E * M];
+    float reward[E];
+    static double probs[N * M], grad[N * M], bumped[N * M], influence[E * N];
+    static float probs_f[E * N * M];
+    double p_star[M];
+    int policy = api->policy_find(env, "random"), queues_seen = 0;
+    CHECK_INT_EQ(api->reset(env, 2), DGPG_OK);
+    for (int t = 0; t < 40; t++) {
+        const uint64_t step = cloud_instance_step(env);
+        memcpy(queue, cloud_instance_queue(env), sizeof queue);
+        memcpy(work, cloud_instance_work(env), sizeof work);
+        for (int e = 0; e < E; e++) {
+            const cloud_scenario *sc = &scs[e];
+            const int64_t *q = queue + e * M;
+            const int32_t *w = work + e * N;
+            double total = 0.0;
+            for (int i = 0; i < N; i++)
+                total += w[i];
+            for (int m = 0; m < M; m++)
+                queues_seen += q[m] > 0;
+            /* target: p*(s) = A* / W from the bisection's level */
+            CHECK_INT_EQ(mapi->optimal_probs(model, e, p_star), DGPG_OK);
+            if (total > 0.0) {
+                double level = oracle_level(M, sc->mu, q, total);
+                for (int m = 0; m < M; m++) {
+                    double a = level * sc->mu[m] - (double)q[m];
+                    double expected = (a > 0.0 ? a : 0.0) / total;
+                    CHECK_QUIET(fabs(p_star[m] - expected) <= 1e-9, "env %d step %d: p*(s)[%d] "
+                                "%.17g vs %.17g", e, t, m, p_star[m], expected);
+                }
+            }
+            /* descent and cv: C and dC/dp against finite differences */
+            for (int i = 0; i < N; i++)
+                for (int m = 0; m < M; m++)
+                    probs[i * M + m] = 0.6 * p_star[m] + 0.4 * (m == (i + t) % M);
+            int burst = cloud_in_burst(sc, (uint32_t)e, step);
+            const double lambda_t = cloud_work_rate(sc, step, burst);
+            double cost;
+            CHECK_INT_EQ(mapi->cost(model, e, probs, &cost, grad), DGPG_OK);
+            const double direct = state_cost(sc, q, w, lambda_t, probs);
+            CHECK_NEAR(cost, direct, 1e-12 * fabs(direct));
+            for (int k = 0; k < N * M; k += 3) {
+                const double h = 1e-4;
+                memcpy(bumped, probs, sizeof bumped);
+                bumped[k] += h;
+                double up = state_cost(sc, q, w, lambda_t, bumped);
+                bumped[k] -= 2.0 * h;
+                double down = state_cost(sc, q, w, lambda_t, bumped);
+                double fd = (up - down) / (2.0 * h);
+                CHECK_QUIET(fabs(grad[k] - fd) <= 1e-6 * (1.0 + fabs(fd)),
+                            "env %d dC/dp[%d] %.12g vs finite difference %.12g", e, k, grad[k],
+                            fd);
+            }
+        }
+        CHECK_INT_EQ(api->policy_act(env, policy, actions), DGPG_OK);
+        CHECK_INT_EQ(api->step(env, actions, reward), DGPG_OK);
+        for (int k = 0; k < E * N * M; k++)
+            probs_f[k] = (float)(0.2 + 0.15 * (((k / M) + k) % M == 0) - 0.15 * (k % M == 1));
+        /* dgpg: the expected-load inner products, and the dispatched ones */
+        for (int with_probs = 0; with_probs < 2; with_probs++) {
+            CHECK_INT_EQ(mapi->influence(model, with_probs ? probs_f : NULL, influence), DGPG_OK);
+            for (int e = 0; e < E; e++) {
+                const cloud_scenario *sc = &scs[e];
+                const int64_t *q = queue + e * M;
+                double load[M] = {0}, total = 0.0;
+                for (int i = 0; i < N; i++) {
+                    total += work[e * N + i];
+                    for (int m = 0; m < M; m++)
+                        load[m] += with_probs ? work[e * N + i] *
+                                                    (double)probs_f[(e * N + i) * M + m]
+                                              : (m == actions[e * N + i]) * work[e * N + i];
+                }
+                double level = oracle_level(M, sc->mu, q, total);
+                for (int i = 0; i < N; i++) {
+                    int k = actions[e * N + i];
+                    double target = fmax(level, (double)q[k] / sc->mu[k]);
+                    double expected = work[e * N + i] * (((double)q[k] + load[k]) / sc->mu[k] -
+                                                         target);
+                    CHECK_QUIET(fabs(influence[e * N + i] - expected) <=
+                                    1e-8 * (1.0 + fabs(expected)),
+                                "env %d agent %d: influence %.12g vs %.12g", e, i,
+                                influence[e * N + i], expected);
+                }
+            }
+        }
+    }
+    CHECK(queues_seen > 0); /* the backlogs were not all empty */
+    mapi->destroy(model);
+    api->destroy(env);
+}
+
 int main(void)
 {
     test_registry();
     test_model_through_api();
+    test_state_model_through_api();
     return test_finish("plugin");
 }

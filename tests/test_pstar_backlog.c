@@ -26,9 +26,10 @@ int main(void)
     const char *sets[] = {"env.n_agents=10",     "env.n_pools=4",       "env.lambda_mean=0.006",
                           "env.day_amplitude=0", "env.rho=0.3",         "env.buffer_steps=100000",
                           "env.horizon=40000",   "env.burst_prob=0",
-                          "env.instance_types=2", "env.servers_max=1"};
+                          "env.instance_types=2", "env.servers_max=1",
+                          "env.scenarios=fixed" /* one scenario: its own prediction */};
     dgpg_config cfg;
-    fixture_config(&cfg, sets, 10);
+    fixture_config(&cfg, sets, 11);
     const int64_t E = 64;
     cloud_instance *inst = fixture_env(&cfg, 3, 0, E, 1);
     const dgpg_env_api *api = &dgpg_cloud_env_api;

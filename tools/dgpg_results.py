@@ -54,6 +54,9 @@ class Run:
     def method(self):
         """The method's label: guidance form and critic (PPO: guide none)."""
         guide = "PPO" if self.guide == "none" else self.guide
+        # a guided run's model reference, where it is not the default state
+        if self.guide != "none" and self.config.get("model.reference", "state") == "static":
+            guide += "-static"
         label = f"{guide}/{self.critic}"
         return label + "/shared" if self.shared else label
 
