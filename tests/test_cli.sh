@@ -66,6 +66,15 @@ tiny=(--set env.n_envs=2 --set env.horizon=20)
 expect "eval a trained run" 0 "^run:.*tiny +[0-9.]+ \+-" -- eval --policy pstar,run:"$scratch/runs/tiny" --scenarios 2 --output - --set env.n_agents=4 "${tiny[@]}"
 expect "eval a run of another N refused" 2 "trained for env.n_agents = 4.*allowed" -- eval --policy run:"$scratch/runs/tiny" --scenarios 2 --output - "${tiny[@]}"
 expect "eval a missing run refused" 2 "run '/nonexistent': no readable" -- eval --policy run:/nonexistent --scenarios 2 --output - "${tiny[@]}"
+# held out means not trained on: a run of one fixed scenario is refused on
+# evaluation scenarios that include it, accepted on others
+"$dgpg" train --force --set log.dir="$scratch/runs" --set train.name=tiny_fixed --set env.n_agents=4 \
+    --set env.scenarios=fixed --set env.seed=1001 --set train.episodes=1 "${tiny[@]}" >/dev/null 2>&1
+expect "eval on the fixed scenario trained on refused" 2 "env.seed = 1001.*eval.seed = 1000 .. 1001; allowed: evaluation seeds that exclude it" -- eval --policy run:"$scratch/runs/tiny_fixed" --scenarios 2 --output - --set env.n_agents=4 "${tiny[@]}"
+expect "eval of a fixed-scenario run elsewhere" 0 "^run:.*tiny_fixed +[0-9.]+ \+-" -- eval --policy pstar,run:"$scratch/runs/tiny_fixed" --scenarios 2 --output - --set eval.seed=1002 --set env.n_agents=4 "${tiny[@]}"
+expect "eval has the state-dependent p*(s) sampler" 0 "^pstar_state +[0-9.]+ \+-" -- eval --policy pstar,pstar_state --scenarios 2 --output - --set env.n_envs=2 --set env.horizon=20
+expect "unknown model reference" 2 "model.reference.*allowed.*state.*static" -- eval --set model.reference=dynamic
+expect "unknown scenario mode" 2 "env.scenarios.*allowed.*sampled.*fixed" -- eval --set env.scenarios=some
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -36,7 +36,7 @@ def main():
     figures = {"variance_scaling": ["variance_vs_n.png", "snr_vs_n.png", "learning_curves.png"],
                "sample_complexity": ["converge_vs_n.png", "learning_curves.png"],
                "equilibria": ["learning_curves.png", "action_probs.png"],
-               "heuristics": ["learning_curves.png", "action_probs.png"]}
+               "heuristics": ["learning_curves.png", "action_probs.png", "cost_vs_n.png"]}
     for name, pngs in figures.items():
         out = os.path.join(scratch, name)
         r = driver(dgpg, name, out)

@@ -3,13 +3,18 @@
 
 Usage: test_train.py DGPG_BINARY SCRATCH_DIR [--quick]
 
-* learning: at N = 5 and N = 50, fixed seeds, DG-PG's cost (paired with
-  p* on the same arrivals and service, logged per episode) comes within 10%
-  of p*'s within 10 episodes, and its final cost is below 0.75 x the cost
-  of uniform random on the same scenario (measured here with `dgpg eval`).
-  Tolerances: p*'s own per-episode cost varies by a few per cent between
-  episodes; 10% is the claim under test, and 0.75 leaves a margin far
-  beyond that noise (random is 1.5x p* at N = 5 and about 9x at N = 50).
+* learning: at N = 5 and N = 50, fixed seeds, DG-PG with the state
+  reference trained across sampled scenarios (the defaults): its cost
+  (paired with p* on the same arrivals and service, logged per episode)
+  comes within 10% of p*'s within 10 episodes; then, on 8 held-out
+  scenarios (`dgpg eval`, seeds 1000..1007, never trained on), it beats
+  the static p* policy by a clear margin: mean cost / cost(p*) at most
+  0.85 with the upper end of its 95% Student-t interval over scenarios
+  below 0.95, and it costs below 0.75 x uniform random there. Margins: p*'s
+  ratio is exactly 1 (paired), the interval's half width is 0.03-0.08 at 8
+  scenarios, and the trained policies measure about 0.65 (N = 5) and 0.77
+  (N = 50), so 0.85 and 0.95 leave room for another ISA's rounding while a
+  policy no better than p* fails; random is 1.7x (N = 5) and 12x (N = 50).
 * resume: a run stopped after 2 of 4 episodes and resumed equals the
   uninterrupted run bitwise: every logged value except wall-clock times,
   every parameter snapshot, the final checkpoint's parameters and Adam state.
@@ -75,17 +80,27 @@ def test_learning(dgpg, scratch, n_agents):
     check(len(ratio) == 10, f"N={n_agents}: 10 episodes logged")
     check(ratio.min() <= 1.10, f"N={n_agents}: within 10% of p* within 10 episodes "
           f"(best {ratio.min():.3f})")
-    # uniform random on the same scenario (eval's scenario k has seed eval.seed + k)
+    # held-out scenarios: the trained run beside p* and uniform random
     table = os.path.join(scratch, f"eval{n_agents}.h5")
-    r = run(dgpg, ["eval", "--policy", "random,pstar", "--scenarios", "2", "--output", table,
-                   "--set", f"env.n_agents={n_agents}", "--set", "env.n_envs=32",
-                   "--set", "eval.seed=1"], scratch)
-    check(r.returncode == 0, f"N={n_agents}: eval of uniform random runs")
+    r = run(dgpg, ["eval", "--policy", f"random,pstar,run:runs/{name}", "--scenarios", "8",
+                   "--output", table, "--set", f"env.n_agents={n_agents}",
+                   "--set", "env.n_envs=32", "--set", "eval.seed=1000",
+                   "--set", "backend.threads=1"], scratch)
+    check(r.returncode == 0, f"N={n_agents}: eval on held-out scenarios runs "
+          f"({r.stderr.strip()[:200]})")
+    if r.returncode != 0:
+        return
     with h5py.File(table, "r") as f:
-        # row 0 is random, column 0 the scenario of seed 1, the one trained on
-        random_ratio = float(f["eval/cost_ratio"][0, 0])
-    check(ratio[-1] <= 0.75 * random_ratio, f"N={n_agents}: final {ratio[-1]:.3f} x p* "
-          f"clearly below uniform random's {random_ratio:.3f} x p*")
+        # rows: random, pstar, the run; columns: the 8 scenarios
+        held_out = f["eval/cost_ratio"][()]
+    trained, random_ratio = held_out[2], float(np.mean(held_out[0]))
+    upper = trained.mean() + 2.365 * trained.std(ddof=1) / np.sqrt(len(trained))  # t(0.975, 7)
+    print(f"# N={n_agents} held-out cost / cost(p*): " + " ".join(f"{x:.3f}" for x in trained))
+    check(trained.mean() <= 0.85 and upper < 0.95,
+          f"N={n_agents}: beats static p* on held-out scenarios (mean {trained.mean():.3f}, "
+          f"95% upper {upper:.3f})")
+    check(trained.mean() <= 0.75 * random_ratio, f"N={n_agents}: held-out {trained.mean():.3f} "
+          f"x p* clearly below uniform random's {random_ratio:.3f} x p*")
     check(np.all(np.isfinite(cost)), f"N={n_agents}: costs finite")
 
 
