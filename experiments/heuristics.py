@@ -58,6 +58,11 @@ def runs_at(p, n):
     return [(m, s) for m in methods for s in seeds]
 
 
+def plan_runs(p):
+    """(N, E, episodes) of every training run, for experiments/plan.py."""
+    return [(n, p["E"][n], p["episodes"]) for n in p["N"] + p["large_N"] for _ in runs_at(p, n)]
+
+
 def run_name(method, n, seed):
     return f"{slug(method)}-n{n}-s{seed}"
 

@@ -15,16 +15,17 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def runs_and_steps(name, p, methods):
+def runs_and_steps(name, p, methods, mod):
+    if hasattr(mod, "plan_runs"):  # a study that sizes its own runs: (N, E, episodes)
+        runs = mod.plan_runs(p)
+        return len(runs), sum(n * e * p["T"] * eps for n, e, eps in runs)
     if name == "variance_scaling":
         runs = [(n, p["episodes"]) for n in p["N"] for _ in p["seeds"] for _ in methods]
     elif name == "sample_complexity":
         runs = [(n, p["episodes"]) for n in p["N"] for _ in p["seeds"] for _ in methods]
-    elif name == "equilibria":
+    else:  # equilibria
         runs = [(p["N"], p["episodes"])] * (3 * len(p["seeds"])) + \
                [(p["N"], p["continue"])] * len(p["seeds"])
-    else:  # heuristics
-        runs = [(p["N"], p["episodes"])] * len(methods)
     return len(runs), sum(n * p["E"] * p["T"] * eps for n, eps in runs)
 
 
@@ -36,7 +37,8 @@ def main():
     for name in ["variance_scaling", "sample_complexity", "equilibria", "heuristics"]:
         mod = importlib.import_module(name)
         for size in [z for z in ["smoke", "quick", "medium", "full"] if z in mod.SIZES]:
-            n, steps = runs_and_steps(name, mod.SIZES[size], getattr(mod, "METHODS", [0, 0, 0]))
+            n, steps = runs_and_steps(name, mod.SIZES[size], getattr(mod, "METHODS", [0, 0, 0]),
+                                      mod)
             print(f"{name:20s} {size:6s} {n:5d} {steps:12.3g} {steps / a.rate / 3600:8.2f}")
 
 
