@@ -136,11 +136,15 @@ int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row
     report_config(file, "env.n_pools", pools, sizeof pools);
     report_config(file, "env.n_envs", envs, sizeof envs);
     report_config(file, "env.horizon", horizon, sizeof horizon);
-    char seed[64];
+    char seed[64], reference[64];
     report_config(file, "train.seed", seed, sizeof seed);
+    report_config(file, "model.reference", reference, sizeof reference);
     memset(row, 0, sizeof *row);
-    snprintf(row->method, sizeof row->method, "%s/%s", strcmp(guide, "none") == 0 ? "PPO" : guide,
-             critic);
+    /* as tools/dgpg_results.py labels it: a guided run's reference where it
+     * is not the default state one */
+    const int guided = strcmp(guide, "none") != 0;
+    snprintf(row->method, sizeof row->method, "%s%s/%s", guided ? guide : "PPO",
+             guided && strcmp(reference, "static") == 0 ? "-static" : "", critic);
     row->n_agents = atol(agents);
     row->seed = atol(seed);
     row->episodes = n;
@@ -217,7 +221,7 @@ done:
 
 void dgpg_report_table(const char *const *paths, const dgpg_report_row *rows, int n, FILE *out)
 {
-    fprintf(out, "%-24s %-16s %6s %5s %5s %9s %9s %9s %10s %11s %9s\n", "run", "method", "N",
+    fprintf(out, "%-24s %-18s %6s %5s %5s %9s %9s %9s %10s %11s %9s\n", "run", "method", "N",
             "seed", "eps", "first", "last", "best", "converged", "grad var", "SNR");
     for (int k = 0; k < n; k++) {
         const dgpg_report_row *r = &rows[k];
@@ -229,7 +233,7 @@ void dgpg_report_table(const char *const *paths, const dgpg_report_row *rows, in
             snprintf(conv, sizeof conv, "%d", r->converged_at);
         else
             snprintf(conv, sizeof conv, "no (%ld)", r->episodes);
-        fprintf(out, "%-24.24s %-16.16s %6ld %5ld %5ld %9.4f %9.4f %9.4f %10s %11.4g %9.4g\n",
+        fprintf(out, "%-24.24s %-18.18s %6ld %5ld %5ld %9.4f %9.4f %9.4f %10s %11.4g %9.4g\n",
                 name, r->method, r->n_agents, r->seed, r->episodes, r->first, r->last, r->best,
                 conv, r->grad_variance, r->snr);
     }
