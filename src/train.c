@@ -73,8 +73,10 @@ static const dgpg_log_tensor train_tensors[TE_COUNT] = {
     {"guidance_norm", "1", "root mean square over the agent's decisions of its guidance term", 0},
     {"action_probs", "1", "mean over the rollout of the agent's action distribution", 1},
     {"pstar_probs", "1",
-     "mean over the rollout of the analytical policy p* at each step (the same for every "
-     "agent): what action_probs is measured against",
+     "mean over the rollout of the model's policy at each step (the same for every agent): "
+     "p*(s), the split of the step's work that levels the normalised backlogs, under "
+     "model.reference = state; the static p* under static. What action_probs is measured "
+     "against",
      1},
 };
 
@@ -105,7 +107,7 @@ typedef struct trainer {
     float *guidance;   /* (T, E, N): <x - x~, z_i> (dgpg), the cv term, or the size of
                         * the target / descent term (train_guidance_term) */
     float *grad_p;     /* (T, E, N, M): dC/dp_i (descent, cv) */
-    float *p_star;     /* (T, E, M): p* at each step (the target form's target, and logged) */
+    float *p_star;     /* (T, E, M): p*(s) or p* at each step (the target form's target, and logged) */
     float *adv_raw;    /* (T, E, V) */
     float *ret;        /* (T, E, V) normalised return targets */
     float *adv;        /* (T, E, N) effective advantage fed to PPO */
