@@ -103,20 +103,29 @@ def main():
     costs, numbers = {}, {"eval_seed": EVAL_SEED, "scenarios": p["scenarios"]}
     texts = []
     for n in all_n:
-        runs = [run_name(m, n, seed) for m, seed in runs_at(p, n)]
-        policies = HEURISTICS + [f"run:{s.run_dir(r)}" for r in runs]
-        name = f"eval_n{n}"
-        text = s.eval([f"env.n_agents={n}", f"env.n_envs={p['eval_E']}", f"env.horizon={p['T']}",
-                       f"eval.seed={EVAL_SEED}", f"eval.scenarios={p['scenarios']}",
-                       "eval.policies=" + ",".join(policies)], name)
-        texts.append(f"N = {n}:\n\n```\n{text}```")
-        per_policy = read_eval(f"{s.out}/{name}.h5")
-        costs[n] = {h: per_policy[h] for h in HEURISTICS}
+        costs[n] = {}
+        # one `dgpg eval` per method (its seeds beside every heuristic): the
+        # scenarios, environments, draws and action seeds are the same in
+        # each, so the heuristics' rows repeat exactly and every ratio is
+        # paired; one eval per method keeps eval.policies short
         for m in METHODS:
-            seeds = [per_policy[f"run:{run_name(m, n, seed)}"] for mm, seed in runs_at(p, n)
-                     if mm == m]
-            if seeds:  # the seed average, per scenario
-                costs[n][m] = np.mean(seeds, axis=0)
+            runs = [run_name(mm, n, seed) for mm, seed in runs_at(p, n) if mm == m]
+            if not runs:
+                continue
+            name = f"eval_n{n}_{slug(m)}"
+            text = s.eval([f"env.n_agents={n}", f"env.n_envs={p['eval_E']}",
+                           f"env.horizon={p['T']}", f"eval.seed={EVAL_SEED}",
+                           f"eval.scenarios={p['scenarios']}",
+                           "eval.policies=" + ",".join(HEURISTICS + [f"run:{s.run_dir(r)}"
+                                                                    for r in runs])], name)
+            texts.append(f"N = {n}, {m}:\n\n```\n{text}```")
+            per_policy = read_eval(f"{s.out}/{name}.h5")
+            for h in HEURISTICS:
+                if h in costs[n]:
+                    assert np.array_equal(costs[n][h], per_policy[h]), f"{h} differs between evals"
+                costs[n][h] = per_policy[h]
+            # the seed average, per scenario
+            costs[n][m] = np.mean([per_policy[f"run:{r}"] for r in runs], axis=0)
 
     # cost relative to LED and to p*, paired per scenario, 95% t intervals
     # over scenarios
