@@ -225,6 +225,25 @@ extern "C" int cloud_cuda_state(const cloud_scenario *scs, int64_t n_envs, uint6
 #define CLOUD_MODEL_BLOCK 256
 typedef cub::BlockReduce<double, CLOUD_MODEL_BLOCK> cloud_model_reduce;
 
+/* load (M) = sum_i w_i p_i[m] of one environment, work (N) and probs
+ * (N, M), by block reductions in a fixed order; thread 0 writes each entry
+ * and the barrier after it publishes it (and anything thread 0 wrote
+ * before) to the block. Every thread of the block must call it. */
+__device__ void cloud_model_block_expected_load(int32_t N, int32_t M, const int32_t *work,
+                                                const float *probs, double *load,
+                                                cloud_model_reduce::TempStorage &temp)
+{
+    for (int32_t m = 0; m < M; m++) {
+        double part = 0.0;
+        for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
+            part += (double)work[i] * (double)probs[(int64_t)i * M + m];
+        double x = cloud_model_reduce(temp).Sum(part);
+        if (threadIdx.x == 0)
+            load[m] = x;
+        __syncthreads();
+    }
+}
+
 /* p_star (E, M) of the coming decision at `step`: one thread per
  * environment, in scratch (E, 2M). State: p*(s) of the backlogs queue (E, M)
  * and the step's work W = sum_i work (E, N), summed in agent order as the
@@ -275,15 +294,11 @@ __global__ void cloud_model_cost_grad_kernel(const cloud_scenario *scs, uint64_t
     if (state_reference) {
         const int32_t *we = work + e * N;
         const int64_t *qe = queue + e * M;
-        for (int32_t m = 0; m < M; m++) {
-            double part = 0.0;
-            for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
-                part += (double)we[i] * (double)pe[(int64_t)i * M + m];
-            double dispatched = cloud_model_reduce(temp).Sum(part);
-            if (threadIdx.x == 0)
-                slope[m] = cloud_model_state_marginal(qe[m], dispatched, sc.mu[m]);
-            __syncthreads();
-        }
+        cloud_model_block_expected_load(N, M, we, pe, slope, temp);
+        if (threadIdx.x == 0)
+            for (int32_t m = 0; m < M; m++)
+                slope[m] = cloud_model_state_marginal(qe[m], slope[m], sc.mu[m]);
+        __syncthreads();
         const double lambda_t = cloud_work_rate(&sc, step, burst[e]);
         for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
             for (int32_t m = 0; m < M; m++)
@@ -347,16 +362,8 @@ __global__ void cloud_model_influence_kernel(const cloud_scenario *scs, uint64_t
             cloud_model_reference(M, reference, arrived, reference);
         }
     }
-    /* the loop's barriers also publish thread 0's reference (M >= 1) */
-    for (int32_t m = 0; m < M; m++) {
-        double part = 0.0;
-        for (int32_t i = threadIdx.x; i < N; i += blockDim.x)
-            part += (double)work[i] * (double)pe[(int64_t)i * M + m];
-        double x = cloud_model_reduce(temp).Sum(part);
-        if (threadIdx.x == 0)
-            load[m] = x;
-        __syncthreads();
-    }
+    /* its barriers also publish thread 0's reference */
+    cloud_model_block_expected_load(N, M, work, pe, load, temp);
     for (int32_t i = threadIdx.x; i < N; i += blockDim.x) {
         const int32_t k = last_actions[e * N + i];
         out[e * N + i] =
