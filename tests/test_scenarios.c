@@ -8,13 +8,29 @@
  *   - disjoint from evaluation: every training scenario seed has bit 63
  *     set, while the config refuses any scenario or evaluation seed that
  *     could reach it (eval.seed <= 2^62 and at most 100000 scenarios);
- *   - env.scenarios = fixed: every environment plays env.seed's scenario. */
+ *   - env.scenarios = fixed: every environment plays env.seed's scenario;
+ *   - every built scenario lists its pools by capacity, largest first. */
 #include "env_fixture.h"
 #include "test.h"
 
 #include <string.h>
 
 enum { E = 6, N = 11, M = 5, D = 24 };
+
+/* order_desc is a permutation of the pools with mu non-increasing along it
+ * (the water-filling takes its active set as a prefix of this order). */
+static int pools_ordered(const cloud_scenario *sc)
+{
+    int seen[M] = {0};
+    for (int k = 0; k < M; k++) {
+        int m = sc->order_desc[k];
+        if (m < 0 || m >= M || seen[m]++)
+            return 0;
+        if (k > 0 && sc->mu[sc->order_desc[k - 1]] < sc->mu[m])
+            return 0;
+    }
+    return 1;
+}
 
 static int same_scenario(const cloud_scenario *a, const cloud_scenario *b)
 {
@@ -58,6 +74,8 @@ int main(void)
                         "episode %llu env %d: seed", (unsigned long long)ep, e);
             CHECK_QUIET(sa[e].seed & CLOUD_TRAINING_SEED_BIT, "seed %llx without bit 63",
                         (unsigned long long)sa[e].seed);
+            CHECK_QUIET(pools_ordered(&sa[e]), "episode %llu env %d: pools not in order of mu",
+                        (unsigned long long)ep, e);
             if (e >= 2 && e < 5)
                 CHECK_QUIET(same_scenario(&sa[e], &ss[e - 2]),
                             "episode %llu env %d: the split batch differs",
