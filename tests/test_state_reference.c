@@ -27,11 +27,6 @@
 
 #include "test_uniforms.h"
 
-static double log_uniform(uniforms *g, double lo, double hi)
-{
-    return exp(log(lo) + uni(g) * (log(hi) - log(lo)));
-}
-
 static double fluid_objective(int M, const double *mu, const int64_t *queue, const double *a)
 {
     double f = 0.0;

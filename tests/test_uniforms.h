@@ -6,6 +6,8 @@
 
 #include "rng.h"
 
+#include <math.h>
+
 typedef struct uniforms {
     uint32_t env, next;
 } uniforms;
@@ -15,6 +17,12 @@ static inline double uni(uniforms *g)
     uint32_t j = g->next++;
     dgpg_u4 u4 = dgpg_uniform4(SEED, j / 4u, 0, g->env, DGPG_STREAM_SCENARIO, 0);
     return u4.u[j % 4u];
+}
+
+/* log-uniform over [lo, hi]: capacities spanning orders of magnitude */
+static inline double log_uniform(uniforms *g, double lo, double hi)
+{
+    return exp(log(lo) + uni(g) * (log(hi) - log(lo)));
 }
 
 #endif

@@ -28,11 +28,6 @@
 
 #include "test_uniforms.h"
 
-static double log_uniform(uniforms *g, double lo, double hi)
-{
-    return exp(log(lo) + uni(g) * (log(hi) - log(lo)));
-}
-
 /* pools by mu, largest first (insertion sort, stable) */
 static void order_by_mu(int M, const double *mu, int32_t *order)
 {
