@@ -142,26 +142,4 @@ static inline DGPG_HD double ppo_dgpg_advantage(double advantage, double influen
     return (1.0 - alpha) * advantage - alpha * influence;
 }
 
-/* guide = target (SPEC): d_i = -grad KL(p* || p_i), which at the logits is
- * p* - p_i; written as a loss gradient (to be descended): p_i - p*. */
-static inline DGPG_HD void ppo_target_logit_grad(const float *probs, const double *p_star,
-                                                 int32_t M, double scale, float *grad)
-{
-    for (int32_t m = 0; m < M; m++)
-        grad[m] = (float)(scale * ((double)probs[m] - p_star[m]));
-}
-
-/* guide = descent / cv: a gradient g = dC/dp_i (M) with respect to the
- * probabilities, carried to the logits through the softmax Jacobian:
- * dC/dlogit_m = p_m (g_m - sum_k p_k g_k). */
-static inline DGPG_HD void ppo_prob_grad_to_logits(const float *probs, const double *grad_p,
-                                                   int32_t M, double scale, float *grad)
-{
-    double mean = 0.0;
-    for (int32_t m = 0; m < M; m++)
-        mean += (double)probs[m] * grad_p[m];
-    for (int32_t m = 0; m < M; m++)
-        grad[m] = (float)(scale * (double)probs[m] * (grad_p[m] - mean));
-}
-
 #endif

@@ -14,8 +14,12 @@
  *   /gae                    ppo_gae along one trajectory of T steps
  *   /adam                   mlp_adam_step and ppo_adam over S steps
  *   /value_norm             ppo_value_norm_update / _moments per batch
- *   /guidance               nn_softmax, ppo_target_logit_grad,
- *                           ppo_prob_grad_to_logits
+ *   /train_policy_<form>    the trainer's policy step for each algo.guide
+ *                           form: train_op_sample, train_op_guidance_term,
+ *                           train_op_mix, train_op_policy_grad
+ *   /train_gae_v<V>         train_op_gae over (T, E, V), V = N and 1
+ *   /train_variance         train_op_accumulate / _variance_finish on
+ *                           gradients of known covariance, train_op_net_sums
  * Usage: test_nn_dump OUT.h5 */
 #include "backend.h"
 #include "h5util.h"
@@ -24,8 +28,11 @@
 #include "nn.h"
 #include "ppo.h"
 #include "rng.h"
+#include "train_math.h"
+#include "train_ops.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,45 +357,266 @@ static int dump_value_norm(hid_t file)
     return rc ? -1 : 0;
 }
 
-/* g. Guidance helpers on R rows of M probabilities. */
-#define GD_R 8
-#define GD_M 6
-static int dump_guidance(hid_t file)
+/* g. The trainer's policy step as it runs it (src/train_ops.c over
+ * kernels/train_math.h), for each algo.guide form: a rollout of S samples
+ * of N agents drawn by train_op_sample from rollout logits, the form's
+ * guidance term (train_op_guidance_term; dgpg's comes from the model, here
+ * random), the mix into the advantage (train_op_mix, dgpg and cv only, as
+ * trainer_advantages), then train_op_policy_grad at perturbed logits of B
+ * of those samples in shuffled order. p* differs per sample, as p*(s) does
+ * under model.reference = state. */
+#define TP_S 7
+#define TP_N 5
+#define TP_M 4
+#define TP_B 5
+static const char *const tp_form_names[] = {"none", "dgpg", "target", "descent", "cv"};
+static int dump_train_policy(hid_t file, int form)
 {
-    const double scale = 0.37;
-    float logits[GD_R * GD_M], probs[GD_R * GD_M], target_grad[GD_R * GD_M];
-    float prob_grad[GD_R * GD_M];
-    double log_z[GD_R], p_star[GD_R * GD_M], grad_p[GD_R * GD_M];
-    if (dump_uniform_f(GD_R * GD_M, -3.0, 3.0, logits))
+    enum { S = TP_S, N = TP_N, M = TP_M, B = TP_B, D = TP_S * TP_N };
+    /* as trainer_actor_chunk: cv carries dC/dp with its mix scale (so that
+     * the term added back is the expectation of the one subtracted),
+     * descent with its own */
+    const double alpha = 0.6, mix_scale = 0.7, descent_scale = 1.3, scale = 0.25;
+    const double entropy_coef = 0.01, clip = 0.2;
+    static const int64_t samples[B] = {4, 1, 6, 2, 0};
+    float rollout_logits[D * M], probs[D * M], logp[D], adv_raw[D], adv[D];
+    float p_star[S * M], grad_p[D * M], guidance[D], logits[B * N * M], noise[B * N * M];
+    float d_logits[B * N * M];
+    int32_t actions[D];
+    int64_t actions64[D];
+    double decision_stats[4 * B * N], stats[4] = {0.0, 0.0, 0.0, 0.0}, p_star_d[S * M];
+    dgpg_backend *be = dgpg_backend_cpu(2);
+    if (!be)
         return -1;
-    dump_uniform(GD_R * GD_M, 0.0, 1.0, p_star);
-    dump_uniform(GD_R * GD_M, -2.0, 2.0, grad_p);
-    for (int r = 0; r < GD_R; r++) {
+    int rc = -1;
+    if (dump_uniform_f(D * M, -2.0, 2.0, rollout_logits) || dump_uniform_f(D, -2.0, 2.0, adv_raw) ||
+        dump_uniform_f(D * M, -2.0, 2.0, grad_p) || dump_uniform_f(B * N * M, -0.4, 0.4, noise))
+        goto done;
+    dump_uniform(S * M, 0.05, 1.0, p_star_d);
+    for (int64_t s = 0; s < S; s++) {
         double sum = 0.0;
-        for (int m = 0; m < GD_M; m++)
-            sum += p_star[r * GD_M + m];
-        for (int m = 0; m < GD_M; m++)
-            p_star[r * GD_M + m] /= sum;
-        log_z[r] = nn_softmax(logits + r * GD_M, GD_M, probs + r * GD_M);
-        ppo_target_logit_grad(probs + r * GD_M, p_star + r * GD_M, GD_M, scale,
-                              target_grad + r * GD_M);
-        ppo_prob_grad_to_logits(probs + r * GD_M, grad_p + r * GD_M, GD_M, scale,
-                                prob_grad + r * GD_M);
+        for (int m = 0; m < M; m++)
+            sum += p_star_d[s * M + m];
+        for (int m = 0; m < M; m++)
+            p_star[s * M + m] = (float)(p_star_d[s * M + m] / sum);
     }
-    hid_t grp = H5Gcreate2(file, "guidance", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    /* the rollout: each sample an "environment" of the sampling op */
+    if (train_op_sample(be, S, N, M, DUMP_SEED, 0, 3, rollout_logits, probs, actions, logp))
+        goto done;
+    memcpy(adv, adv_raw, sizeof adv);
+    if (form == GUIDE_DGPG) {
+        if (dump_uniform_f(D, -1.0, 1.0, guidance))
+            goto done;
+    } else if (form != GUIDE_NONE) {
+        if (train_op_guidance_term(be, form, S, N, M, probs, actions, grad_p, p_star, guidance))
+            goto done;
+    } else {
+        memset(guidance, 0, sizeof guidance);
+    }
+    if ((form == GUIDE_DGPG || form == GUIDE_CV) &&
+        train_op_mix(be, form, D, guidance, mix_scale, alpha, adv))
+        goto done;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t k = 0; k < N * M; k++)
+            logits[b * N * M + k] = rollout_logits[samples[b] * N * M + k] + noise[b * N * M + k];
+    const train_policy_args args = {form, B, N, M, samples, logits, actions, logp, adv,
+                                    p_star,
+                                    form == GUIDE_DESCENT || form == GUIDE_CV ? grad_p : NULL,
+                                    form == GUIDE_CV ? mix_scale : descent_scale, alpha, scale,
+                                    entropy_coef, clip};
+    if (train_op_policy_grad(be, &args, d_logits, decision_stats, stats))
+        goto done;
+    for (int64_t d = 0; d < D; d++)
+        actions64[d] = actions[d];
+    char name[64];
+    snprintf(name, sizeof name, "train_policy_%s", tp_form_names[form]);
+    hid_t grp = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (grp < 0)
-        return -1;
-    int rc = h5util_attr_double(grp, "scale", scale) ||
-             put_f(grp, "logits", GD_R, GD_M, logits, "logits (R, M)") ||
-             put_f(grp, "probs", GD_R, GD_M, probs, "nn_softmax probabilities (R, M)") ||
-             put_d(grp, "log_z", GD_R, 0, log_z, "nn_softmax log-partition (R)") ||
-             put_d(grp, "p_star", GD_R, GD_M, p_star, "target distribution (R, M)") ||
-             put_d(grp, "grad_p", GD_R, GD_M, grad_p, "gradient w.r.t. probabilities (R, M)") ||
-             put_f(grp, "target_grad", GD_R, GD_M, target_grad,
-                   "ppo_target_logit_grad output (R, M)") ||
-             put_f(grp, "prob_grad", GD_R, GD_M, prob_grad,
-                   "ppo_prob_grad_to_logits output (R, M)");
+        goto done;
+    rc = h5util_attr_int(grp, "S", S) || h5util_attr_int(grp, "N", N) ||
+         h5util_attr_int(grp, "M", M) || h5util_attr_int(grp, "B", B) ||
+         h5util_attr_double(grp, "alpha", alpha) ||
+         h5util_attr_double(grp, "mix_scale", mix_scale) ||
+         h5util_attr_double(grp, "grad_scale", form == GUIDE_CV ? mix_scale : descent_scale) ||
+         h5util_attr_double(grp, "scale", scale) ||
+         h5util_attr_double(grp, "entropy_coef", entropy_coef) ||
+         h5util_attr_double(grp, "clip", clip) ||
+         put_f(grp, "rollout_logits", D, M, rollout_logits, "rollout logits (S*N, M)") ||
+         put_f(grp, "probs", D, M, probs, "train_op_sample probabilities (S*N, M)") ||
+         put_i(grp, "actions", D, actions64, "train_op_sample actions (S*N)") ||
+         put_f(grp, "logp", D, 0, logp, "train_op_sample log-probabilities (S*N)") ||
+         put_f(grp, "adv_raw", D, 0, adv_raw, "advantage before the mix (S*N)") ||
+         put_f(grp, "p_star", S, M, p_star, "p*(s) of each sample (S, M)") ||
+         put_f(grp, "grad_p", D, M, grad_p, "dC/dp of each decision (S*N, M)") ||
+         put_f(grp, "guidance", D, 0, guidance,
+               "guidance term: train_op_guidance_term, or the model's (dgpg) (S*N)") ||
+         put_f(grp, "adv", D, 0, adv, "advantage after train_op_mix (S*N)") ||
+         put_i(grp, "samples", B, samples, "sample of each chunk row (B)") ||
+         put_f(grp, "logits", B * N, M, logits, "logits at the update (B*N, M)") ||
+         put_f(grp, "d_logits", B * N, M, d_logits, "train_op_policy_grad output (B*N, M)") ||
+         put_d(grp, "stats", 4, 0, stats, "sums of loss, entropy, KL estimate, clipped (4)");
     H5Gclose(grp);
+done:
+    dgpg_backend_free(be);
+    return rc ? -1 : 0;
+}
+
+/* h. Batched GAE over the rollout layout (train_op_gae): rewards (T, E),
+ * values (T + 1, E, V) normalised, column j denormalised with its scale and
+ * shift, the last step the bootstrap; V = N (IPPO) and V = 1 (MAPPO).
+ * gamma and lambda differ so that reading one for the other shows. */
+#define TG_T 9
+#define TG_E 3
+static int dump_train_gae(hid_t file, int64_t V)
+{
+    enum { T = TG_T, E = TG_E };
+    const double gamma = 0.97, lambda = 0.8;
+    const int64_t n_values = (T + 1) * E * V, n_out = T * E * V;
+    float rewards[T * E], *values = malloc(sizeof(float) * (size_t)n_values);
+    float *adv = malloc(sizeof(float) * (size_t)n_out), *ret = malloc(sizeof(float) * (size_t)n_out);
+    double *value_scale = malloc(sizeof(double) * (size_t)V);
+    double *value_shift = malloc(sizeof(double) * (size_t)V);
+    dgpg_backend *be = dgpg_backend_cpu(2);
+    int rc = -1;
+    hid_t grp = H5I_INVALID_HID;
+    if (!values || !adv || !ret || !value_scale || !value_shift || !be)
+        goto done;
+    if (dump_uniform_f(T * E, -1.0, 1.0, rewards) || dump_uniform_f(n_values, -2.0, 2.0, values))
+        goto done;
+    dump_uniform(V, 0.5, 3.0, value_scale);
+    dump_uniform(V, -5.0, 5.0, value_shift);
+    if (train_op_gae(be, T, E, V, rewards, values, value_scale, value_shift, gamma, lambda, adv,
+                     ret))
+        goto done;
+    char name[64];
+    snprintf(name, sizeof name, "train_gae_v%lld", (long long)V);
+    if ((grp = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        goto done;
+    rc = h5util_attr_int(grp, "T", T) || h5util_attr_int(grp, "E", E) ||
+         h5util_attr_int(grp, "V", V) || h5util_attr_double(grp, "gamma", gamma) ||
+         h5util_attr_double(grp, "lambda", lambda) ||
+         put_f(grp, "rewards", T, E, rewards, "rewards (T, E)") ||
+         put_f(grp, "values", (hsize_t)((T + 1) * E), (hsize_t)V, values,
+               "normalised values (T + 1, E, V) as ((T + 1) E, V)") ||
+         put_d(grp, "value_scale", (hsize_t)V, 0, value_scale, "denormalising scale (V)") ||
+         put_d(grp, "value_shift", (hsize_t)V, 0, value_shift, "denormalising shift (V)") ||
+         put_f(grp, "advantages", (hsize_t)(T * E), (hsize_t)V, adv,
+               "train_op_gae advantages (T, E, V) as (T E, V)") ||
+         put_f(grp, "returns", (hsize_t)(T * E), (hsize_t)V, ret,
+               "train_op_gae returns (T, E, V) as (T E, V)");
+done:
+    if (grp >= 0)
+        H5Gclose(grp);
+    free(values);
+    free(adv);
+    free(ret);
+    free(value_scale);
+    free(value_shift);
+    dgpg_backend_free(be);
+    return rc ? -1 : 0;
+}
+
+/* i. The gradient-variance estimator (train_op_accumulate over G group
+ * estimates, then train_op_variance_finish) on R independent repetitions
+ * of G gradients of n coordinates drawn as g = mu + L z, z standard normal
+ * (Box-Muller on Philox uniforms): the truth per coordinate is
+ * var = (L L^T)_pp and mean^2 = mu_p^2. Then train_op_net_sums (the per-
+ * agent trace) on a two-network, two-layer layout. */
+#define TV_R 4000
+#define TV_G 4
+#define TV_NP 5
+static int dump_train_variance(hid_t file)
+{
+    enum { R = TV_R, G = TV_G, NP = TV_NP };
+    static const double mu[NP] = {0.8, -0.3, 0.0, 1.5, 0.05};
+    double L[NP * NP] = {0.0};
+    double *u = malloc(sizeof(double) * (size_t)(R * G * NP));
+    double *z = malloc(sizeof(double) * (size_t)(R * G * NP));
+    float *g = malloc(sizeof(float) * (size_t)(R * G * NP));
+    double *mean_sq = malloc(sizeof(double) * (size_t)(R * NP));
+    double *variance = malloc(sizeof(double) * (size_t)(R * NP));
+    dgpg_backend *be = dgpg_backend_cpu(2);
+    int rc = -1;
+    hid_t grp = H5I_INVALID_HID;
+    if (!u || !z || !g || !mean_sq || !variance || !be)
+        goto done;
+    /* lower-triangular L with a positive diagonal: a full covariance */
+    dump_uniform(NP * NP, -0.6, 0.6, L);
+    for (int r = 0; r < NP; r++)
+        for (int c = 0; c < NP; c++)
+            if (c > r)
+                L[r * NP + c] = 0.0;
+            else if (c == r)
+                L[r * NP + c] = 0.3 + fabs(L[r * NP + c]);
+    dump_uniform(R * G * NP, 0.0, 1.0, u);
+    for (int64_t k = 0; k < R * G * NP; k += 2) {
+        double radius = sqrt(-2.0 * log(u[k] > 0.0 ? u[k] : 1e-300));
+        const double two_pi = 6.283185307179586;
+        z[k] = radius * cos(two_pi * u[k + 1]);
+        z[k + 1] = radius * sin(two_pi * u[k + 1]);
+    }
+    for (int64_t rg = 0; rg < R * G; rg++)
+        for (int p = 0; p < NP; p++) {
+            double x = mu[p];
+            for (int c = 0; c <= p; c++)
+                x += L[p * NP + c] * z[rg * NP + c];
+            g[rg * NP + p] = (float)x;
+        }
+    for (int64_t r = 0; r < R; r++) {
+        double *sum = mean_sq + r * NP, *sum_sq = variance + r * NP;
+        memset(sum, 0, sizeof(double) * NP);
+        memset(sum_sq, 0, sizeof(double) * NP);
+        for (int64_t k = 0; k < G; k++)
+            if (train_op_accumulate(be, NP, g + (r * G + k) * NP, sum, sum_sq))
+                goto done;
+        if (train_op_variance_finish(be, NP, G, sum, sum_sq))
+            goto done;
+    }
+    /* the trace per network: two networks of a 3-2-1 MLP's shapes */
+    dgpg_net_layout layout = {.K = 2, .layers = 2};
+    int64_t offset = 0;
+    static const int64_t wsize[2] = {6, 2}, bsize[2] = {2, 1};
+    for (int l = 0; l < 2; l++) {
+        layout.weight_offset[l] = offset;
+        layout.weight_size[l] = wsize[l];
+        offset += 2 * wsize[l];
+        layout.bias_offset[l] = offset;
+        layout.bias_size[l] = bsize[l];
+        offset += 2 * bsize[l];
+    }
+    double net_x[22], net_sums[2];
+    if (offset != 22)
+        goto done;
+    dump_uniform(offset, -1.0, 1.0, net_x);
+    if (train_op_net_sums(be, &layout, net_x, net_sums))
+        goto done;
+    if ((grp = H5Gcreate2(file, "train_variance", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
+        goto done;
+    int64_t offsets[8] = {layout.weight_offset[0], layout.weight_size[0], layout.bias_offset[0],
+                          layout.bias_size[0],     layout.weight_offset[1], layout.weight_size[1],
+                          layout.bias_offset[1],   layout.bias_size[1]};
+    rc = h5util_attr_int(grp, "R", R) || h5util_attr_int(grp, "G", G) ||
+         h5util_attr_int(grp, "n", NP) ||
+         put_d(grp, "mu", NP, 0, mu, "true mean of each coordinate (n)") ||
+         put_d(grp, "L", NP, NP, L, "covariance factor, covariance = L L^T (n, n)") ||
+         put_f(grp, "g", (hsize_t)(R * G), NP, g, "the group estimates (R, G, n) as (R G, n)") ||
+         put_d(grp, "grad_variance", R, NP, variance,
+               "train_op_variance_finish variance (R, n)") ||
+         put_d(grp, "grad_mean_sq", R, NP, mean_sq,
+               "train_op_variance_finish unbiased squared mean (R, n)") ||
+         put_d(grp, "net_x", (hsize_t)offset, 0, net_x, "per-parameter values (P)") ||
+         put_i(grp, "net_layout", 8, offsets,
+               "weight offset, weight size, bias offset, bias size of layers 0 and 1 (8)") ||
+         put_d(grp, "net_sums", 2, 0, net_sums, "train_op_net_sums per network (K)");
+done:
+    if (grp >= 0)
+        H5Gclose(grp);
+    free(u);
+    free(z);
+    free(g);
+    free(mean_sq);
+    free(variance);
+    dgpg_backend_free(be);
     return rc ? -1 : 0;
 }
 
@@ -417,7 +645,10 @@ int main(int argc, char **argv)
         rc = rc || dump_mlp(file, "wide_shared", threads, 1, 20, 32, 2, 8, 24 * 4);
     }
     rc = rc || dump_ppo(file) || dump_value_loss(file) || dump_gae(file) || dump_adam(file) ||
-         dump_value_norm(file) || dump_guidance(file);
+         dump_value_norm(file) || dump_train_gae(file, TP_N) || dump_train_gae(file, 1) ||
+         dump_train_variance(file);
+    for (int form = GUIDE_NONE; form <= GUIDE_CV; form++)
+        rc = rc || dump_train_policy(file, form);
     if (H5Fclose(file) < 0)
         rc = 1;
     if (rc) {

@@ -228,23 +228,141 @@ def check_value_norm(grp):
            f"value norm: variance floor active in some batches only ({floored})")
 
 
-def check_guidance(grp):
-    scale = float(grp.attrs["scale"])
+def check_train_policy(form, grp):
+    """The trainer's policy step against autograd of the loss it documents
+    (docs/training.md, "Guidance"), per decision of agent i in sample s:
+      PPO-clip at the mixed advantage, minus the entropy bonus, plus
+      target:       alpha KL(p*(s) || softmax z)
+      descent, cv:  alpha s' <dC/dp_i, softmax z>
+    all times the loss scale; the mixed advantage is A (none, target,
+    descent), (1 - alpha) A - alpha s G (dgpg), A - alpha s A~(a) (cv), with
+    the guidance terms G from their definitions."""
+    S, N, M, B = (int(grp.attrs[a]) for a in ("S", "N", "M", "B"))
+    alpha, mix_scale, grad_scale, scale, c_ent, clip = (
+        float(grp.attrs[a]) for a in ("alpha", "mix_scale", "grad_scale", "scale",
+                                      "entropy_coef", "clip"))
+    name = f"train_policy_{form}"
+    z_roll = t64(grp["rollout_logits"][()])
+    actions = grp["actions"][()].astype(np.int64)
+    probs_t = torch.softmax(z_roll, dim=1)
+    check_close(f"{name}: train_op_sample probabilities = softmax", grp["probs"][()],
+                probs_t.numpy(), **F32)
+    logp_t = torch.log_softmax(z_roll, dim=1).gather(1, torch.tensor(actions)[:, None])[:, 0]
+    check_close(f"{name}: train_op_sample log-probability of the drawn action", grp["logp"][()],
+                logp_t.numpy(), **F32)
+    report(actions.min() >= 0 and actions.max() < M, f"{name}: actions within [0, M)")
+    # the rollout's probabilities as the trainer holds them (float32)
+    p = grp["probs"][()].astype(np.float64)
+    g = grp["grad_p"][()].astype(np.float64)
+    p_star = grp["p_star"][()].astype(np.float64)
+    sample_of = np.repeat(np.arange(S), N)
+    if form == "cv":
+        want = -(g[np.arange(S * N), actions] - (p * g).sum(axis=1))
+    elif form == "target":
+        want = np.sqrt(((p - p_star[sample_of]) ** 2).sum(axis=1))
+    elif form == "descent":
+        want = np.sqrt((g ** 2).sum(axis=1))
+    else:
+        want = None
+    if want is not None:
+        check_close(f"{name}: train_op_guidance_term = its definition", grp["guidance"][()],
+                    want, **F32)
+    a_raw = grp["adv_raw"][()].astype(np.float64)
+    G = grp["guidance"][()].astype(np.float64)
+    if form == "dgpg":
+        adv = (1 - alpha) * a_raw - alpha * mix_scale * G
+    elif form == "cv":
+        adv = a_raw - alpha * mix_scale * G
+    else:
+        adv = a_raw
+    check_close(f"{name}: train_op_mix advantage", grp["adv"][()], adv, **F32)
+    # the update: autograd of the documented loss at the chunk's logits
+    samples = grp["samples"][()]
+    rows = (samples[:, None] * N + np.arange(N)[None, :]).reshape(-1)  # decision of each row
     z = t64(grp["logits"][()]).requires_grad_(True)
-    p_star, grad_p = t64(grp["p_star"][()]), t64(grp["grad_p"][()])
-    probs = torch.softmax(z, dim=1)
-    check_close("guidance: nn_softmax probabilities", grp["probs"][()], probs.detach().numpy(),
-                **F32)
-    check_close("guidance: nn_softmax log-partition", grp["log_z"][()],
-                torch.logsumexp(z, dim=1).detach().numpy(), **F64)
-    # d/dz KL(p* || softmax z) = softmax z - p*
-    kl = (p_star * (torch.log(p_star) - torch.log_softmax(z, dim=1))).sum()
-    (g_kl,) = torch.autograd.grad(scale * kl, z)
-    check_close("guidance: ppo_target_logit_grad = scale * dKL(p*||p)/dz", grp["target_grad"][()],
-                g_kl.numpy(), **F32)
-    (g_prob,) = torch.autograd.grad(scale * (grad_p * torch.softmax(z, dim=1)).sum(), z)
-    check_close("guidance: ppo_prob_grad_to_logits = scale * d sum(g softmax z)/dz",
-                grp["prob_grad"][()], g_prob.numpy(), **F32)
+    log_probs = torch.log_softmax(z, dim=1)
+    act = torch.tensor(actions[rows])
+    log_p = log_probs.gather(1, act[:, None])[:, 0]
+    ratio = torch.exp(log_p - t64(grp["logp"][()][rows]))
+    A = t64(grp["adv"][()][rows])
+    ppo = -torch.min(ratio * A, torch.clamp(ratio, 1 - clip, 1 + clip) * A)
+    entropy = -(log_probs.exp() * log_probs).sum(dim=1)
+    loss = ppo - c_ent * entropy
+    extra = torch.zeros_like(loss)
+    if form == "target":
+        ps = t64(p_star[samples]).repeat_interleave(N, dim=0)
+        extra = alpha * (ps * (torch.log(ps) - log_probs)).sum(dim=1)
+    elif form in ("descent", "cv"):
+        extra = alpha * grad_scale * (t64(g[rows]) * log_probs.exp()).sum(dim=1)
+    (scale * (loss + extra).sum()).backward()
+    check_close(f"{name}: train_op_policy_grad = autograd of the form's loss",
+                grp["d_logits"][()].reshape(B * N, M), z.grad.numpy(), **F32)
+    r = ratio.detach().numpy()
+    want_stats = [float(loss.detach().sum()), float(entropy.detach().sum()),
+                  float(np.sum((r - 1) - np.log(r))), float(np.sum(np.abs(r - 1) > clip))]
+    check_close(f"{name}: chunk sums of loss, entropy, KL estimate, clipped count",
+                grp["stats"][()], want_stats, rtol=1e-9, atol=1e-9)
+    report(0 < want_stats[3] < B * N, f"{name}: some decisions clipped, some not "
+           f"({int(want_stats[3])} of {B * N})")
+
+
+def check_train_gae(grp):
+    """train_op_gae against the closed form A_t = sum_l (gamma lambda)^l
+    delta_{t+l} on each (environment, value column) of the rollout layout,
+    values denormalised first, the last row the bootstrap."""
+    T, E, V = (int(grp.attrs[a]) for a in ("T", "E", "V"))
+    gamma, lam = float(grp.attrs["gamma"]), float(grp.attrs["lambda"])
+    r = grp["rewards"][()].astype(np.float64)                        # (T, E)
+    v = grp["values"][()].astype(np.float64).reshape(T + 1, E, V)
+    v = v * grp["value_scale"][()][None, None, :] + grp["value_shift"][()][None, None, :]
+    delta = r[:, :, None] + gamma * v[1:] - v[:-1]                   # (T, E, V)
+    adv = np.zeros((T, E, V))
+    for t in range(T):
+        for l in range(T - t):
+            adv[t] += (gamma * lam) ** l * delta[t + l]
+    # the sums reach a few units: float32 arithmetic, 1e-5 relative
+    tol = dict(rtol=1e-5, atol=1e-5)
+    check_close(f"train_op_gae V={V}: advantages over (T, E, V)",
+                grp["advantages"][()].reshape(T, E, V), adv, **tol)
+    check_close(f"train_op_gae V={V}: returns = advantages + denormalised values",
+                grp["returns"][()].reshape(T, E, V), adv + v[:-1], **tol)
+
+
+def check_train_variance(grp):
+    """The gradient-variance estimator: exactly numpy's sample variance
+    (ddof 1) of the G group estimates and mean^2 - variance / G, then, over
+    R repetitions of gradients drawn with a known covariance, unbiased for
+    the true variance and the true squared mean (a mean over R against the
+    truth, within 4.5 standard errors: a false alarm at about 7e-6 per
+    coordinate)."""
+    R, G, n = (int(grp.attrs[a]) for a in ("R", "G", "n"))
+    g = grp["g"][()].astype(np.float64).reshape(R, G, n)
+    var = g.var(axis=1, ddof=1)
+    msq = g.mean(axis=1) ** 2 - var / G
+    got_var, got_msq = grp["grad_variance"][()], grp["grad_mean_sq"][()]
+    check_close("variance estimator: variance = numpy var(ddof=1) of the G estimates", got_var,
+                var, rtol=1e-9, atol=1e-12)
+    check_close("variance estimator: signal = mean^2 - var / G", got_msq, msq, rtol=1e-9,
+                atol=1e-9)
+    L, mu = grp["L"][()], grp["mu"][()]
+    true_var = np.diag(L @ L.T)
+    for what, est, truth in (("variance", got_var, true_var), ("squared mean", got_msq, mu ** 2)):
+        se = est.std(axis=0, ddof=1) / np.sqrt(R)
+        zs = (est.mean(axis=0) - truth) / se
+        report(np.all(np.abs(zs) < 4.5),
+               f"variance estimator: unbiased for the true {what} over {R} repetitions "
+               f"(z = {np.array2string(zs, precision=2)}, bound 4.5)")
+    # the plain squared mean is biased by var / G: the test sees that bias
+    zb = (np.mean(g.mean(axis=1) ** 2, axis=0) - mu ** 2) / (true_var / G)
+    report(np.all(np.abs(zb - 1) < 0.2),
+           f"variance estimator: the uncorrected squared mean is off by var/G as theory says "
+           f"(ratio {np.array2string(zb, precision=2)})")
+    x, lay = grp["net_x"][()], grp["net_layout"][()]
+    want = [sum(x[o + k * s:o + (k + 1) * s].sum() for o, s in ((lay[0], lay[1]), (lay[2], lay[3]),
+                                                                (lay[4], lay[5]), (lay[6], lay[7])))
+            for k in range(2)]
+    check_close("train_op_net_sums: each network's sum over its weights and biases",
+                grp["net_sums"][()], want, rtol=1e-12, atol=1e-12)
 
 
 def main(dump, scratch):
@@ -271,7 +389,13 @@ def main(dump, scratch):
         check_gae(f["gae"])
         check_adam(f["adam"])
         check_value_norm(f["value_norm"])
-        check_guidance(f["guidance"])
+        gaes = sorted(k for k in f if k.startswith("train_gae_"))
+        report(len(gaes) == 2, f"GAE over V = N and V = 1 ({', '.join(gaes)})")
+        for name in gaes:
+            check_train_gae(f[name])
+        check_train_variance(f["train_variance"])
+        for form in ("none", "dgpg", "target", "descent", "cv"):
+            check_train_policy(form, f[f"train_policy_{form}"])
 
 
 if __name__ == "__main__":
