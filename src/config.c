@@ -142,6 +142,10 @@ static const field FIELDS[] = {
     F_STR(train, init_from, S_OPTIONAL,
           "run directory whose trained networks (and value normalisers) start this run; "
           "empty: the orthogonal initialisation"),
+    F_STR(train, dump_batch, S_OPTIONAL,
+          "HDF5 file that receives the run's first batch after the advantages (rewards, "
+          "values, advantages, returns, guidance, probabilities, actions, p*) for offline "
+          "checks; empty: none"),
 
     F_STR(log, dir, S_ANY, "parent of run directories"),
     F_INT(log, snapshot_every, 1, 10000000, "episodes between parameter snapshots"),

@@ -82,6 +82,7 @@ typedef struct dgpg_config_train {
     int64_t seed;                  /* training seed (init, actions) */
     int64_t checkpoint_every;      /* episodes between checkpoints */
     char init_from[DGPG_PATH_LEN]; /* run directory whose networks start this run, "" none */
+    char dump_batch[DGPG_PATH_LEN]; /* HDF5 file for the first episode's batch, "" none */
 } dgpg_config_train;
 
 typedef struct dgpg_config_log {

@@ -14,6 +14,7 @@
 #include "dist.h"
 #include "h5log.h"
 #include "mlp.h"
+#include "train_dump.h"
 #include "train_ops.h"
 
 #include <math.h>
@@ -619,6 +620,41 @@ static int trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
     return DGPG_OK;
 }
 
+/* train.dump_batch: this rank's batch as trainer_advantages left it. */
+static int trainer_dump(const trainer *tr, double alpha, char *err, size_t err_len)
+{
+    const int64_t T = tr->T, E = tr->E, N = tr->N, M = tr->M, V = tr->mappo ? 1 : tr->N;
+    const int descent_or_cv = tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV;
+    const train_dump_array arrays[] = {
+        {"rewards", "1", "team reward of each step (T, E)", tr->rewards, 0, T, E},
+        {"values", "1", "critic outputs, normalised, the last step the bootstrap "
+         "((T + 1) E, V)", tr->values, 0, (T + 1) * E, V},
+        {"adv_raw", "1", "GAE advantages in reward units (T E, V)", tr->adv_raw, 0, T * E, V},
+        {"returns", "1", "return targets standardised by the updated value normaliser (T E, V)",
+         tr->ret, 0, T * E, V},
+        {"adv", "1", "advantage fed to PPO: normalised over the batch, guidance mixed in "
+         "(T E, N)", tr->adv, 0, T * E, N},
+        {"guidance", "1", "unscaled guidance term of each decision (T E, N); zero for none",
+         tr->guide == GUIDE_NONE ? NULL : tr->guidance, 0, T * E, N},
+        {"probs", "1", "action probabilities of the rollout (T E N, M)", tr->probs, 0, T * E * N,
+         M},
+        {"actions", "1", "sampled actions (T E, N)", tr->actions, 1, T * E, N},
+        {"logp", "1", "log-probability of each sampled action (T E, N)", tr->logp, 0, T * E, N},
+        {"p_star", "1", "the model's p* (or p*(s)) at each step (T E, M)", tr->p_star, 0, T * E,
+         M},
+        {"grad_p", "1", "dC/dp of each decision (T E N, M), descent and cv",
+         descent_or_cv ? tr->grad_p : NULL, 0, T * E * N, M}};
+    const train_dump_value values[] = {
+        {"T", (double)T}, {"E", (double)E}, {"N", (double)N}, {"M", (double)M},
+        {"V", (double)V}, {"env_offset", (double)tr->env_offset}, {"alpha", alpha},
+        {"guide_scale", tr->guide_scales[0]}, {"descent_scale", tr->guide_scales[1]}};
+    return train_dump_batch(tr->cfg->train.dump_batch, tr->be, tr->cfg, arrays,
+                            (int)(sizeof arrays / sizeof arrays[0]), values,
+                            (int)(sizeof values / sizeof values[0]), err, err_len) == 0
+               ? DGPG_OK
+               : DGPG_EIO;
+}
+
 typedef struct update_stats {
     double policy_loss, value_loss, entropy, kl, clip_frac, grad_norm;
     double decisions, minibatches, value_samples;
@@ -1066,6 +1102,9 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                      (long long)episode + 1, dgpg_strerror(rc));
             goto done;
         }
+        if (episode == 0 && rank0 && cfg->train.dump_batch[0] &&
+            (rc = trainer_dump(&tr, alpha, err, err_len)) != DGPG_OK)
+            goto done;
         if ((rc = trainer_check_rollout(&tr, episode, err, err_len)) != DGPG_OK)
             goto done;
         update_stats st;
