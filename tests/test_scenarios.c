@@ -9,8 +9,14 @@
  *     set, while the config refuses any scenario or evaluation seed that
  *     could reach it (eval.seed <= 2^62 and at most 100000 scenarios);
  *   - env.scenarios = fixed: every environment plays env.seed's scenario;
- *   - every built scenario lists its pools by capacity, largest first. */
+ *   - every built scenario lists its pools by capacity, largest first, and
+ *     the model's static p* on it (model.reference = static, at step 0, no
+ *     bursts) is the bisection solution of the sqrt split of its work rate
+ *     (tests/fluid_oracle.h), divided by that rate, to 1e-9; at rho = 0.15
+ *     so that some scenarios leave their slowest pools idle, where the
+ *     order decides which pools p* uses. */
 #include "env_fixture.h"
+#include "fluid_oracle.h"
 #include "test.h"
 
 #include <string.h>
@@ -105,6 +111,52 @@ int main(void)
     for (int e = 1; e < E; e++)
         pools_differ += memcmp(s0[0].mu, s0[e].mu, sizeof(double) * M) != 0;
     CHECK(pools_differ == E - 1);
+
+    /* p* of each built scenario against bisection */
+    const char *static_sets[] = {"env.n_agents=11", "env.n_pools=5", "env.day_length=24",
+                                 "env.horizon=24", "env.burst_prob=0", "model.reference=static",
+                                 "env.rho=0.15"};
+    dgpg_config static_cfg;
+    fixture_config(&static_cfg, static_sets, 7);
+    cloud_instance *st = fixture_env(&static_cfg, base, 0, E, 1);
+    void *model = NULL;
+    char model_err[256];
+    CHECK_INT_EQ(dgpg_cloud_model_api.create(NULL, &static_cfg, st, &model, model_err,
+                                             sizeof model_err),
+                 DGPG_OK);
+    double worst = 0.0;
+    int with_idle_pool = 0; /* where the pool order decides which pools p* uses */
+    for (uint64_t ep = 0; ep < 3 && model; ep++) {
+        CHECK_INT_EQ(api->reset(st, ep), DGPG_OK);
+        const cloud_scenario *sc = cloud_instance_scenarios(st);
+        for (int e = 0; e < E; e++) {
+            double p[M], x[M];
+            /* the work rate of step 0 from its parts: mean size times the
+             * sum of the agents' arrival rates of the first day step */
+            double rate = 0.0;
+            for (int i = 0; i < N; i++)
+                rate += sc[e].arrival[i].lambda;
+            rate *= sc[e].size_mean;
+            CHECK_INT_EQ(dgpg_cloud_model_api.optimal_probs(model, e, p), DGPG_OK);
+            CHECK(oracle_sqrt_split(M, sc[e].mu, rate, x));
+            int idle = 0;
+            for (int m = 0; m < M; m++)
+                idle |= x[m] == 0.0;
+            with_idle_pool += idle;
+            for (int m = 0; m < M; m++) {
+                double d = fabs(p[m] - x[m] / rate);
+                worst = d > worst ? d : worst;
+                CHECK_QUIET(d <= 1e-9, "episode %llu env %d pool %d: p* %.12g, bisection %.12g",
+                            (unsigned long long)ep, e, m, p[m], x[m] / rate);
+            }
+        }
+    }
+    printf("static p* of the built scenarios against bisection: largest difference %.2e; "
+           "%d of %d scenarios leave a pool idle\n", worst, with_idle_pool, 3 * E);
+    CHECK(with_idle_pool > 0);
+    if (model)
+        dgpg_cloud_model_api.destroy(model);
+    api->destroy(st);
 
     /* configurable seeds stay below 2^62 (+ scenarios), far from bit 63 */
     char err[DGPG_ERR_LEN];

@@ -16,6 +16,7 @@
  * pool is counted and asserted. The overload branch (Lambda >= sum mu) must
  * keep every pool active with flows summing to Lambda. */
 #include "cloud_model.h"
+#include "fluid_oracle.h"
 #include "rng.h"
 #include "test.h"
 
@@ -47,39 +48,6 @@ static double objective(int M, const double *mu, const double *x)
     for (int m = 0; m < M; m++)
         f += x[m] / (mu[m] - x[m]);
     return f;
-}
-
-static double dual_sum(int M, const double *mu, double nu)
-{
-    double s = 0.0;
-    for (int m = 0; m < M; m++) {
-        double xm = mu[m] - sqrt(mu[m] / nu);
-        s += xm > 0.0 ? xm : 0.0;
-    }
-    return s;
-}
-
-/* The independent solution: sum_m x_m(nu) is nondecreasing in nu, zero at
- * nu = 1 / max mu; bisect log nu for sum = total. */
-static void bisect_solution(int M, const double *mu, double total, double *x)
-{
-    double mu_max = 0.0;
-    for (int m = 0; m < M; m++)
-        mu_max = fmax(mu_max, mu[m]);
-    double lo = log(1.0 / mu_max), hi = lo + 200.0;
-    CHECK(dual_sum(M, mu, exp(hi)) > total);
-    for (int it = 0; it < 200; it++) {
-        double mid = 0.5 * (lo + hi);
-        if (dual_sum(M, mu, exp(mid)) < total)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    double nu = exp(0.5 * (lo + hi));
-    for (int m = 0; m < M; m++) {
-        double xm = mu[m] - sqrt(mu[m] / nu);
-        x[m] = xm > 0.0 ? xm : 0.0;
-    }
 }
 
 /* Returns 1 if the instance has an inactive pool. */
@@ -127,7 +95,7 @@ static int check_instance(int idx, int M, const double *mu, double total, unifor
                         1.0 / mu[m], nu);
 
     /* the independent bisection solution */
-    bisect_solution(M, mu, total, xb);
+    CHECK(oracle_sqrt_split(M, mu, total, xb));
     for (int m = 0; m < M; m++)
         CHECK_QUIET(fabs(x[m] - xb[m]) <= 1e-7 * fmax(1.0, mu[m]),
                     "instance %d pool %d: waterfill %.17g, bisection %.17g (mu %.17g)", idx, m,
