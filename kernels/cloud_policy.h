@@ -52,12 +52,16 @@ static inline DGPG_HD void cloud_policy_act(const cloud_scenario *sc, cloud_poli
             actions[i] = (int32_t)(((uint64_t)i + step) % (uint64_t)M);
         return;
     case CLOUD_POLICY_JSQ: {
-        /* ties (empty queues) go to the largest pool, not to pool 0 */
+        /* ties go to the largest pool, not to pool 0: empty queues, and
+         * equal non-empty ratios Q_a / mu_a = Q_b / mu_b, which occur since
+         * capacities are multiples of one unit and which Q (1/mu) rounds
+         * apart in the last bits, so a tie is equality within 1e-12 */
         int32_t best = 0;
         for (int32_t m = 1; m < M; m++) {
             double bm = cloud_policy_backlog(sc, queue, m);
             double bb = cloud_policy_backlog(sc, queue, best);
-            if (bm < bb || (bm == bb && sc->mu[m] > sc->mu[best]))
+            double tol = 1e-12 * (bm > bb ? bm : bb);
+            if (bm < bb - tol || (bm <= bb + tol && sc->mu[m] > sc->mu[best]))
                 best = m;
         }
         for (int32_t i = 0; i < N; i++)
