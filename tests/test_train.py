@@ -3,18 +3,28 @@
 
 Usage: test_train.py DGPG_BINARY SCRATCH_DIR [--quick]
 
-* learning: at N = 5 and N = 50, fixed seeds, DG-PG with the state
-  reference trained across sampled scenarios (the defaults): its cost
-  (paired with p* on the same arrivals and service, logged per episode)
-  comes within 10% of p*'s within 10 episodes; then, on 8 held-out
-  scenarios (`dgpg eval`, seeds 1000..1007, never trained on), it beats
-  the static p* policy by a clear margin: mean cost / cost(p*) at most
-  0.85 with the upper end of its 95% Student-t interval over scenarios
-  below 0.95, and it costs below 0.75 x uniform random there. Margins: p*'s
-  ratio is exactly 1 (paired), the interval's half width is 0.03-0.08 at 8
-  scenarios, and the trained policies measure about 0.65 (N = 5) and 0.77
-  (N = 50), so 0.85 and 0.95 leave room for another ISA's rounding while a
-  policy no better than p* fails; random is 1.7x (N = 5) and 12x (N = 50).
+* learning: at N = 5 and N = 50, two seeds (train.seed = env.seed = 1,
+  2), DG-PG with the state reference trained across sampled scenarios
+  (the defaults) and PPO without guidance (algo.guide = none) at the same
+  budget (10 episodes of 32 environments). Per seed:
+  - in training (cost paired with p* on the same arrivals and service,
+    logged per episode), DG-PG's mean over the last 3 episodes is within
+    10% of p* (<= 1.10) and at most 0.75 x PPO-without-guidance's;
+  - on 8 held-out scenarios (`dgpg eval`, seeds 1000..1007, never trained
+    on), DG-PG beats the static p* policy by a clear margin: mean cost /
+    cost(p*) at most 0.85 with the upper end of its 95% Student-t interval
+    over scenarios below 0.95; it costs at most 0.75 x uniform random's
+    and 0.75 x PPO-without-guidance's there.
+  Margins, from runs on this machine (2026-11-30, seeds 1 and 2): DG-PG's
+  last-3 mean measured 0.68 and 0.70 (N = 5), 1.005 and 0.990 (N = 50);
+  PPO without guidance 1.39 and 1.42, 10.8 and 10.8 (ratios 0.49 and 0.09
+  against the bound 0.75; PPO alone learns little in 10 episodes).
+  Held-out DG-PG measured 0.64 and 0.67 (N = 5; 95% upper ends 0.67, 0.70)
+  and 0.77 and 0.80 (N = 50; upper ends 0.84, 0.90), so 0.85 and 0.95 leave
+  room for another ISA's rounding while a policy no better than p* fails. p* itself is the
+  paired reference (its ratio is 1 by construction and is not tested);
+  random is 1.7x (N = 5) and 12x (N = 50). In training the policy still
+  samples; the held-out check is the one that asks for better than p*.
 * resume: a run stopped after 2 of 4 episodes and resumed equals the
   uninterrupted run bitwise: every logged value except wall-clock times,
   every parameter snapshot, the final checkpoint's parameters and Adam state.
@@ -58,8 +68,13 @@ def run(dgpg, args, cwd, env=None, timeout=600):
 
 # one thread each: ctest runs tests side by side, and OpenMP teams on
 # oversubscribed cores wait on each other at every barrier
-LEARN = ["--set", "backend.threads=1", "--set", "env.n_envs=32", "--set", "train.episodes=10", "--set", "algo.lr=0.005",
+LEARN_EPISODES, LAST, SEEDS = 10, 3, (1, 2)
+LEARN = ["--set", "backend.threads=1", "--set", "env.n_envs=32",
+         "--set", f"train.episodes={LEARN_EPISODES}", "--set", "algo.lr=0.005",
          "--set", "algo.minibatches=4", "--set", "log.snapshot_every=5"]
+# learning bounds (module docstring): in training, DG-PG's mean over the
+# last LAST episodes within 10% of p*, and below BEATS_PLAIN x PPO's
+NEAR_PSTAR, BEATS_PLAIN = 1.10, 0.75
 SMALL = ["--set", "backend.threads=1", "--set", "env.n_agents=5", "--set", "env.n_envs=8", "--set", "env.horizon=40",
          "--set", "env.day_length=40", "--set", "algo.minibatches=2",
          "--set", "train.checkpoint_every=2"]
@@ -67,22 +82,39 @@ TIME_COLUMNS = {"wall_time", "rollout_seconds", "update_seconds", "agent_steps_p
 
 
 def test_learning(dgpg, scratch, n_agents):
-    name = f"learn{n_agents}"
-    r = run(dgpg, ["train", "--set", f"env.n_agents={n_agents}", "--set", f"train.name={name}"]
-            + LEARN, scratch)
-    check(r.returncode == 0, f"N={n_agents}: training runs ({r.stderr.strip()[:200]})")
-    if r.returncode != 0:
-        return
-    with h5py.File(os.path.join(scratch, "runs", name, "log.h5"), "r") as f:
-        ratio = f["episode/cost_ratio"][()]
-        cost = f["episode/cost"][()]
-    print(f"# N={n_agents} cost / cost(p*) per episode: " + " ".join(f"{x:.3f}" for x in ratio))
-    check(len(ratio) == 10, f"N={n_agents}: 10 episodes logged")
-    check(ratio.min() <= 1.10, f"N={n_agents}: within 10% of p* within 10 episodes "
-          f"(best {ratio.min():.3f})")
-    # held-out scenarios: the trained run beside p* and uniform random
+    """DG-PG (defaults) and PPO without guidance (algo.guide = none) at the
+    same budget, two seeds each (train.seed and env.seed both differ)."""
+    last = {}
+    for seed in SEEDS:
+        for guide in ("dgpg", "none"):
+            name = f"learn{n_agents}_{guide}_s{seed}"
+            r = run(dgpg, ["train", "--set", f"env.n_agents={n_agents}",
+                           "--set", f"train.name={name}", "--set", f"algo.guide={guide}",
+                           "--set", f"train.seed={seed}", "--set", f"env.seed={seed}"]
+                    + LEARN, scratch)
+            check(r.returncode == 0, f"N={n_agents} {guide} seed {seed}: training runs "
+                  f"({r.stderr.strip()[:200]})")
+            if r.returncode != 0:
+                return
+            with h5py.File(os.path.join(scratch, "runs", name, "log.h5"), "r") as f:
+                ratio = f["episode/cost_ratio"][()]
+            print(f"# N={n_agents} {guide} seed {seed} cost / cost(p*) per episode: "
+                  + " ".join(f"{x:.3f}" for x in ratio))
+            check(len(ratio) == LEARN_EPISODES and np.all(np.isfinite(ratio)),
+                  f"N={n_agents} {guide} seed {seed}: {LEARN_EPISODES} finite episodes logged")
+            last[guide, seed] = float(np.mean(ratio[-LAST:]))
+        dg, plain = last["dgpg", seed], last["none", seed]
+        check(dg <= NEAR_PSTAR, f"N={n_agents} seed {seed}: DG-PG's last {LAST} episodes "
+              f"average {dg:.3f} x p* (bound {NEAR_PSTAR})")
+        check(dg <= BEATS_PLAIN * plain, f"N={n_agents} seed {seed}: DG-PG's last {LAST} "
+              f"episodes ({dg:.3f} x p*) below {BEATS_PLAIN} x PPO without guidance's "
+              f"({plain:.3f} x p*)")
+    # held-out scenarios: every run beside p* and uniform random
     table = os.path.join(scratch, f"eval{n_agents}.h5")
-    r = run(dgpg, ["eval", "--policy", f"random,pstar,run:runs/{name}", "--scenarios", "8",
+    runs = [(g, s) for s in SEEDS for g in ("dgpg", "none")]
+    policies = ",".join(["random", "pstar"] + [f"run:runs/learn{n_agents}_{g}_s{s}"
+                                                for g, s in runs])
+    r = run(dgpg, ["eval", "--policy", policies, "--scenarios", "8",
                    "--output", table, "--set", f"env.n_agents={n_agents}",
                    "--set", "env.n_envs=32", "--set", "eval.seed=1000",
                    "--set", "backend.threads=1"], scratch)
@@ -91,17 +123,25 @@ def test_learning(dgpg, scratch, n_agents):
     if r.returncode != 0:
         return
     with h5py.File(table, "r") as f:
-        # rows: random, pstar, the run; columns: the 8 scenarios
+        # rows: random, pstar, then the runs in order; columns: the 8 scenarios
         held_out = f["eval/cost_ratio"][()]
-    trained, random_ratio = held_out[2], float(np.mean(held_out[0]))
-    upper = trained.mean() + 2.365 * trained.std(ddof=1) / np.sqrt(len(trained))  # t(0.975, 7)
-    print(f"# N={n_agents} held-out cost / cost(p*): " + " ".join(f"{x:.3f}" for x in trained))
-    check(trained.mean() <= 0.85 and upper < 0.95,
-          f"N={n_agents}: beats static p* on held-out scenarios (mean {trained.mean():.3f}, "
-          f"95% upper {upper:.3f})")
-    check(trained.mean() <= 0.75 * random_ratio, f"N={n_agents}: held-out {trained.mean():.3f} "
-          f"x p* clearly below uniform random's {random_ratio:.3f} x p*")
-    check(np.all(np.isfinite(cost)), f"N={n_agents}: costs finite")
+    random_ratio = float(np.mean(held_out[0]))
+    for k, (guide, seed) in enumerate(runs):
+        row = held_out[2 + k]
+        upper = row.mean() + 2.365 * row.std(ddof=1) / np.sqrt(len(row))  # t(0.975, 7)
+        print(f"# N={n_agents} {guide} seed {seed} held-out cost / cost(p*): "
+              + " ".join(f"{x:.3f}" for x in row))
+        if guide == "none":
+            dg = held_out[2 + runs.index(("dgpg", seed))]
+            check(dg.mean() <= BEATS_PLAIN * row.mean(), f"N={n_agents} seed {seed}: "
+                  f"held-out DG-PG {dg.mean():.3f} x p* below {BEATS_PLAIN} x PPO without "
+                  f"guidance's {row.mean():.3f}")
+            continue
+        check(row.mean() <= 0.85 and upper < 0.95,
+              f"N={n_agents} seed {seed}: DG-PG beats static p* on held-out scenarios "
+              f"(mean {row.mean():.3f}, 95% upper {upper:.3f})")
+        check(row.mean() <= 0.75 * random_ratio, f"N={n_agents} seed {seed}: held-out "
+              f"{row.mean():.3f} x p* clearly below uniform random's {random_ratio:.3f} x p*")
 
 
 def read_log(path):
