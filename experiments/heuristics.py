@@ -184,6 +184,7 @@ def figure(s, all_n, costs, labels):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import figure_sidecar  # tools/, on the path through study
     os.makedirs(os.path.join(s.out, "figures"), exist_ok=True)
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for label in labels:
@@ -202,7 +203,8 @@ def figure(s, all_n, costs, labels):
     ax.set_title("Cost on held-out scenarios against N (95% t intervals over scenarios)")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(os.path.join(s.out, "figures", "cost_vs_n.png"), dpi=110)
+    # with figures/cost_vs_n.png.json describing it (tools/figure_sidecar.py)
+    figure_sidecar.savefig(fig, os.path.join(s.out, "figures", "cost_vs_n.png"), dpi=110)
     plt.close(fig)
 
 

@@ -13,10 +13,11 @@ j at episode e = (1000 e + j) / 2.
 Checks: (1) a SWMR reader (libver="latest", swmr=True, refresh()) sees
 the episode count grow and every complete row right; (2) the finished file
 opens with a plain h5py.File(path, "r") and holds all episodes, snapshots,
-units and descriptions; (3) after SIGKILL, h5py with swmr=True reads every
-episode the writer reported. A plain open of the killed file is refused by
-HDF5 ("file is already open for write"); tools/read_log.py says what a
-user does about it (open with swmr=True, resume, or h5clear -s).
+units and descriptions; (3) after SIGKILL, a plain h5py.File(path, "r") of
+the killed file is refused with HDF5's "file is already open for write",
+as docs/training.md and tools/read_log.py tell the user (who opens it with
+swmr=True, resumes, or runs h5clear -s), and h5py with swmr=True reads
+every episode the writer reported.
 Usage: test_h5log_read.py TEST_H5LOG_BINARY SCRATCH_DIR
 """
 import os
@@ -145,7 +146,8 @@ def main(binary, scratch):
         plain = "opens"
     except OSError as e:
         plain = "refused: " + str(e)
-    print(f"# plain h5py.File(path, 'r') of the killed log: {plain}")
+    check(plain.startswith("refused") and "already open for write" in plain,
+          f"a plain h5py.File(path, 'r') of the killed log is refused as documented ({plain})")
     with h5py.File(path, "r", libver="latest", swmr=True) as f:
         rows = min(f["episode"][n].shape[0] for n in SCALARS)
         check(rows >= reported, f"killed log holds {rows} >= {reported} reported episodes")

@@ -18,8 +18,10 @@
                         per method at the largest N (last episode)
 
 Figures that need more than one N (or a quantity the logs lack) are
-skipped with a line saying why. --summary FILE writes the numbers behind
-them as JSON. Usage:
+skipped with a line saying why. Beside each PNG, NAME.png.json describes
+what it shows: axes, labels, series and their data ranges
+(tools/figure_sidecar.py). --summary FILE writes the numbers behind them
+as JSON. Usage:
   .venv/bin/python3 tools/report_figures.py --out DIR [--summary FILE] LOG.h5 ...
 """
 import argparse
@@ -36,11 +38,12 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dgpg_results as dr  # noqa: E402
+import figure_sidecar  # noqa: E402
 
 
 def save(fig, out, name, made):
     path = os.path.join(out, name)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    figure_sidecar.savefig(fig, path, dpi=110, tight=True)
     plt.close(fig)
     made.append(path)
 
