@@ -4,6 +4,7 @@
 
 #include "../kernels/sample.h"
 #include "backend.h"
+#include "blas_core.h"
 #include "cloud.h"
 #include "dgpg/dgpg.h"
 #include "dist.h"
@@ -280,6 +281,9 @@ static int bench_train_sizes(const dgpg_config *cfg, const int64_t *n_agents, in
             (long long)cfg->train.episodes, (long long)cfg->algo.epochs,
             (long long)cfg->algo.minibatches, (long long)cfg->algo.hidden,
             (long long)cfg->algo.layers, cuda ? "cuda" : "cpu", dgpg_dist_size());
+    char blas[256];
+    dgpg_blas_describe(blas, sizeof blas);
+    fprintf(out, "%s\n", blas);
     if (cuda)
         fprintf(out, "cuBLAS SGEMM 8192^3 on device %lld (%s): %.1f GFLOP/s (the yardstick)\n",
                 (long long)cfg->backend.device, cfg->backend.tf32 ? "TF32" : "FP32", peak);

@@ -5,6 +5,7 @@
  * 0 success, 2 a bad command line or config, 1 a failure while running. */
 #include "bench.h"
 #include "backend.h"
+#include "blas_core.h"
 #include "config.h"
 #include "dgpg/dgpg.h"
 #include "dist.h"
@@ -646,12 +647,20 @@ static void print_version(void)
 #endif
     printf(dgpg_dist_available() ? "; mpi (run under mpirun or srun: data parallel)\n"
                                  : "; no mpi\n");
+    char blas[256];
+    dgpg_blas_describe(blas, sizeof blas);
+    printf("%s\n", blas);
 }
 
 static int dgpg_main(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
+    /* before anything initialises: the BLAS core can only change by a
+     * restart (src/blas_core.h) */
+    int blas_rc = dgpg_blas_core_check(argc, argv);
+    if (blas_rc != 0)
+        return blas_rc;
     char err[DGPG_ERR_LEN] = "";
     if (dgpg_dist_init(&argc, &argv, err, sizeof err) != 0) {
         fprintf(stderr, "dgpg: %s\n", err);

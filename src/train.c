@@ -8,6 +8,7 @@
 
 #include "../kernels/train_math.h"
 #include "backend.h"
+#include "blas_core.h"
 #include "checkpoint.h"
 #include "cloud.h"
 #include "dgpg/dgpg.h"
@@ -139,16 +140,7 @@ typedef struct trainer {
  * since bitwise repeatability holds only on the same one. */
 static const char *train_isa(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        return "x86-64 avx512f";
-    if (__builtin_cpu_supports("avx2"))
-        return "x86-64 avx2";
-    return "x86-64";
-#else
-    return "other";
-#endif
+    return dgpg_cpu_isa();
 }
 
 static double train_now(void)

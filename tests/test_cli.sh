@@ -30,6 +30,37 @@ expect "--help" 0 "usage: dgpg" -- --help
 expect "-h" 0 "commands:" -- -h
 expect "--version names the version" 0 "^dgpg [0-9]+\.[0-9]+\.[0-9]+$" -- --version
 expect "--version names the backends" 0 "^backends: cpu" -- --version
+expect "--version names the BLAS, its core and the ISA" 0 "^blas: OpenBLAS [0-9.]+, core [A-Za-z0-9]+ \(.*\); cpu: x86-64.*libxsmm" -- --version
+# the BLAS core (src/blas_core.h): a bad policy is refused; a generic core
+# on a CPU with AVX2 or AVX-512 is replaced by a restart that says so; a
+# core the CPU lacks is replaced (checkable only on a CPU without AVX-512)
+expect_env() {
+    local name=$1 code=$2 pattern=$3 envs=$4
+    shift 5
+    local out rc
+    out=$(env $envs timeout 60 "$dgpg" "$@" 2>&1)
+    rc=$?
+    if [ "$rc" -eq "$code" ] && grep -qE -- "$pattern" <<<"$out"; then
+        echo "ok - $name"
+        passed=$((passed + 1))
+    else
+        echo "not ok - $name: exit $rc (wanted $code), output: $(head -c 400 <<<"$out")"
+        failed=$((failed + 1))
+    fi
+}
+expect_env "DGPG_BLAS_CORE bad value refused" 2 "DGPG_BLAS_CORE = 'fast' is not a policy; allowed: auto, best, keep" "DGPG_BLAS_CORE=fast" -- --version
+if grep -qw avx512f /proc/cpuinfo; then best=SkylakeX; elif grep -qw avx2 /proc/cpuinfo; then best=Haswell; else best=""; fi
+if [ -n "$best" ]; then
+    expect_env "a generic core is replaced, with one line" 0 "OpenBLAS runs its Prescott kernels \(SSE\) on a CPU with AVX.*restarting with OPENBLAS_CORETYPE=$best" "OPENBLAS_CORETYPE=Prescott DGPG_BLAS_CORE=best" -- --version
+    expect_env "the replaced core is the one that runs" 0 "core $best \(chosen by dgpg\)" "OPENBLAS_CORETYPE=Prescott DGPG_BLAS_CORE=best" -- --version
+    expect_env "a user's lower core is kept and the better one named" 0 "core Prescott \(OPENBLAS_CORETYPE; the CPU can run $best" "OPENBLAS_CORETYPE=Prescott" -- --version
+    expect_env "keep never restarts" 0 "core Prescott" "OPENBLAS_CORETYPE=Prescott DGPG_BLAS_CORE=keep" -- --version
+fi
+if [ "$best" = Haswell ]; then
+    expect_env "a core the CPU lacks is replaced" 0 "OPENBLAS_CORETYPE=SkylakeX needs AVX-512, which this CPU lacks.*restarting with OPENBLAS_CORETYPE=Haswell" "OPENBLAS_CORETYPE=SkylakeX" -- --version
+else
+    echo "# a core the CPU lacks: not checkable here (this CPU has ${best:-no AVX2})"
+fi
 expect "config --help" 0 "usage: dgpg config" -- config --help
 expect "eval --help" 0 "usage: dgpg eval" -- eval --help
 expect "bench --help" 0 "usage: dgpg bench env" -- bench --help
