@@ -11,12 +11,11 @@
 #include "train.h"
 
 #include <stdio.h>
-#include <unistd.h>
-
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -297,6 +296,12 @@ static int bench_train_sizes(const dgpg_config *cfg, const int64_t *n_agents, in
         snprintf(err, err_len, "bench: cannot create a scratch directory in /tmp");
         return DGPG_EIO;
     }
+    dgpg_train_summary *phases = calloc((size_t)n_sizes, sizeof *phases);
+    if (!phases) {
+        rmdir(dir);
+        snprintf(err, err_len, "bench: out of memory");
+        return DGPG_ENOMEM;
+    }
     int rc = DGPG_OK;
     for (int k = 0; k < n_sizes && rc == DGPG_OK; k++) {
         dgpg_config c = *cfg;
@@ -317,10 +322,12 @@ static int bench_train_sizes(const dgpg_config *cfg, const int64_t *n_agents, in
         dgpg_train_opts opts = {run, 0, NULL};
         dgpg_train_summary s;
         rc = dgpg_train_run(&c, &opts, &s, err, err_len);
-        if (rc == DGPG_OK)
+        if (rc == DGPG_OK) {
             fprintf(out, "%8lld %16.4g %18.2f %13.1f%% %16.2f\n", (long long)n_agents[k],
                     s.agent_steps_per_s, s.update_gflops, 100.0 * s.update_gflops / peak,
                     s.seconds / (double)s.episodes);
+            phases[k] = s;
+        }
         char path[sizeof run + 32];
         const char *files[] = {"log.h5", "checkpoint.h5"};
         for (int f = 0; f < 2; f++) {
@@ -330,5 +337,30 @@ static int bench_train_sizes(const dgpg_config *cfg, const int64_t *n_agents, in
         rmdir(run);
     }
     rmdir(dir);
+    if (rc != DGPG_OK) {
+        free(phases);
+        return rc;
+    }
+    /* where the time goes: seconds per episode of each phase, and the
+     * agent-steps per second of the rollout and of the update alone */
+    static const char *const names[TRAIN_PHASE_COUNT] = {
+        "rollout", "p* ref", "advantages", "variance", "update", "log+ckpt"};
+    fprintf(out, "seconds per episode by phase, and the rollout's and update's own rates:\n");
+    fprintf(out, "%8s", "N");
+    for (int ph = 0; ph < TRAIN_PHASE_COUNT; ph++)
+        fprintf(out, " %10s", names[ph]);
+    fprintf(out, " %14s %14s\n", "rollout st/s", "update st/s");
+    for (int k = 0; k < n_sizes; k++) {
+        const dgpg_train_summary *s = &phases[k];
+        const double episodes = (double)s->episodes;
+        const double steps = (double)(cfg->env.n_envs * cfg->env.horizon * n_agents[k]) *
+                             episodes;
+        fprintf(out, "%8lld", (long long)n_agents[k]);
+        for (int ph = 0; ph < TRAIN_PHASE_COUNT; ph++)
+            fprintf(out, " %10.3f", s->phase_seconds[ph] / episodes);
+        fprintf(out, " %14.4g %14.4g\n", steps / s->phase_seconds[TRAIN_PHASE_ROLLOUT],
+                steps / s->phase_seconds[TRAIN_PHASE_UPDATE]);
+    }
+    free(phases);
     return rc;
 }

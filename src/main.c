@@ -98,7 +98,10 @@ static const char usage_bench[] =
     "200 and 1500, with --backend cuda 200, 1500 and 10000; E = 16, T = 200, 2\n"
     "episodes, 4 minibatches unless set), the update phase's network GFLOP/s and its\n"
     "share of the backend's SGEMM rate (OpenBLAS 2048^3 on the same threads, or\n"
-    "cuBLAS 8192^3 on the device).\n";
+    "cuBLAS 8192^3 on the device); then the seconds per episode of each phase\n"
+    "(rollout, the p* reference episode, advantages, gradient-variance estimate,\n"
+    "update, log and checkpoints) and the rollout's and the update's own\n"
+    "agent-steps per second. Both print the BLAS, its core and the CPU's ISA.\n";
 
 typedef struct cli_args {
     const char *config_path;

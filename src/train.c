@@ -1068,6 +1068,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                                              extra.alpha_episodes);
         double t0 = train_now();
         rc = trainer_rollout(&tr, episode);
+        const double t_rollout = train_now();
         dgpg_env_stats total = {0};
         for (int64_t e = 0; e < E && rc == DGPG_OK; e++) {
             total.reward += tr.stats[e].reward;
@@ -1099,8 +1100,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             goto done;
         if ((rc = trainer_check_rollout(&tr, episode, err, err_len)) != DGPG_OK)
             goto done;
+        const double t_advantages = train_now();
         update_stats st;
         rc = trainer_gradient_variance(&tr, alpha, tensors[TE_GRAD_VAR], tensors[TE_GRAD_MEAN_SQ]);
+        const double t_variance = train_now();
         if (rc == DGPG_OK)
             rc = trainer_update(&tr, episode, alpha, &st);
         if (rc != DGPG_OK) {
@@ -1203,6 +1206,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                 goto done;
             }
         }
+        const double phase_ends[TRAIN_PHASE_COUNT + 1] = {
+            t0, t_rollout, t1, t_advantages, t_variance, t2, train_now()};
+        for (int ph = 0; ph < TRAIN_PHASE_COUNT; ph++)
+            summary->phase_seconds[ph] += phase_ends[ph + 1] - phase_ends[ph];
         if (summary->episodes == 0)
             summary->first_cost_ratio = scalars[SC_COST_RATIO];
         summary->final_cost_ratio = scalars[SC_COST_RATIO];

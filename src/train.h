@@ -19,6 +19,17 @@ typedef struct dgpg_train_opts {
 } dgpg_train_opts;
 
 /* Per-episode summary handed back to callers (bench, tests). */
+/* Where an episode's time goes (dgpg bench train prints it). */
+enum dgpg_train_phase {
+    TRAIN_PHASE_ROLLOUT,    /* acting, env steps, critic values, the model's terms */
+    TRAIN_PHASE_REFERENCE,  /* the p* episode on the same draws (cost_pstar) */
+    TRAIN_PHASE_ADVANTAGES, /* GAE, normalisers, guidance mix, checks */
+    TRAIN_PHASE_VARIANCE,   /* the gradient-variance estimate */
+    TRAIN_PHASE_UPDATE,     /* PPO epochs */
+    TRAIN_PHASE_LOG,        /* log row, snapshots, checkpoints */
+    TRAIN_PHASE_COUNT
+};
+
 typedef struct dgpg_train_summary {
     int64_t episodes;          /* episodes run by this call */
     double first_cost_ratio;   /* cost / cost(p*) of the first episode run */
@@ -26,6 +37,7 @@ typedef struct dgpg_train_summary {
     double agent_steps_per_s;  /* whole-run average, rollout + update */
     double update_gflops;      /* network math rate in the update phase */
     double seconds;
+    double phase_seconds[TRAIN_PHASE_COUNT]; /* summed over the episodes run */
     int interrupted;           /* the signal that stopped the run early, or 0 */
 } dgpg_train_summary;
 

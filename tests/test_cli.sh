@@ -61,6 +61,19 @@ if [ "$best" = Haswell ]; then
 else
     echo "# a core the CPU lacks: not checkable here (this CPU has ${best:-no AVX2})"
 fi
+# bench train's phase table: the phases of an episode add up to its time
+bench_out=$(timeout 120 "$dgpg" bench train --n 30 --set env.n_envs=4 --set env.horizon=50 \
+    --set algo.minibatches=1 2>&1)
+if awk '/seconds\/episode$/ { getline; total = $5 }
+        /rollout st\/s/ { getline; sum = $2 + $3 + $4 + $5 + $6 + $7; found = 1 }
+        END { exit !(found && total > 0 && sum > 0.8 * total - 0.01 && sum < 1.05 * total + 0.01) }' \
+    <<<"$bench_out"; then
+    echo "ok - bench train's phases add up to its seconds per episode"
+    passed=$((passed + 1))
+else
+    echo "not ok - bench train's phases add up to its seconds per episode: $(tail -c 600 <<<"$bench_out")"
+    failed=$((failed + 1))
+fi
 expect "config --help" 0 "usage: dgpg config" -- config --help
 expect "eval --help" 0 "usage: dgpg eval" -- eval --help
 expect "bench --help" 0 "usage: dgpg bench env" -- bench --help
