@@ -13,6 +13,25 @@
 
 #include <math.h>
 
+/* One network's rows of (B, K, d) (row b at y + b ld), the same math as
+ * below, for the fused passes (backend_cpu.c), on the calling thread. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void dgpg__cpu_bias_act_rows(int64_t B, int64_t ld, int64_t d, const float *bias, int tanh,
+                             float *y)
+{
+    for (int64_t b = 0; b < B; b++) {
+        float *row = y + b * ld;
+        if (tanh) {
+#pragma omp simd
+            for (int64_t j = 0; j < d; j++)
+                row[j] = tanhf(row[j] + bias[j]);
+        } else {
+            for (int64_t j = 0; j < d; j++)
+                row[j] = row[j] + bias[j];
+        }
+    }
+}
+
 /* Cloned for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
  * each clone calls the libmvec tanhf of its width (16, 8 or 4 lanes). */
 __attribute__((target_clones("avx512f", "avx2", "default")))

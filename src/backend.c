@@ -154,6 +154,28 @@ int dgpg_bias_grad(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const floa
     return dgpg__cpu_bias_grad(be->threads, B, K, d, dz, bias_grad);
 }
 
+int dgpg_mlp_forward_fused(dgpg_backend *be, const dgpg_mlp_shape *shape, const float *params,
+                           int64_t B, const float *x, float *acts)
+{
+    /* the CUDA backend runs the layer-by-layer ops, each one launch; one
+     * network shared by all (K = 1) is one large product per layer */
+    if (be->cuda || shape->K < 2)
+        return 0;
+    return dgpg__cpu_mlp_forward(be->threads, shape, params, B, x, acts) == 0 ? 1 : -1;
+}
+
+int dgpg_mlp_backward_fused(dgpg_backend *be, const dgpg_mlp_shape *shape, const float *params,
+                            float *grads, int64_t B, const float *x, const float *acts,
+                            const float *d_out, float *scratch)
+{
+    if (be->cuda || shape->K < 2)
+        return 0;
+    return dgpg__cpu_mlp_backward(be->threads, shape, params, grads, B, x, acts, d_out,
+                                  scratch) == 0
+               ? 1
+               : -1;
+}
+
 void *dgpg_backend_alloc(dgpg_backend *be, size_t bytes)
 {
 #ifdef DGPG_HAVE_CUDA

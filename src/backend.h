@@ -105,4 +105,29 @@ int dgpg_tanh_backward(dgpg_backend *be, int64_t n, const float *y, const float 
 int dgpg_bias_grad(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *dz,
                     float *bias_grad);
 
+/* K networks of one MLP shape (src/mlp.h's layout): tanh after every
+ * linear layer but the last; the activations of layer l at
+ * acts + B K hidden l, inputs and activations (B, K, d) row-major. */
+typedef struct dgpg_mlp_shape {
+    int64_t K, hidden;
+    int32_t linear; /* linear layers */
+    int32_t d_in[DGPG_NET_MAX_LAYERS], d_out[DGPG_NET_MAX_LAYERS];
+    int64_t weight_offset[DGPG_NET_MAX_LAYERS], bias_offset[DGPG_NET_MAX_LAYERS];
+} dgpg_mlp_shape;
+
+/* The whole forward (backward) pass of the K networks as one pass over
+ * the networks, each thread running all layers of its networks in turn
+ * (one parallel region instead of a few per layer, and each network's
+ * activations still in cache from one layer to the next): the same
+ * products and element-wise math as the layer-by-layer ops above, so the
+ * same numbers. Returns 1 if it ran, 0 if this backend or shape has no
+ * fused pass (the caller runs the layer-by-layer ops), -1 on failure.
+ * backward: grads += the parameter gradient for upstream d_out (B, K,
+ * d_out of the last layer); scratch holds the hidden layers' gradients. */
+int dgpg_mlp_forward_fused(dgpg_backend *be, const dgpg_mlp_shape *shape, const float *params,
+                           int64_t B, const float *x, float *acts);
+int dgpg_mlp_backward_fused(dgpg_backend *be, const dgpg_mlp_shape *shape, const float *params,
+                            float *grads, int64_t B, const float *x, const float *acts,
+                            const float *d_out, float *scratch);
+
 #endif

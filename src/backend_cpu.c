@@ -65,6 +65,68 @@ static enum CBLAS_TRANSPOSE backend_trans(int t)
     return t == DGPG_TRANS ? CblasTrans : CblasNoTrans;
 }
 
+static int cpu_thread(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* One small product C = alpha op(A) op(B) + beta C, planned once for a
+ * batch of them: a libxsmm JIT kernel where libxsmm has one and the output
+ * is at least 16 rows tall (alpha = 1, beta 0 or 1: every call the
+ * networks make), else single-threaded OpenBLAS. libxsmm 1.17 has no
+ * kernel for a transposed A (the backward pass's W^T dz): there A (k x m,
+ * a few KB) is transposed into a buffer and the plain kernel runs, instead
+ * of OpenBLAS's packing path, which cost more than the product itself at
+ * these sizes. */
+typedef struct cpu_gemm {
+    libxsmm_smmfunction kernel;
+    int transpose_a; /* kernel expects A^T, m x k with leading dimension m */
+    int transa, transb, m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+} cpu_gemm;
+
+static cpu_gemm cpu_gemm_plan(int transa, int transb, int m, int n, int k, float alpha, int lda,
+                              int ldb, int ldc, float beta)
+{
+    cpu_gemm g = {NULL, 0, transa, transb, m, n, k, lda, ldb, ldc, alpha, beta};
+    if (m < 16 || alpha != 1.0f || (beta != 0.0f && beta != 1.0f))
+        return g;
+    int flags = (transa == DGPG_TRANS ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) |
+                (transb == DGPG_TRANS ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
+    libxsmm_blasint xlda = lda, xldb = ldb, xldc = ldc;
+    g.kernel = libxsmm_smmdispatch(m, n, k, &xlda, &xldb, &xldc, &alpha, &beta, &flags, NULL);
+    if (!g.kernel && transa == DGPG_TRANS && (int64_t)m * k <= (1 << 16)) {
+        int plain = flags & ~LIBXSMM_GEMM_FLAG_TRANS_A;
+        libxsmm_blasint xm = m;
+        g.kernel = libxsmm_smmdispatch(m, n, k, &xm, &xldb, &xldc, &alpha, &beta, &plain, NULL);
+        g.transpose_a = g.kernel != NULL;
+    }
+    return g;
+}
+
+/* Runs a planned product on the calling thread; buffer: m k floats where
+ * the plan transposes A. */
+static void cpu_gemm_run(const cpu_gemm *g, const float *A, const float *B, float *C,
+                         float *buffer)
+{
+    if (g->transpose_a) {
+        /* A is k x m (lda); buffer = A^T, m x k, column-major */
+        for (int c = 0; c < g->k; c++)
+            for (int r = 0; r < g->m; r++)
+                buffer[(int64_t)c * g->m + r] = A[(int64_t)r * g->lda + c];
+        g->kernel(buffer, B, C);
+    } else if (g->kernel) {
+        g->kernel(A, B, C);
+    } else {
+        cblas_sgemm(CblasColMajor, backend_trans(g->transa), backend_trans(g->transb), g->m,
+                    g->n, g->k, g->alpha, A, g->lda, B, g->ldb, g->beta, C, g->ldc);
+    }
+}
+
 int dgpg__cpu_gemm_strided_batched(int threads, int transa, int transb, int m, int n, int k,
                                    float alpha, const float *A, int lda, int64_t strideA,
                                    const float *B, int ldb, int64_t strideB, float beta,
@@ -98,24 +160,16 @@ int dgpg__cpu_gemm_strided_batched(int threads, int transa, int transb, int m, i
         }
         return 0;
     }
-    /* libxsmm kernels take alpha = 1 and beta in {0, 1}, which is every
-     * call the networks make */
-    libxsmm_smmfunction kernel = NULL;
-    if (m >= 16 && alpha == 1.0f && (beta == 0.0f || beta == 1.0f)) {
-        int flags = (transa == DGPG_TRANS ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) |
-                    (transb == DGPG_TRANS ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
-        libxsmm_blasint xlda = lda, xldb = ldb, xldc = ldc;
-        kernel = libxsmm_smmdispatch(m, n, k, &xlda, &xldb, &xldc, &alpha, &beta, &flags, NULL);
-    }
+    cpu_gemm plan = cpu_gemm_plan(transa, transb, m, n, k, alpha, lda, ldb, ldc, beta);
+    float *transposed = NULL; /* (threads, m k): each thread's copy of op(A_b) */
+    if (plan.transpose_a &&
+        !(transposed = malloc(sizeof(float) * (size_t)threads * (size_t)m * (size_t)k)))
+        plan.kernel = NULL, plan.transpose_a = 0;
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int b = 0; b < batch; b++) {
-        if (kernel)
-            kernel(A + b * strideA, B + b * strideB, C + b * strideC);
-        else
-            cblas_sgemm(CblasColMajor, backend_trans(transa), backend_trans(transb), m, n, k,
-                        alpha, A + b * strideA, lda, B + b * strideB, ldb, beta,
-                        C + b * strideC, ldc);
-    }
+    for (int b = 0; b < batch; b++)
+        cpu_gemm_run(&plan, A + b * strideA, B + b * strideB, C + b * strideC,
+                     transposed ? transposed + cpu_thread() * (int64_t)m * k : NULL);
+    free(transposed);
     return 0;
 }
 
@@ -140,6 +194,97 @@ int dgpg__cpu_bias_grad(int threads, int64_t B, int64_t K, int64_t d, const floa
             for (int64_t j = 0; j < d; j++)
                 g[j] += row[j];
         }
+    return 0;
+}
+
+/* The fused passes (backend.h): each thread runs every layer of its
+ * networks in turn with the products planned once per layer; the
+ * element-wise steps are those of dgpg__cpu_bias_act, _tanh_backward and
+ * _bias_grad restricted to one network's rows. */
+static float *cpu_layer(float *base, const dgpg_mlp_shape *s, int64_t B, int l)
+{
+    return base + B * s->K * s->hidden * l;
+}
+
+int dgpg__cpu_mlp_forward(int threads, const dgpg_mlp_shape *s, const float *params, int64_t B,
+                          const float *x, float *acts)
+{
+    const int64_t K = s->K;
+    cpu_gemm plan[DGPG_NET_MAX_LAYERS];
+    for (int l = 0; l < s->linear; l++)
+        plan[l] = cpu_gemm_plan(DGPG_NOTRANS, DGPG_NOTRANS, s->d_out[l], (int)B, s->d_in[l], 1.0f,
+                                s->d_out[l], (int)(K * s->d_in[l]), (int)(K * s->d_out[l]),
+                                0.0f);
+    openblas_set_num_threads(1);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t k = 0; k < K; k++) {
+        const float *in = x + k * s->d_in[0];
+        for (int l = 0; l < s->linear; l++) {
+            const int64_t di = s->d_in[l], dout = s->d_out[l];
+            float *y = cpu_layer(acts, s, B, l) + k * dout;
+            cpu_gemm_run(&plan[l], params + s->weight_offset[l] + k * dout * di, in, y, NULL);
+            dgpg__cpu_bias_act_rows(B, K * dout, dout, params + s->bias_offset[l] + k * dout,
+                                    l + 1 < s->linear, y);
+            in = y;
+        }
+    }
+    return 0;
+}
+
+int dgpg__cpu_mlp_backward(int threads, const dgpg_mlp_shape *s, const float *params,
+                           float *grads, int64_t B, const float *x, const float *acts,
+                           const float *d_out, float *scratch)
+{
+    const int64_t K = s->K;
+    cpu_gemm weight[DGPG_NET_MAX_LAYERS], input[DGPG_NET_MAX_LAYERS];
+    int64_t buffer = 0; /* floats per thread for a transposed W */
+    for (int l = 0; l < s->linear; l++) {
+        const int di = s->d_in[l], dout = s->d_out[l];
+        /* dW_k += dz_k input_k^T: (dout x B)(B x di) */
+        weight[l] = cpu_gemm_plan(DGPG_NOTRANS, DGPG_TRANS, dout, di, (int)B, 1.0f,
+                                  (int)(K * dout), (int)(K * di), dout, 1.0f);
+        /* d input_k = W_k^T dz_k: (di x dout)(dout x B) */
+        input[l] = cpu_gemm_plan(DGPG_TRANS, DGPG_NOTRANS, di, (int)B, dout, 1.0f, dout,
+                                 (int)(K * dout), (int)(K * di), 0.0f);
+        if (input[l].transpose_a && (int64_t)di * dout > buffer)
+            buffer = (int64_t)di * dout;
+    }
+    float *transposed = buffer ? malloc(sizeof(float) * (size_t)(threads * buffer)) : NULL;
+    if (buffer && !transposed)
+        return -1;
+    openblas_set_num_threads(1);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t k = 0; k < K; k++) {
+        float *own = transposed ? transposed + cpu_thread() * buffer : NULL;
+        const int last = s->linear - 1;
+        const float *dz = d_out + k * s->d_out[last];
+        for (int l = last; l >= 0; l--) {
+            const int64_t di = s->d_in[l], dout = s->d_out[l];
+            const float *in = l == 0 ? x + k * di : cpu_layer((float *)acts, s, B, l - 1) + k * di;
+            cpu_gemm_run(&weight[l], dz, in, grads + s->weight_offset[l] + k * dout * di, NULL);
+            /* the bias gradient: summed over samples in order */
+            float *g = grads + s->bias_offset[l] + k * dout;
+            for (int64_t b = 0; b < B; b++) {
+                const float *row = dz + b * K * dout;
+#pragma omp simd
+                for (int64_t j = 0; j < dout; j++)
+                    g[j] += row[j];
+            }
+            if (l == 0)
+                break;
+            float *d_in = cpu_layer(scratch, s, B, l - 1) + k * di;
+            cpu_gemm_run(&input[l], params + s->weight_offset[l] + k * dout * di, dz, d_in, own);
+            /* back through tanh, the activation being the layer's input */
+            for (int64_t b = 0; b < B; b++) {
+                float *row = d_in + b * K * di;
+                const float *y = in + b * K * di;
+                for (int64_t j = 0; j < di; j++)
+                    row[j] = row[j] * nn_tanh_grad(y[j]);
+            }
+            dz = d_in;
+        }
+    }
+    free(transposed);
     return 0;
 }
 

@@ -28,6 +28,15 @@ int dgpg__cpu_bias_act(int threads, int64_t B, int64_t K, int64_t d, const float
 int dgpg__cpu_tanh_backward(int threads, int64_t n, const float *y, const float *dy, float *dz);
 int dgpg__cpu_bias_grad(int threads, int64_t B, int64_t K, int64_t d, const float *dz,
                         float *bias_grad);
+/* dgpg__cpu_bias_act on one network's rows only (rows of d at stride ld),
+ * on the calling thread */
+void dgpg__cpu_bias_act_rows(int64_t B, int64_t ld, int64_t d, const float *bias, int tanh,
+                             float *y);
+int dgpg__cpu_mlp_forward(int threads, const dgpg_mlp_shape *shape, const float *params,
+                          int64_t B, const float *x, float *acts);
+int dgpg__cpu_mlp_backward(int threads, const dgpg_mlp_shape *shape, const float *params,
+                           float *grads, int64_t B, const float *x, const float *acts,
+                           const float *d_out, float *scratch);
 
 int dgpg__cpu_net_sq_norms(const dgpg_net_layout *layout, const float *x, double *out);
 int dgpg__cpu_net_scale(const dgpg_net_layout *layout, float *x, const double *scale);

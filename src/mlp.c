@@ -159,8 +159,31 @@ static int mlp_linear(const mlp *net, dgpg_backend *be, int l, int64_t B, const 
                                      (int)(K * dout), dout, (int)K);
 }
 
+/* The shape the backend's fused passes take. */
+static dgpg_mlp_shape mlp_shape(const mlp *net)
+{
+    dgpg_mlp_shape s;
+    memset(&s, 0, sizeof s);
+    s.K = net->K;
+    s.hidden = net->hidden;
+    s.linear = net->layers + 1;
+    for (int l = 0; l <= net->layers; l++) {
+        s.d_in[l] = net->d_in[l];
+        s.d_out[l] = net->d_out[l];
+        s.weight_offset[l] = net->weight_offset[l];
+        s.bias_offset[l] = net->bias_offset[l];
+    }
+    return s;
+}
+
 float *mlp_forward(const mlp *net, dgpg_backend *be, int64_t B, const float *x, float *acts)
 {
+    const dgpg_mlp_shape shape = mlp_shape(net);
+    int fused = dgpg_mlp_forward_fused(be, &shape, net->params, B, x, acts);
+    if (fused < 0)
+        return NULL;
+    if (fused)
+        return mlp_act(net, acts, B, net->layers);
     const float *input = x;
     for (int l = 0; l <= net->layers; l++) {
         float *y = mlp_act(net, acts, B, l);
@@ -176,6 +199,11 @@ float *mlp_forward(const mlp *net, dgpg_backend *be, int64_t B, const float *x, 
 int mlp_backward(mlp *net, dgpg_backend *be, int64_t B, const float *x, const float *acts,
                  float *d_out, float *scratch)
 {
+    const dgpg_mlp_shape shape = mlp_shape(net);
+    int fused = dgpg_mlp_backward_fused(be, &shape, net->params, net->grads, B, x, acts, d_out,
+                                        scratch);
+    if (fused != 0)
+        return fused > 0 ? 0 : -1;
     const int64_t K = net->K;
     float *dz = d_out; /* gradient at layer l's pre-activation */
     for (int l = net->layers; l >= 0; l--) {
