@@ -4,14 +4,15 @@
 # a virtual environment .venv made by the python3 on PATH (pip inside it,
 # so Debian's externally managed system Python is never touched).
 # Installs only what is missing; safe to run again. With --test it also
-# installs the test-time Python packages (PyTorch, the tests' oracle).
+# installs the test-time Python packages (PyTorch, the tests' oracle; JAX and
+# optax, the speed comparison's baseline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requirements=tools/requirements.txt
 probe="import h5py, numpy, scipy, matplotlib"
 if [ "${1:-}" = "--test" ]; then
     requirements=tools/requirements-test.txt
-    probe="import h5py, numpy, scipy, matplotlib, torch, os, sys; sys.exit(not os.access('.venv/bin/hadolint', os.X_OK))"
+    probe="import h5py, numpy, scipy, matplotlib, torch, jax, optax, os, sys; sys.exit(not os.access('.venv/bin/hadolint', os.X_OK))"
 fi
 
 packages=(cmake make gcc pkg-config libhdf5-dev librandom123-dev libyaml-dev
