@@ -32,6 +32,36 @@ void dgpg__cpu_bias_act_rows(int64_t B, int64_t ld, int64_t d, const float *bias
     }
 }
 
+/* The backward pass's element-wise steps on one network's rows, for the
+ * fused passes: dz = dz (1 - y^2) back through tanh (nn_tanh_grad), and
+ * bias_grad += sum over the rows in order. Here, cloned, they run on the
+ * CPU's full vector width (the rest of the library is built for the
+ * x86-64 baseline, SSE2). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void dgpg__cpu_tanh_backward_rows(int64_t B, int64_t ld, int64_t d, const float *y, float *dz)
+{
+    for (int64_t b = 0; b < B; b++) {
+        float *restrict row = dz + b * ld;
+        const float *restrict yr = y + b * ld;
+#pragma omp simd
+        for (int64_t j = 0; j < d; j++)
+            row[j] = row[j] * (1.0f - yr[j] * yr[j]);
+    }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void dgpg__cpu_bias_grad_rows(int64_t B, int64_t ld, int64_t d, const float *dz,
+                              float *bias_grad)
+{
+    for (int64_t b = 0; b < B; b++) {
+        const float *restrict row = dz + b * ld;
+        float *restrict g = bias_grad;
+#pragma omp simd
+        for (int64_t j = 0; j < d; j++)
+            g[j] += row[j];
+    }
+}
+
 /* Cloned for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
  * each clone calls the libmvec tanhf of its width (16, 8 or 4 lanes). */
 __attribute__((target_clones("avx512f", "avx2", "default")))

@@ -263,24 +263,14 @@ int dgpg__cpu_mlp_backward(int threads, const dgpg_mlp_shape *s, const float *pa
             const float *in = l == 0 ? x + k * di : cpu_layer((float *)acts, s, B, l - 1) + k * di;
             cpu_gemm_run(&weight[l], dz, in, grads + s->weight_offset[l] + k * dout * di, NULL);
             /* the bias gradient: summed over samples in order */
-            float *g = grads + s->bias_offset[l] + k * dout;
-            for (int64_t b = 0; b < B; b++) {
-                const float *row = dz + b * K * dout;
-#pragma omp simd
-                for (int64_t j = 0; j < dout; j++)
-                    g[j] += row[j];
-            }
+            dgpg__cpu_bias_grad_rows(B, K * dout, dout, dz,
+                                     grads + s->bias_offset[l] + k * dout);
             if (l == 0)
                 break;
             float *d_in = cpu_layer(scratch, s, B, l - 1) + k * di;
             cpu_gemm_run(&input[l], params + s->weight_offset[l] + k * dout * di, dz, d_in, own);
             /* back through tanh, the activation being the layer's input */
-            for (int64_t b = 0; b < B; b++) {
-                float *row = d_in + b * K * di;
-                const float *y = in + b * K * di;
-                for (int64_t j = 0; j < di; j++)
-                    row[j] = row[j] * nn_tanh_grad(y[j]);
-            }
+            dgpg__cpu_tanh_backward_rows(B, K * di, di, in, d_in);
             dz = d_in;
         }
     }

@@ -32,6 +32,9 @@ int dgpg__cpu_bias_grad(int threads, int64_t B, int64_t K, int64_t d, const floa
  * on the calling thread */
 void dgpg__cpu_bias_act_rows(int64_t B, int64_t ld, int64_t d, const float *bias, int tanh,
                              float *y);
+void dgpg__cpu_tanh_backward_rows(int64_t B, int64_t ld, int64_t d, const float *y, float *dz);
+void dgpg__cpu_bias_grad_rows(int64_t B, int64_t ld, int64_t d, const float *dz,
+                              float *bias_grad);
 int dgpg__cpu_mlp_forward(int threads, const dgpg_mlp_shape *shape, const float *params,
                           int64_t B, const float *x, float *acts);
 int dgpg__cpu_mlp_backward(int threads, const dgpg_mlp_shape *shape, const float *params,

@@ -133,7 +133,9 @@ static const field FIELDS[] = {
     F_DBL(algo, huber_delta, CLOSED, 0.0, 1e6, CLOSED, "Huber width of the value loss, 0: squared error"),
     F_DBL(algo, adam_eps, OPEN, 0.0, 1.0, CLOSED, "Adam epsilon"),
     F_INT(algo, variance_groups, 2, 1024, "environment groups for the gradient-variance estimate"),
-    F_INT(algo, chunk, 1, 1000000, "samples per forward/backward chunk (bounds memory)"),
+    F_INT(algo, chunk, 0, 1000000,
+          "samples per forward/backward chunk (bounds memory); 0: auto, 64 on the CPU, 256 on "
+          "CUDA"),
 
     F_STR(train, name, S_RUNNAME, "run directory name: runs/NAME"),
     F_INT(train, episodes, 1, 10000000, "training episodes"),
