@@ -74,8 +74,21 @@ static inline DGPG_HD double nn_ppo_policy_grad(const float *logits, int32_t M, 
                                                 float *grad_logits, double *entropy_out,
                                                 double *ratio_out, int *clipped)
 {
-    double entropy;
-    double log_p = nn_log_prob_entropy(logits, M, action, &entropy);
+    /* log Z and the entropy from one pass of exps over the shifted logits:
+     * S = sum e_m, e_m = exp(z_m - max), and H = log S - sum e_m (z_m -
+     * max) / S (terms <= 0, so no cancellation against a large max) */
+    double max = (double)logits[0];
+    for (int32_t m = 1; m < M; m++)
+        max = (double)logits[m] > max ? (double)logits[m] : max;
+    double sum = 0.0, weighted = 0.0;
+    for (int32_t m = 0; m < M; m++) {
+        double shifted = (double)logits[m] - max, e = exp(shifted);
+        sum += e;
+        weighted += e * shifted;
+    }
+    const double log_sum = log(sum);
+    double entropy = log_sum - weighted / sum;
+    double log_p = (double)logits[action] - (max + log_sum);
     double ratio = exp(log_p - log_p_old);
     double clipped_ratio =
         ratio < 1.0 - clip ? 1.0 - clip : (ratio > 1.0 + clip ? 1.0 + clip : ratio);
