@@ -119,8 +119,9 @@ typedef struct dgpg_mlp_shape {
  * the networks, each thread running all layers of its networks in turn
  * (one parallel region instead of a few per layer, and each network's
  * activations still in cache from one layer to the next): the same
- * products and element-wise math as the layer-by-layer ops above, so the
- * same numbers. Returns 1 if it ran, 0 if this backend or shape has no
+ * products and element-wise math as the layer-by-layer ops above (the
+ * tanh backward vectorised, so equal to float rounding, not bitwise).
+ * Returns 1 if it ran, 0 if this backend or shape has no
  * fused pass (the caller runs the layer-by-layer ops), -1 on failure.
  * backward: grads += the parameter gradient for upstream d_out (B, K,
  * d_out of the last layer); scratch holds the hidden layers' gradients. */

@@ -200,7 +200,8 @@ int dgpg__cpu_bias_grad(int threads, int64_t B, int64_t K, int64_t d, const floa
 /* The fused passes (backend.h): each thread runs every layer of its
  * networks in turn with the products planned once per layer; the
  * element-wise steps are those of dgpg__cpu_bias_act, _tanh_backward and
- * _bias_grad restricted to one network's rows. */
+ * _bias_grad restricted to one network's rows (activation_cpu.c, cloned
+ * per instruction set). */
 static float *cpu_layer(float *base, const dgpg_mlp_shape *s, int64_t B, int l)
 {
     return base + B * s->K * s->hidden * l;
