@@ -33,7 +33,6 @@ Prints agent-steps per second (E N T / wall seconds per episode) for each
 timed episode after the warm-up episode(s) and the median; the last line
 is `RESULT {json}`.
 """
-import argparse
 import json
 import math
 import os
@@ -45,38 +44,17 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Categorical
 
-# experiments/default.yaml, env and algo sections
-ENV = dict(rho=0.8, lambda_mean=1.0, lambda_sigma=0.5, day_amplitude=0.25, day_length=200,
-           phase_spread=0.5, instance_types=4, servers_max=4, buffer_steps=20.0,
-           drop_weight=10.0)
-ALGO = dict(lr=5e-4, adam_eps=1e-5, clip=0.2, gamma=0.99, gae_lambda=0.95,
-            entropy_coef=0.01, value_coef=1.0, huber_delta=10.0, max_grad_norm=10.0,
-            hidden=64)
-VALUE_NORM_BETA = 0.99999
+from common import ALGO, ENV, VALUE_NORM_BETA, argument_parser, check_sizes, obs_dim
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n", type=int, default=200, help="agents N (default 200)")
-    p.add_argument("--e", type=int, default=16, help="environments E (default 16)")
-    p.add_argument("--t", type=int, default=200, help="steps per episode T (default 200)")
-    p.add_argument("--m", type=int, default=8, help="pools M (default 8)")
-    p.add_argument("--epochs", type=int, default=5, help="PPO epochs (default 5)")
-    p.add_argument("--episodes", type=int, default=2, help="timed episodes (default 2)")
-    p.add_argument("--warmup", type=int, default=1,
-                   help="untimed episodes first (default 1)")
+    p = argument_parser(__doc__, "untimed episodes first (default 1)",
+                        "CPU threads (torch.set_num_threads) and cores (default every core)")
     p.add_argument("--warmup-t", type=int, default=0,
                    help="steps of each warm-up episode (default T; eager mode has nothing "
                         "to compile, so a short one warms the same kernels)")
-    p.add_argument("--threads", type=int, default=0,
-                   help="CPU threads (torch.set_num_threads) and cores (default every core)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--json", action="store_true", help="print only the RESULT line")
     args = p.parse_args(argv)
-    for name in ("n", "e", "t", "m", "epochs", "episodes"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name} must be at least 1")
+    check_sizes(p, args)
     if args.warmup < 0 or args.threads < 0 or not 0 <= args.warmup_t <= args.t:
         p.error("--warmup and --threads must be at least 0, --warmup-t in [0, T]")
     return args
@@ -219,7 +197,7 @@ class Trainer:
         self.N, self.E, self.T, self.M, self.epochs = N, E, T, M, epochs
         self.gen = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        H, D = ALGO["hidden"], 5 + 2 * M
+        H, D = ALGO["hidden"], obs_dim(M)
         self.D = D
         self.actor = init_mlp(N, [D, H, H, M], 0.01, self.gen)
         self.critic = init_mlp(N, [D, H, H, 1], 1.0, self.gen)
