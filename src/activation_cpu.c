@@ -13,8 +13,9 @@
 
 #include <math.h>
 
-/* One network's rows of (B, K, d) (row b at y + b ld), the same math as
- * below, for the fused passes (backend_cpu.c), on the calling thread. */
+/* One network's rows of (B, K, d) (row b at y + b ld): the math
+ * dgpg__cpu_bias_act below runs over every row, for the fused passes
+ * (backend_cpu.c) and for it, on the calling thread. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void dgpg__cpu_bias_act_rows(int64_t B, int64_t ld, int64_t d, const float *bias, int tanh,
                              float *y)
@@ -62,25 +63,15 @@ void dgpg__cpu_bias_grad_rows(int64_t B, int64_t ld, int64_t d, const float *dz,
     }
 }
 
-/* Cloned for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
- * each clone calls the libmvec tanhf of its width (16, 8 or 4 lanes). */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+/* Over all of (B, K, d), split over samples: each row by the cloned
+ * helper above, which calls the libmvec tanhf of the CPU's width (16, 8 or
+ * 4 lanes). */
 int dgpg__cpu_bias_act(int threads, int64_t B, int64_t K, int64_t d, const float *bias,
                        int tanh, float *y)
 {
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t b = 0; b < B; b++)
-        for (int64_t k = 0; k < K; k++) {
-            float *row = y + (b * K + k) * d;
-            const float *bk = bias + k * d;
-            if (tanh) {
-#pragma omp simd
-                for (int64_t j = 0; j < d; j++)
-                    row[j] = tanhf(row[j] + bk[j]);
-            } else {
-                for (int64_t j = 0; j < d; j++)
-                    row[j] = row[j] + bk[j];
-            }
-        }
+        for (int64_t k = 0; k < K; k++)
+            dgpg__cpu_bias_act_rows(1, d, d, bias + k * d, tanh, y + (b * K + k) * d);
     return 0;
 }

@@ -187,13 +187,7 @@ int dgpg__cpu_bias_grad(int threads, int64_t B, int64_t K, int64_t d, const floa
     /* each thread owns whole networks, and sums over samples in order */
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t k = 0; k < K; k++)
-        for (int64_t b = 0; b < B; b++) {
-            const float *row = dz + (b * K + k) * d;
-            float *g = bias_grad + k * d;
-#pragma omp simd
-            for (int64_t j = 0; j < d; j++)
-                g[j] += row[j];
-        }
+        dgpg__cpu_bias_grad_rows(B, K * d, d, dz + k * d, bias_grad + k * d);
     return 0;
 }
 
