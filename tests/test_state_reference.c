@@ -119,14 +119,8 @@ int main(void)
     int64_t queue[MAXM];
     int with_inactive = 0, empty = 0, no_work = 0;
     for (int idx = 0; idx < INSTANCES; idx++) {
-        int M = 2 + (int)(uni(&g) * 31.0);
-        if (M > MAXM)
-            M = MAXM;
-        double sum_mu = 0.0;
-        for (int m = 0; m < M; m++) {
-            mu[m] = log_uniform(&g, 0.1, 1000.0);
-            sum_mu += mu[m];
-        }
+        double sum_mu;
+        const int M = random_pools(&g, MAXM, mu, &sum_mu);
         const int kind = idx % 4;
         for (int m = 0; m < M; m++) {
             double steps = kind == 0   ? 0.0                                  /* empty system */

@@ -25,4 +25,22 @@ static inline double log_uniform(uniforms *g, double lo, double hi)
     return exp(log(lo) + uni(g) * (log(hi) - log(lo)));
 }
 
+/* A random pool set, as test_waterfill and test_state_reference draw
+ * them: M uniform over 2 .. 32 (at most max_m), capacities log-uniform
+ * over [0.1, 1000]; returns M, and their sum in *sum_mu if not NULL. */
+static inline int random_pools(uniforms *g, int max_m, double *mu, double *sum_mu)
+{
+    int M = 2 + (int)(uni(g) * 31.0);
+    if (M > max_m)
+        M = max_m;
+    double sum = 0.0;
+    for (int m = 0; m < M; m++) {
+        mu[m] = log_uniform(g, 0.1, 1000.0);
+        sum += mu[m];
+    }
+    if (sum_mu)
+        *sum_mu = sum;
+    return M;
+}
+
 #endif

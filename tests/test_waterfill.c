@@ -175,12 +175,8 @@ int main(void)
     double mu[MAXM];
     int with_inactive = 0;
     for (int idx = 0; idx < INSTANCES; idx++) {
-        int M = 2 + (int)(uni(&g) * 31.0);
-        if (M > MAXM)
-            M = MAXM;
+        const int M = random_pools(&g, MAXM, mu, NULL);
         int kind = idx % 3;
-        for (int m = 0; m < M; m++)
-            mu[m] = log_uniform(&g, 0.1, 1000.0);
         double frac;
         if (kind == 1) {
             /* a few very small pools and a low load: some must be off */
@@ -209,14 +205,8 @@ int main(void)
     CHECK(with_inactive < INSTANCES); /* and some with every pool on */
 
     for (int idx = 0; idx < OVERLOADS; idx++) {
-        int M = 2 + (int)(uni(&g) * 31.0);
-        if (M > MAXM)
-            M = MAXM;
-        double sum_mu = 0.0;
-        for (int m = 0; m < M; m++) {
-            mu[m] = log_uniform(&g, 0.1, 1000.0);
-            sum_mu += mu[m];
-        }
+        double sum_mu;
+        const int M = random_pools(&g, MAXM, mu, &sum_mu);
         /* exactly at capacity, then beyond it */
         check_overload(idx, M, mu, idx == 0 ? sum_mu : sum_mu * (1.0 + 2.0 * uni(&g)));
     }
