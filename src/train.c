@@ -135,14 +135,6 @@ typedef struct trainer {
     dgpg_env_stats *stats; /* host: (E) */
 } trainer;
 
-/* The instruction set the vectorised math dispatches to on this machine
- * (activation_cpu.c's clones, libxsmm's JIT): recorded in checkpoints,
- * since bitwise repeatability holds only on the same one. */
-static const char *train_isa(void)
-{
-    return dgpg_cpu_isa();
-}
-
 static double train_now(void)
 {
     struct timespec ts;
@@ -1005,7 +997,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                               &param_column, &param_size, N, M};
     dgpg_checkpoint_extra extra = {{0.0, 0.0}, cfg->train.episodes,
                                    dgpg_backend_threads(tr.be), ""};
-    snprintf(extra.isa, sizeof extra.isa, "%s", train_isa());
+    /* the instruction set the vectorised math dispatches to (activation_cpu.c's
+     * clones, libxsmm's JIT): recorded, since bitwise repeatability holds
+     * only on the same one */
+    snprintf(extra.isa, sizeof extra.isa, "%s", dgpg_cpu_isa());
     if (opts->resume) {
         dgpg_checkpoint_extra saved;
         if (dgpg_checkpoint_load(ckpt_path, cfg, &start, &tr.actor, &tr.critic, tr.vnorm,
