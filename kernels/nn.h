@@ -36,12 +36,28 @@ static inline DGPG_HD double nn_log_sum_exp(const float *logits, int32_t M)
     return max + log(sum);
 }
 
+/* The first NN_EXP_CACHE exps of a softmax are kept (in registers) for its
+ * second pass, p_m = e_m / S, instead of being computed again; beyond
+ * that many actions the second pass recomputes exp(z_m - log Z). The
+ * exps are most of the per-decision cost (one pass of M instead of two). */
+#define NN_EXP_CACHE 16
+
 /* probs (M) = softmax(logits); returns log sum exp(logits). */
 static inline DGPG_HD double nn_softmax(const float *logits, int32_t M, float *probs)
 {
-    double log_z = nn_log_sum_exp(logits, M);
+    double max = (double)logits[0];
+    for (int32_t m = 1; m < M; m++)
+        max = (double)logits[m] > max ? (double)logits[m] : max;
+    double cache[NN_EXP_CACHE], sum = 0.0;
+    for (int32_t m = 0; m < M; m++) {
+        double e = exp((double)logits[m] - max);
+        if (m < NN_EXP_CACHE)
+            cache[m] = e;
+        sum += e;
+    }
+    const double log_z = max + log(sum);
     for (int32_t m = 0; m < M; m++)
-        probs[m] = (float)exp((double)logits[m] - log_z);
+        probs[m] = (float)(m < NN_EXP_CACHE ? cache[m] / sum : exp((double)logits[m] - log_z));
     return log_z;
 }
 
@@ -80,9 +96,11 @@ static inline DGPG_HD double nn_ppo_policy_grad(const float *logits, int32_t M, 
     double max = (double)logits[0];
     for (int32_t m = 1; m < M; m++)
         max = (double)logits[m] > max ? (double)logits[m] : max;
-    double sum = 0.0, weighted = 0.0;
+    double cache[NN_EXP_CACHE], sum = 0.0, weighted = 0.0;
     for (int32_t m = 0; m < M; m++) {
         double shifted = (double)logits[m] - max, e = exp(shifted);
+        if (m < NN_EXP_CACHE)
+            cache[m] = e;
         sum += e;
         weighted += e * shifted;
     }
@@ -97,7 +115,7 @@ static inline DGPG_HD double nn_ppo_policy_grad(const float *logits, int32_t M, 
     double log_z = (double)logits[action] - log_p;
     for (int32_t m = 0; m < M; m++) {
         double log_pm = (double)logits[m] - log_z;
-        double pm = exp(log_pm);
+        double pm = m < NN_EXP_CACHE ? cache[m] / sum : exp(log_pm);
         double g = d_log_p * ((m == action ? 1.0 : 0.0) - pm) +
                    entropy_coef * pm * (log_pm + entropy);
         grad_logits[m] = (float)(scale * g);

@@ -30,13 +30,14 @@ static inline DGPG_HD void train_sample_block(uint64_t seed, uint32_t env_offset
                                               int32_t *actions, float *logp)
 {
     const int64_t base = e * N;
+    double log_z[4];
     for (int32_t k = 0; k < 4 && i0 + k < N; k++)
-        nn_softmax(logits + (base + i0 + k) * M, M, probs + (base + i0 + k) * M);
+        log_z[k] = nn_softmax(logits + (base + i0 + k) * M, M, probs + (base + i0 + k) * M);
     dgpg_categorical_block(seed, env_offset + (uint32_t)e, step, i0, N, M, probs + base * M,
                            actions + base);
     for (int32_t k = 0; k < 4 && i0 + k < N; k++) {
         int64_t d = base + i0 + k;
-        logp[d] = (float)nn_log_prob_entropy(logits + d * M, M, actions[d], NULL);
+        logp[d] = (float)((double)logits[d * M + actions[d]] - log_z[k]);
     }
 }
 

@@ -9,7 +9,9 @@
  *                           out (B*K, out), grads (P) after one backward
  *                           with upstream g from zeroed grads, grads_twice
  *                           (P) after a second (backward accumulates)
- *   /ppo                    nn_ppo_policy_grad over R decisions of M logits
+ *   /ppo, /ppo_m40          nn_ppo_policy_grad and nn_softmax over R
+ *                           decisions of M = 5 and M = 40 logits (40: past
+ *                           the exps nn.h keeps, NN_EXP_CACHE)
  *   /value_loss             ppo_value_loss for three Huber widths
  *   /gae                    ppo_gae along one trajectory of T steps
  *   /adam                   mlp_adam_step and ppo_adam over S steps
@@ -161,22 +163,22 @@ done:
  * alternates with i / 4, so clipping is active on both sides for both
  * signs. */
 #define PPO_R 20
-#define PPO_M 5
-static int dump_ppo(hid_t file)
+#define PPO_M_MAX 40
+static int dump_ppo(hid_t file, const char *name, int M)
 {
     const double clip = 0.2, entropy_coef = 0.01, scale = 1.0 / PPO_R;
-    float logits[PPO_R * PPO_M], grad[PPO_R * PPO_M];
-    double u_action[PPO_R], u_shift[PPO_R], u_adv[PPO_R];
+    float logits[PPO_R * PPO_M_MAX], grad[PPO_R * PPO_M_MAX], probs[PPO_R * PPO_M_MAX];
+    double u_action[PPO_R], u_shift[PPO_R], u_adv[PPO_R], log_z[PPO_R];
     double log_p_old[PPO_R], advantage[PPO_R], loss[PPO_R], entropy[PPO_R], ratio[PPO_R];
     int64_t action[PPO_R], clipped[PPO_R];
-    if (dump_uniform_f(PPO_R * PPO_M, -2.0, 2.0, logits))
+    if (M > PPO_M_MAX || dump_uniform_f(PPO_R * M, -2.0, 2.0, logits))
         return -1;
     dump_uniform(PPO_R, 0.0, 1.0, u_action);
     dump_uniform(PPO_R, -1.0, 1.0, u_shift);
     dump_uniform(PPO_R, 0.1, 2.0, u_adv);
     for (int i = 0; i < PPO_R; i++) {
-        action[i] = (int64_t)(u_action[i] * PPO_M);
-        double log_p = nn_log_prob_entropy(logits + i * PPO_M, PPO_M, (int32_t)action[i], NULL);
+        action[i] = (int64_t)(u_action[i] * M);
+        double log_p = nn_log_prob_entropy(logits + i * M, M, (int32_t)action[i], NULL);
         /* ratio = exp(shift) */
         static const double shift_size[4] = {0.1, 0.5, -0.5, 0.6};
         double shift = i % 4 == 1 || i % 4 == 2 ? shift_size[i % 4] * (1.0 + 0.5 * fabs(u_shift[i]))
@@ -184,26 +186,29 @@ static int dump_ppo(hid_t file)
         log_p_old[i] = log_p - shift;
         advantage[i] = (i / 4) % 2 ? -u_adv[i] : u_adv[i];
         int c;
-        loss[i] = nn_ppo_policy_grad(logits + i * PPO_M, PPO_M, (int32_t)action[i], log_p_old[i],
-                                     advantage[i], clip, entropy_coef, scale, grad + i * PPO_M,
+        loss[i] = nn_ppo_policy_grad(logits + i * M, M, (int32_t)action[i], log_p_old[i],
+                                     advantage[i], clip, entropy_coef, scale, grad + i * M,
                                      &entropy[i], &ratio[i], &c);
         clipped[i] = c;
+        log_z[i] = nn_softmax(logits + i * M, M, probs + i * M);
     }
-    hid_t grp = H5Gcreate2(file, "ppo", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t grp = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (grp < 0)
         return -1;
     int rc = h5util_attr_double(grp, "clip", clip) ||
              h5util_attr_double(grp, "entropy_coef", entropy_coef) ||
              h5util_attr_double(grp, "scale", scale) ||
-             put_f(grp, "logits", PPO_R, PPO_M, logits, "logits (R, M)") ||
+             put_f(grp, "logits", PPO_R, M, logits, "logits (R, M)") ||
              put_i(grp, "action", PPO_R, action, "chosen action (R)") ||
              put_d(grp, "log_p_old", PPO_R, 0, log_p_old, "behaviour log-probability (R)") ||
              put_d(grp, "advantage", PPO_R, 0, advantage, "advantage (R)") ||
              put_d(grp, "loss", PPO_R, 0, loss, "PPO-clip loss with entropy bonus (R)") ||
-             put_f(grp, "grad_logits", PPO_R, PPO_M, grad, "scale * dloss/dlogits (R, M)") ||
+             put_f(grp, "grad_logits", PPO_R, M, grad, "scale * dloss/dlogits (R, M)") ||
              put_d(grp, "entropy", PPO_R, 0, entropy, "policy entropy (R)") ||
              put_d(grp, "ratio", PPO_R, 0, ratio, "probability ratio (R)") ||
-             put_i(grp, "clipped", PPO_R, clipped, "1 where |ratio - 1| > clip (R)");
+             put_i(grp, "clipped", PPO_R, clipped, "1 where |ratio - 1| > clip (R)") ||
+             put_f(grp, "probs", PPO_R, M, probs, "nn_softmax of the logits (R, M)") ||
+             put_d(grp, "log_z", PPO_R, 0, log_z, "log sum exp of the logits (R)");
     H5Gclose(grp);
     return rc ? -1 : 0;
 }
@@ -644,7 +649,7 @@ int main(int argc, char **argv)
         rc = rc || dump_mlp(file, "wide", threads, 4, 20, 32, 2, 8, 24);
         rc = rc || dump_mlp(file, "wide_shared", threads, 1, 20, 32, 2, 8, 24 * 4);
     }
-    rc = rc || dump_ppo(file) || dump_value_loss(file) || dump_gae(file) || dump_adam(file) ||
+    rc = rc || dump_ppo(file, "ppo", 5) || dump_ppo(file, "ppo_m40", 40) || dump_value_loss(file) || dump_gae(file) || dump_adam(file) ||
          dump_value_norm(file) || dump_train_gae(file, TP_N) || dump_train_gae(file, 1) ||
          dump_train_variance(file);
     for (int form = GUIDE_NONE; form <= GUIDE_CV; form++)

@@ -101,7 +101,7 @@ def check_mlp(name, grp):
                 grp["grads_twice"][()], 2 * truth, **grad_tol)
 
 
-def check_ppo(grp):
+def check_ppo(name, grp):
     clip, c_ent, scale = (float(grp.attrs[a]) for a in ("clip", "entropy_coef", "scale"))
     z = t64(grp["logits"][()]).requires_grad_(True)
     action = torch.tensor(grp["action"][()], dtype=torch.int64)
@@ -115,20 +115,23 @@ def check_ppo(grp):
     surr2 = torch.clamp(ratio, 1.0 - clip, 1.0 + clip) * adv
     loss = -torch.min(surr1, surr2) - c_ent * entropy
     (scale * loss.sum()).backward()
-    check_close("ppo: loss per decision", grp["loss"][()], loss.detach().numpy(), **F64)
-    check_close("ppo: ratio", grp["ratio"][()], ratio.detach().numpy(), **F64)
-    check_close("ppo: entropy", grp["entropy"][()], entropy.detach().numpy(), **F64)
-    check_close("ppo: scale * dloss/dlogits", grp["grad_logits"][()], z.grad.numpy(), **F32)
+    check_close(f"{name}: loss per decision", grp["loss"][()], loss.detach().numpy(), **F64)
+    check_close(f"{name}: ratio", grp["ratio"][()], ratio.detach().numpy(), **F64)
+    check_close(f"{name}: entropy", grp["entropy"][()], entropy.detach().numpy(), **F64)
+    check_close(f"{name}: scale * dloss/dlogits", grp["grad_logits"][()], z.grad.numpy(), **F32)
+    check_close(f"{name}: nn_softmax", grp["probs"][()], log_probs.exp().detach().numpy(), **F32)
+    check_close(f"{name}: nn_softmax's log sum exp", grp["log_z"][()],
+                torch.logsumexp(z, dim=1).detach().numpy(), **F64)
     r = ratio.detach().numpy()
     a = adv.numpy()
     report(np.array_equal(grp["clipped"][()] != 0, np.abs(r - 1) > clip),
-           "ppo: clipped flag is |ratio - 1| > clip")
+           f"{name}: clipped flag is |ratio - 1| > clip")
     cover = {"inside": int(np.sum(np.abs(r - 1) <= clip)),
              "above, A>0": int(np.sum((r > 1 + clip) & (a > 0))),
              "above, A<0": int(np.sum((r > 1 + clip) & (a < 0))),
              "below, A>0": int(np.sum((r < 1 - clip) & (a > 0))),
              "below, A<0": int(np.sum((r < 1 - clip) & (a < 0)))}
-    report(min(cover.values()) > 0, f"ppo: cases covered {cover}")
+    report(min(cover.values()) > 0, f"{name}: cases covered {cover}")
 
 
 def check_value_loss(grp):
@@ -384,7 +387,8 @@ def main(dump, scratch):
         report(len(mlps) == 12, f"twelve MLP cases ({', '.join(mlps)})")
         for name in mlps:
             check_mlp(name, f[name])
-        check_ppo(f["ppo"])
+        for name in ("ppo", "ppo_m40"):  # 40 actions: past nn.h's NN_EXP_CACHE
+            check_ppo(name, f[name])
         check_value_loss(f["value_loss"])
         check_gae(f["gae"])
         check_adam(f["adam"])
