@@ -117,7 +117,8 @@ typedef struct trainer {
      * guide_scales[1]: of dC/dp (descent, cv), both from the first episode */
     double guide_scales[2];
     /* update storage */
-    int64_t chunk;
+    int64_t chunk;        /* samples per actor forward/backward pass */
+    int64_t critic_chunk; /* samples per critic pass: larger for MAPPO's one network */
     float *x_chunk, *s_chunk, *actor_acts, *actor_scratch, *critic_acts, *critic_scratch;
     float *d_logits, *d_value;
     double *decision_stats; /* (4, C N) per-decision (GPU) or per-row (CPU) statistics */
@@ -357,6 +358,14 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
                                           : (dgpg_backend_is_cuda(tr->be) ? 256 : 64);
     tr->chunk = chunk < T * E ? chunk : T * E;
     const int64_t C = tr->chunk > E ? tr->chunk : E; /* rollout forward uses B = E */
+    /* MAPPO's critic is one network (K = 1): per actor-sized chunk its
+     * products are too small to split over the threads, and each of its
+     * ~20 passes per chunk costs a fork and a barrier; up to 2048 samples
+     * per pass (a few hundred KB of activations) it runs as a handful of
+     * larger products */
+    const int64_t critic_chunk = tr->mappo && tr->chunk < 2048 ? 2048 : tr->chunk;
+    tr->critic_chunk = critic_chunk < T * E ? critic_chunk : T * E;
+    const int64_t Cc = tr->critic_chunk > E ? tr->critic_chunk : E;
     int failed = 0;
     tr->vnorm = train_alloc((size_t)tr->n_vnorm, sizeof(ppo_value_norm), &failed);
     tr->obs = train_balloc(tr, (size_t)(T * E * N * D), sizeof(float), &failed);
@@ -376,18 +385,18 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     tr->adv = train_balloc(tr, (size_t)(T * E * N), sizeof(float), &failed);
     tr->x_chunk = train_balloc(tr, (size_t)(C * N * D), sizeof(float), &failed);
     if (tr->mappo)
-        tr->s_chunk = train_balloc(tr, (size_t)(C * S), sizeof(float), &failed);
+        tr->s_chunk = train_balloc(tr, (size_t)(Cc * S), sizeof(float), &failed);
     /* shared parameters: one network over C N rows */
     int64_t actor_rows = tr->shared ? C * N : C;
     tr->actor_acts = train_balloc(tr, (size_t)mlp_activation_size(&tr->actor, actor_rows), sizeof(float), &failed);
     tr->actor_scratch = train_balloc(tr, (size_t)mlp_activation_size(&tr->actor, actor_rows), sizeof(float), &failed);
-    int64_t critic_rows = tr->mappo ? C : C * (tr->shared ? N : 1);
+    int64_t critic_rows = tr->mappo ? Cc : C * (tr->shared ? N : 1);
     tr->critic_acts = train_balloc(tr, (size_t)mlp_activation_size(&tr->critic, critic_rows), sizeof(float), &failed);
     tr->critic_scratch = train_balloc(tr, (size_t)mlp_activation_size(&tr->critic, critic_rows), sizeof(float), &failed);
     tr->d_logits = train_balloc(tr, (size_t)(C * N * M), sizeof(float), &failed);
-    tr->d_value = train_balloc(tr, (size_t)(C * V), sizeof(float), &failed);
+    tr->d_value = train_balloc(tr, (size_t)(Cc * V), sizeof(float), &failed);
     tr->decision_stats = train_balloc(tr, (size_t)(4 * C * N), sizeof(double), &failed);
-    tr->sample_loss = train_balloc(tr, (size_t)(C * V), sizeof(double), &failed);
+    tr->sample_loss = train_balloc(tr, (size_t)(Cc * V), sizeof(double), &failed);
     tr->acc = train_balloc(tr, 8, sizeof(double), &failed);
     tr->order = train_alloc((size_t)(T * tr->E_total), sizeof(int64_t), &failed);
     tr->local = train_alloc((size_t)(T * E), sizeof(int64_t), &failed);
@@ -844,11 +853,15 @@ static int trainer_update(trainer *tr, int64_t episode, double alpha, update_sta
                 int64_t B = mine - at < tr->chunk ? mine - at : tr->chunk;
                 rc = trainer_actor_chunk(tr, tr->order_dev + at, B, alpha, actor_scale,
                                          tr->cfg->algo.entropy_coef, tr->cfg->algo.clip, 1);
-                if (rc == DGPG_OK)
-                    rc = trainer_critic_chunk(tr, tr->order_dev + at, B, critic_scale);
                 if (rc != DGPG_OK)
                     return rc;
                 st->decisions += (double)(B * N);
+            }
+            for (int64_t at = 0; at < mine; at += tr->critic_chunk) {
+                int64_t B = mine - at < tr->critic_chunk ? mine - at : tr->critic_chunk;
+                rc = trainer_critic_chunk(tr, tr->order_dev + at, B, critic_scale);
+                if (rc != DGPG_OK)
+                    return rc;
                 st->value_samples += (double)(B * V);
             }
             if (trainer_sum_grads(tr, &tr->actor) != DGPG_OK ||
