@@ -2,7 +2,8 @@
  * (runs/NAME/checkpoint.h5): network parameters, Adam moments and step
  * counts, value normalisers, the next episode, the resolved config and the
  * shapes. Written under a temporary name and renamed, so a crash never
- * leaves a damaged checkpoint. No generator state is needed: every random
+ * leaves a damaged checkpoint; a SHA-256 table in its first 4 KiB lets
+ * every loader refuse a file damaged later, naming what changed. No generator state is needed: every random
  * draw is keyed by seed, environment, agent and global step. */
 #ifndef DGPG_CHECKPOINT_H
 #define DGPG_CHECKPOINT_H
@@ -20,9 +21,14 @@ typedef struct dgpg_checkpoint_extra {
     char isa[32];            /* instruction set the math kernels ran with */
 } dgpg_checkpoint_extra;
 
+/* Writes path (under path.tmp, renamed when complete and synced), with the
+ * SHA-256 table of every tensor and of the rest in its user block; -1 with
+ * one line in err naming the file and the OS error otherwise, path as it
+ * was. */
 int dgpg_checkpoint_save(const char *path, const dgpg_config *cfg, int64_t next_episode,
                          const mlp *actor, const mlp *critic, const ppo_value_norm *vnorm,
-                         int64_t n_vnorm, const dgpg_checkpoint_extra *extra);
+                         int64_t n_vnorm, const dgpg_checkpoint_extra *extra, char *err,
+                         size_t err_len);
 
 /* Compares the /config attributes of an HDF5 file (checkpoint or log,
  * opened for SWMR reading) with cfg; every key must match except

@@ -426,9 +426,12 @@ int dgpg_eval_run(const dgpg_config *run_cfg, FILE *out, char *err, size_t err_l
         } else {
             fclose(probe);
             h5 = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-            if (h5 < 0)
-                snprintf(err, err_len, "eval.output = '%s': HDF5 cannot create %s; allowed: a "
-                         "writable file path (\"-\" for none)", cfg->eval.output, tmp);
+            if (h5 < 0) {
+                h5util_error_capture("H5Fcreate", __FILE__, __LINE__);
+                snprintf(err, err_len, "eval.output = '%s': HDF5 cannot create %s: %s; allowed: "
+                         "a writable file path (\"-\" for none)", cfg->eval.output, tmp,
+                         h5util_last_error());
+            }
         }
         if (h5 < 0) {
             if (probe)
@@ -515,13 +518,16 @@ int dgpg_eval_run(const dgpg_config *run_cfg, FILE *out, char *err, size_t err_l
     }
     if (h5 >= 0) {
         int failed = eval_write_h5(h5, cfg->eval.output, cfg, &plan, K, values) != 0;
-        failed |= H5Fclose(h5) < 0;
+        if (H5Fclose(h5) < 0 && !failed) {
+            h5util_error_capture("H5Fclose", __FILE__, __LINE__);
+            failed = 1;
+        }
         h5 = H5I_INVALID_HID;
         /* written whole under a temporary name, then renamed: a reader never
          * sees half a file, and a failure never damages an older one */
         if (failed || rename(tmp, cfg->eval.output) != 0) {
-            snprintf(err, err_len, "eval.output = '%s': the HDF5 table could not be written%s%s",
-                     cfg->eval.output, failed ? "" : ": ", failed ? "" : strerror(errno));
+            snprintf(err, err_len, "eval.output = '%s': writing %s failed: %s", cfg->eval.output,
+                     tmp, failed ? h5util_last_error() : strerror(errno));
             rc = DGPG_EIO;
             goto done;
         }

@@ -73,9 +73,14 @@ struct dgpg_log {
 static void h5log_refuse(const char *path, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* How many lines h5log_refuse has printed: a public function that fails
+ * without having printed one prints the recorded HDF5/OS error instead. */
+static unsigned h5log_refusals;
+
 static void h5log_refuse(const char *path, const char *fmt, ...)
 {
     va_list ap;
+    h5log_refusals++;
     va_start(ap, fmt);
     fprintf(stderr, "dgpg: %s: ", path);
     vfprintf(stderr, fmt, ap);
@@ -563,6 +568,7 @@ int dgpg_log_create(dgpg_log **out, const char *path, const dgpg_config *cfg,
                      "fits in memory");
         return -1;
     }
+    const unsigned refusals = h5log_refusals;
     int rc = -1, created = 0;
     hid_t fcpl = H5I_INVALID_HID, fapl = h5log_fapl();
     if (fapl < 0)
@@ -572,10 +578,9 @@ int dgpg_log_create(dgpg_log **out, const char *path, const dgpg_config *cfg,
     /* EXCL: two runs racing for one name must not both get it */
     log->file = H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl);
     if (log->file < 0) {
-        char detail[512];
-        h5log_error_detail(detail, sizeof detail);
+        h5util_error_capture("H5Fcreate", __FILE__, __LINE__);
         h5log_refuse(path, "cannot be created (%s); allowed: a new file in an existing, "
-                     "writable directory", detail);
+                     "writable directory", h5util_last_error());
         goto done;
     }
     created = 1;
@@ -592,6 +597,8 @@ done:
     if (fapl >= 0)
         H5Pclose(fapl);
     if (rc != 0) {
+        if (h5log_refusals == refusals)
+            h5log_refuse(path, "creating the log failed: %s", h5util_last_error());
         h5log_free(log);
         /* a half-made log would block the next attempt under this name */
         if (created)
@@ -989,7 +996,7 @@ static int h5log_open_file(dgpg_log *log, int *killed)
         }
     }
     if (log->file < 0) {
-        h5log_refuse(log->path, "cannot be opened as an HDF5 file (%s); allowed: an intact "
+        h5log_refuse(log->path, "damaged: HDF5 cannot open it (%s); allowed: an intact "
                      "dgpg training log", detail);
         goto done;
     }
@@ -1007,6 +1014,7 @@ int dgpg_log_open(dgpg_log **out, const char *path, const dgpg_log_schema *schem
                   int64_t episodes)
 {
     *out = NULL;
+    const unsigned refusals = h5log_refusals;
     if (h5log_check_schema(path, schema))
         return -1;
     if (episodes < 0) {
@@ -1032,8 +1040,8 @@ int dgpg_log_open(dgpg_log **out, const char *path, const dgpg_log_schema *schem
     if (is_hdf5 <= 0) {
         char detail[512];
         h5log_error_detail(detail, sizeof detail);
-        h5log_refuse(path, "is not an HDF5 file (%s); allowed: the log.h5 that dgpg train "
-                     "wrote", is_hdf5 == 0 ? "no HDF5 signature" : detail);
+        h5log_refuse(path, "damaged or not an HDF5 file (%s); allowed: the log.h5 that dgpg "
+                     "train wrote", is_hdf5 == 0 ? "no HDF5 signature" : detail);
         return -1;
     }
     dgpg_log *log = h5log_alloc(path, schema);
@@ -1082,6 +1090,8 @@ int dgpg_log_open(dgpg_log **out, const char *path, const dgpg_log_schema *schem
     rc = 0;
 done:
     if (rc != 0) {
+        if (h5log_refusals == refusals)
+            h5log_refuse(path, "opening the log to continue it failed: %s", h5util_last_error());
         h5log_free(log);
         return -1;
     }

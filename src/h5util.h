@@ -10,8 +10,20 @@
 #include <hdf5.h>
 #include <stdint.h>
 
-/* Switches off HDF5's automatic error printing (check.h prints instead). */
+/* Switches off HDF5's automatic error printing (H5_CHECK records the
+ * error instead) and its exit handler. Call before any other HDF5 call. */
 void h5util_init(void);
+
+/* The last failure H5_CHECK recorded, in words: the OS error where HDF5
+ * met one ("No space left on device"), else HDF5's innermost message. */
+const char *h5util_last_error(void);
+
+/* 0 if path is a regular file (after symlinks); else -1 with one line in
+ * err naming what it is (a FIFO would block an open forever). */
+int h5util_check_regular(const char *path, char *err, size_t err_len);
+
+/* Metadata read attempts of a SWMR reader (h5util_open_read). */
+#define H5UTIL_READ_ATTEMPTS 28
 
 int h5util_attr_string(hid_t obj, const char *name, const char *value);
 int h5util_attr_double(hid_t obj, const char *name, double value);
@@ -39,6 +51,11 @@ int h5util_read_string_attr(hid_t obj, const char *name, char *buf, size_t len);
  * killed run), else plainly (checkpoints). A negative id on failure,
  * nothing printed. */
 hid_t h5util_open_read(const char *path);
+/* h5util_open_read after checking that path exists and is a regular file
+ * (a FIFO would block the open forever); otherwise, or if HDF5 cannot open
+ * it, a negative id and one line in err: the path, what is wrong (missing,
+ * not a regular file, damaged) and `allowed`. */
+hid_t h5util_open_checked(const char *path, const char *allowed, char *err, size_t err_len);
 /* Group /config with one string attribute per key, "section.key". */
 int h5util_write_config(hid_t file, const dgpg_config *cfg);
 

@@ -607,7 +607,8 @@ static int cmd_train(int argc, char **argv)
                     dgpg_dist_size(), err[0] ? err : dgpg_strerror(rc));
             dgpg_dist_abort(code);
         }
-        fprintf(stderr, "dgpg: %s\n", err[0] ? err : dgpg_strerror(rc));
+        if (err[0]) /* empty: the log has printed its own line */
+            fprintf(stderr, "dgpg: %s\n", err);
         return code;
     }
     if (dgpg_dist_rank() != 0)

@@ -105,16 +105,10 @@ static void report_config(hid_t file, const char *key, char *out, size_t len)
 int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row, char *err,
                     size_t err_len)
 {
-    if (H5Fis_hdf5(path) <= 0) {
-        snprintf(err, err_len, "%s: not an HDF5 file (missing or truncated); allowed: a "
-                 "runs/NAME/log.h5 written by dgpg train", path);
+    hid_t file = h5util_open_checked(path, "a runs/NAME/log.h5 written by dgpg train", err,
+                                     err_len);
+    if (file < 0)
         return -1;
-    }
-    hid_t file = h5util_open_read(path);
-    if (file < 0) {
-        snprintf(err, err_len, "%s: cannot be opened for reading; allowed: a training log", path);
-        return -1;
-    }
     const char *names[] = {"cost_ratio", "delay", "drop_rate", "entropy", "alpha",
                            "agent_steps_per_s"};
     double *col[6] = {NULL};

@@ -14,6 +14,7 @@
 #include "dgpg/dgpg.h"
 #include "dist.h"
 #include "h5log.h"
+#include "h5util.h"
 #include "mlp.h"
 #include "train_dump.h"
 #include "train_ops.h"
@@ -959,6 +960,38 @@ static int trainer_check_update(const trainer *tr, int64_t episode, const update
                                err_len);
 }
 
+/* Before an episode is logged: every training quantity it reports must be
+ * finite (the update's loss statistics, the gradient norm, the gradient
+ * variance estimates, the guidance and the action probabilities); the
+ * cost figures are outcomes, not training quantities, and pass as they
+ * are. */
+static int train_check_logged(const double *scalars, float *const *tensors, int64_t N,
+                              int64_t M, int64_t episode, char *err, size_t err_len)
+{
+    static const int trained[] = {SC_POLICY_LOSS, SC_VALUE_LOSS, SC_ENTROPY,
+                                  SC_KL,          SC_CLIP_FRAC,  SC_GRAD_NORM};
+    for (size_t k = 0; k < sizeof trained / sizeof trained[0]; k++)
+        if (!isfinite(scalars[trained[k]])) {
+            snprintf(err, err_len, "episode %lld: NaN or Inf in %s (%g); the run stops here, "
+                     "the log and the last checkpoint hold the episodes before it",
+                     (long long)episode + 1, train_scalar_columns[trained[k]].name,
+                     scalars[trained[k]]);
+            return DGPG_ENUMERIC;
+        }
+    for (int t = 0; t < TE_COUNT; t++) {
+        const int64_t n = train_tensors[t].per_action ? N * M : N;
+        for (int64_t j = 0; j < n; j++)
+            if (!isfinite(tensors[t][j])) {
+                snprintf(err, err_len, "episode %lld: NaN or Inf in tensor %s (element %lld of "
+                         "%lld); the run stops here, the log and the last checkpoint hold the "
+                         "episodes before it", (long long)episode + 1, train_tensors[t].name,
+                         (long long)j, (long long)n);
+                return DGPG_ENUMERIC;
+            }
+    }
+    return DGPG_OK;
+}
+
 static void train_format_eta(double seconds, char *out, size_t len)
 {
     long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
@@ -1036,8 +1069,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             goto done;
         }
         if (rank0 && dgpg_log_open(&log, log_path, &schema, start) != 0) {
-            snprintf(err, err_len, "%s: the log does not match the checkpoint (see above); "
-                     "allowed: the run's own log.h5", log_path);
+            err[0] = '\0'; /* the log printed its own line */
             rc = DGPG_EINVAL;
             goto done;
         }
@@ -1047,7 +1079,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         rc = DGPG_EINVAL;
         goto done;
     } else if (rank0 && dgpg_log_create(&log, log_path, cfg, &schema) != 0) {
-        snprintf(err, err_len, "%s: the log could not be created", log_path);
+        err[0] = '\0'; /* the log printed its own line */
         rc = DGPG_EIO;
         goto done;
     }
@@ -1182,9 +1214,11 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         scalars[SC_ROLLOUT_SECONDS] = t1 - t0;
         scalars[SC_UPDATE_SECONDS] = t2 - t1;
         scalars[SC_AGENT_STEPS_PER_S] = decisions / (t2 - t0);
+        if ((rc = train_check_logged(scalars, tensors, N, M, episode, err, err_len)) != DGPG_OK)
+            goto done;
         if (rank0 && dgpg_log_append(log, episode, scalars, (const float *const *)tensors) != 0) {
-            snprintf(err, err_len, "%s: appending episode %lld failed", log_path,
-                     (long long)episode);
+            snprintf(err, err_len, "%s: appending episode %lld failed: %s", log_path,
+                     (long long)episode + 1, h5util_last_error());
             rc = DGPG_EIO;
             goto done;
         }
@@ -1196,7 +1230,9 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                                 ? tr.params_host
                                 : NULL;
             if (!params[0] || dgpg_log_snapshot(log, episode, params) != 0) {
-                snprintf(err, err_len, "%s: parameter snapshot failed", log_path);
+                snprintf(err, err_len, "%s: the parameter snapshot of episode %lld failed: %s",
+                         log_path, (long long)episode + 1,
+                         params[0] ? h5util_last_error() : "copy from the device failed");
                 rc = DGPG_EIO;
                 goto done;
             }
@@ -1215,8 +1251,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             extra.guide_scales[0] = tr.guide_scales[0];
             extra.guide_scales[1] = tr.guide_scales[1];
             if (dgpg_checkpoint_save(ckpt_path, cfg, episode + 1, &tr.actor, &tr.critic, tr.vnorm,
-                                     tr.n_vnorm, &extra) != 0) {
-                snprintf(err, err_len, "%s: the checkpoint could not be written", ckpt_path);
+                                     tr.n_vnorm, &extra, err, err_len) != 0) {
                 rc = DGPG_EIO;
                 goto done;
             }
@@ -1269,7 +1304,7 @@ done:
         sigaction(SIGUSR1, &old_usr1, NULL);
     }
     if (dgpg_log_close(log) != 0 && rc == DGPG_OK) {
-        snprintf(err, err_len, "%s: the final flush failed", log_path);
+        snprintf(err, err_len, "%s: the final flush failed: %s", log_path, h5util_last_error());
         rc = DGPG_EIO;
     }
     for (int k = 0; k < TE_COUNT; k++)

@@ -42,7 +42,8 @@ typedef struct dgpg_train_summary {
 } dgpg_train_summary;
 
 /* Trains; returns 0, DGPG_EINVAL (bad request, message in err), or another
- * negative code (failure while running, message in err). */
+ * negative code (failure while running, message in err). err is left
+ * empty where the log refused its file and has printed that one line. */
 int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                    dgpg_train_summary *summary, char *err, size_t err_len);
 

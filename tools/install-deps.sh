@@ -15,7 +15,7 @@ if [ "${1:-}" = "--test" ]; then
     probe="import h5py, numpy, scipy, matplotlib, torch, jax, optax, os, sys; sys.exit(not os.access('.venv/bin/hadolint', os.X_OK))"
 fi
 
-packages=(cmake make gcc pkg-config libhdf5-dev librandom123-dev libyaml-dev
+packages=(cmake make gcc pkg-config libhdf5-dev librandom123-dev libyaml-dev libssl-dev
           libopenblas-dev liblapacke-dev libxsmm-dev libgsl-dev libopenmpi-dev openmpi-bin
           python3 python3-venv python3-pip)
 missing=()
