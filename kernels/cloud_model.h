@@ -225,16 +225,23 @@ static inline DGPG_HD double cloud_model_state_reference(int32_t n_pools, const 
 
 /* p*(s) (M): the split of this step's work W that reaches the efficient
  * state, A*_m / W with A*_m = max(0, L mu_m - Q_m). With no work (W = 0)
- * it is the limit W -> 0: the least loaded pools in proportion to mu. */
+ * it is the limit W -> 0: the least loaded pools (least Q_m / mu_m) in
+ * proportion to mu. They are found by comparing Q_m / mu_m with their own
+ * minimum, not with L: L = sum Q / sum mu over them can round one ulp
+ * below each pool's Q_m / mu_m, which left no pool and p* = 0 / 0. */
 static inline DGPG_HD void cloud_model_state_probs(int32_t n_pools, const double *mu,
                                                    const int64_t *queue, double work,
                                                    double *p_star)
 {
     double level = cloud_model_state_level(n_pools, mu, queue, work);
-    double total = 0.0;
+    double least = INFINITY, total = 0.0;
+    for (int32_t m = 0; m < n_pools; m++) {
+        const double backlog = (double)queue[m] / mu[m];
+        least = backlog < least ? backlog : least;
+    }
     for (int32_t m = 0; m < n_pools; m++) {
         double a = work > 0.0 ? level * mu[m] - (double)queue[m]
-                              : ((double)queue[m] / mu[m] <= level ? mu[m] : 0.0);
+                              : ((double)queue[m] / mu[m] <= least ? mu[m] : 0.0);
         p_star[m] = a > 0.0 ? a : 0.0;
         total += p_star[m];
     }

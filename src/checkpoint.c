@@ -27,10 +27,10 @@
  *   dataset NAME OFFSET BYTES SHA256   each tensor's raw data in the file
  *   rest SHA256                        every other byte after the user block
  *   end
- * and the rest is zeros. A reader checks it all before HDF5 parses a byte
- * of the file, so damage is named (the dataset, or the metadata) and never
- * reaches HDF5; the loaders then read each tensor from exactly the bytes
- * that were checked. */
+ * and the rest is zeros (checked too). A reader checks it all before HDF5
+ * parses a byte of the file, so damage is named (the dataset, or the
+ * metadata) and never reaches HDF5; the loaders then read each tensor from
+ * exactly the bytes that were checked. */
 #define CHECKPOINT_USERBLOCK 4096
 #define CHECKPOINT_MAGIC "dgpg checkpoint integrity 1\n"
 #define CHECKPOINT_MAX_REGIONS 16
@@ -229,6 +229,7 @@ static int checkpoint_verify(const char *path, checkpoint_table *t, char *err, s
     /* the table, line by line; anything unexpected is damage */
     char *line = block + strlen(CHECKPOINT_MAGIC), *next;
     int have_size = 0, have_rest = 0, ended = 0;
+    size_t table_end = 0;
     for (; line && *line && !ended; line = next) {
         next = strchr(line, '\n');
         if (!next)
@@ -256,10 +257,14 @@ static int checkpoint_verify(const char *path, checkpoint_table *t, char *err, s
             have_rest = 1;
         } else if (have_rest && strcmp(line, "end") == 0) {
             ended = 1;
+            table_end = (size_t)(next - block);
         } else {
             break;
         }
     }
+    for (size_t k = table_end; ended && k < CHECKPOINT_USERBLOCK; k++) /* zeros after it */
+        if (block[k] != 0)
+            ended = 0;
     for (int k = 0; ended && k < t->n; k++) /* regions apart */
         for (int j = 0; j < k; j++)
             if (t->region[k].offset < t->region[j].offset + t->region[j].bytes &&
@@ -505,36 +510,6 @@ static int checkpoint_read_int_attr(hid_t obj, const char *name, int64_t *out)
     return h5util_read_attr(obj, name, H5T_NATIVE_INT64, out);
 }
 
-typedef struct config_compare {
-    hid_t group;
-    const char *path;
-    char *err;
-    size_t err_len;
-    int mismatch;
-} config_compare;
-
-/* Every key of the run's config must equal the checkpoint's, except
- * train.episodes (a resumed run may be given more episodes). */
-static void checkpoint_compare_key(void *user, const char *section, const char *key,
-                                   const char *value)
-{
-    config_compare *cc = user;
-    char name[2 * DGPG_NAME_LEN], stored[DGPG_LIST_LEN + 64];
-    if (cc->mismatch || (strcmp(section, "train") == 0 && strcmp(key, "episodes") == 0))
-        return;
-    snprintf(name, sizeof name, "%s.%s", section, key);
-    if (h5util_read_string_attr(cc->group, name, stored, sizeof stored) != 0) {
-        snprintf(cc->err, cc->err_len, "%s: the stored config has no key %s; allowed: a file "
-                 "written by dgpg %s", cc->path, name, DGPG_VERSION_STRING);
-        cc->mismatch = 1;
-    } else if (strcmp(stored, value) != 0) {
-        snprintf(cc->err, cc->err_len, "%s: %s = '%s' in this file but '%s' in the run's "
-                 "config; allowed: the same value (only train.episodes may change on resume)",
-                 cc->path, name, stored, value);
-        cc->mismatch = 1;
-    }
-}
-
 int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next_episode,
                          mlp *actor, mlp *critic, ppo_value_norm *vnorm, int64_t n_vnorm,
                          dgpg_checkpoint_extra *extra, char *err, size_t err_len)
@@ -566,16 +541,11 @@ int dgpg_checkpoint_load(const char *path, const dgpg_config *cfg, int64_t *next
                  version, DGPG_VERSION_STRING);
         goto done;
     }
-    if (H5Lexists(file, "config", H5P_DEFAULT) <= 0 ||
-        (group = H5Gopen2(file, "config", H5P_DEFAULT)) < 0) {
-        snprintf(err, err_len, "%s: no /config group; allowed: a checkpoint written by dgpg",
-                 path);
+    char why[DGPG_ERR_LEN];
+    if (h5util_config_matches(file, cfg, why, sizeof why) != 0) {
+        snprintf(err, err_len, "%s: %s", path, why);
         goto done;
     }
-    config_compare cc = {group, path, err, err_len, 0};
-    dgpg_config_foreach(cfg, checkpoint_compare_key, &cc);
-    if (cc.mismatch)
-        goto done;
     if (checkpoint_read_int_attr(file, "next_episode", next_episode) != 0 ||
         checkpoint_read_int_attr(file, "actor_adam_step", &actor->adam_step) != 0 ||
         checkpoint_read_int_attr(file, "critic_adam_step", &critic->adam_step) != 0 ||
@@ -640,19 +610,10 @@ int dgpg_config_matches_file(const char *path, const dgpg_config *cfg, char *err
     hid_t file = h5util_open_checked(path, "a file written by dgpg", err, err_len);
     if (file < 0)
         return -1;
-    int rc = -1;
-    hid_t group = H5I_INVALID_HID;
-    if (H5Lexists(file, "config", H5P_DEFAULT) <= 0 ||
-        (group = H5Gopen2(file, "config", H5P_DEFAULT)) < 0) {
-        snprintf(err, err_len, "%s: no /config group; allowed: a file written by dgpg", path);
-        goto done;
-    }
-    config_compare cc = {group, path, err, err_len, 0};
-    dgpg_config_foreach(cfg, checkpoint_compare_key, &cc);
-    rc = cc.mismatch ? -1 : 0;
-done:
-    if (group >= 0)
-        H5Gclose(group);
+    char why[DGPG_ERR_LEN];
+    int rc = h5util_config_matches(file, cfg, why, sizeof why);
+    if (rc != 0)
+        snprintf(err, err_len, "%s: %s", path, why);
     H5Fclose(file);
     return rc;
 }

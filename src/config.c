@@ -948,6 +948,43 @@ static int load_file(dgpg_config *cfg, const char *path, char *err, size_t err_l
 
 /* ---- public API --------------------------------------------------------- */
 
+/* Whether s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF). A config file is YAML, which libyaml
+ * only reads as UTF-8: a --set value that is not would be stored, and the
+ * run's own config.yaml would then fail to load on --resume. */
+static int config_utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        const unsigned c = s[i];
+        size_t extra;
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the first continuation byte */
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            extra = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            extra = 2;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            extra = 3;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return 0;
+        }
+        if (len - i <= extra || s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (size_t k = 2; k <= extra; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+                return 0;
+        i += extra + 1;
+    }
+    return 1;
+}
+
 int dgpg_config_set(dgpg_config *cfg, const char *assignment, char *err, size_t err_len)
 {
     char shown[MSG_VALUE_MAX + 8];
@@ -978,6 +1015,15 @@ int dgpg_config_set(dgpg_config *cfg, const char *assignment, char *err, size_t 
     }
     if (fi < 0) {
         err_unknown_key(err, err_len, SET_SOURCE, 0, (size_t)sec, dot + 1, key_len);
+        return -1;
+    }
+    if (!config_utf8_valid((const unsigned char *)eq + 1, strlen(eq + 1))) {
+        sanitize(shown, sizeof shown, assignment, strlen(assignment));
+        for (char *c = shown; *c; c++) /* the message itself stays valid text */
+            if ((unsigned char)*c >= 0x80)
+                *c = '?';
+        snprintf(err, err_len, "--set '%s': the value is not valid UTF-8; allowed: UTF-8 text, "
+                 "as in a config file", shown);
         return -1;
     }
     /* Convert into a copy so a rejected value leaves cfg untouched. */

@@ -403,6 +403,9 @@ static hid_t h5log_dataset(hid_t group, const char *name, hid_t file_type, hid_t
     H5_CHECK(space = H5Screate_simple(rank, cur, max), failed);
     H5_CHECK(dcpl = H5Pcreate(H5P_DATASET_CREATE), failed);
     H5_CHECK(H5Pset_chunk(dcpl, rank, chunk), failed);
+    /* HDF5 keeps no checksum of raw data otherwise: with Fletcher-32 a
+     * changed bit in a chunk fails its read instead of being reported */
+    H5_CHECK(H5Pset_fletcher32(dcpl), failed);
     H5_CHECK(H5Pset_fill_value(dcpl, fill_type, fill), failed);
     H5_CHECK(dset = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
              failed);
@@ -631,8 +634,9 @@ static int h5log_check_root(const dgpg_log *log)
     char kind[128];
     int64_t n_agents = 0, n_actions = 0;
     if (h5util_read_string_attr(log->file, "kind", kind, sizeof kind)) {
-        h5log_refuse(log->path, "is an HDF5 file without a root attribute \"kind\"; allowed: "
-                     "a \"" H5LOG_KIND "\" written by dgpg train");
+        h5log_refuse(log->path, "damaged, or not a dgpg log: an HDF5 file without a root "
+                     "attribute \"kind\"; allowed: a \"" H5LOG_KIND "\" written by dgpg "
+                     "train");
         return -1;
     }
     if (strcmp(kind, H5LOG_KIND) != 0) {
@@ -642,8 +646,8 @@ static int h5log_check_root(const dgpg_log *log)
     if (h5util_read_attr(log->file, "n_agents", H5T_NATIVE_INT64, &n_agents) ||
         h5util_read_attr(log->file, "n_actions", H5T_NATIVE_INT64, &n_actions)) {
         H5Eclear2(H5E_DEFAULT);
-        h5log_refuse(log->path, "has no integer root attributes n_agents and n_actions; "
-                     "allowed: a log written by dgpg train");
+        h5log_refuse(log->path, "damaged, or not a dgpg log: no integer root attributes "
+                     "n_agents and n_actions; allowed: a log written by dgpg train");
         return -1;
     }
     if (n_agents != log->n_agents || n_actions != log->n_actions) {
@@ -1053,8 +1057,21 @@ int dgpg_log_open(dgpg_log **out, const char *path, const dgpg_log_schema *schem
     int rc = -1, killed = 0;
     hsize_t stored_episodes, stored_snapshots, keep;
     /* the lock first: only then is it safe to clear a killed run's mark */
-    if (h5log_lock(log) || h5log_open_file(log, &killed) || h5log_check_root(log) ||
-        h5log_open_datasets(log, schema, &stored_episodes, &stored_snapshots))
+    if (h5log_lock(log) || h5log_open_file(log, &killed) || h5log_check_root(log))
+        goto done;
+    char why[DGPG_ERR_LEN];
+    if (schema->match_config &&
+        h5util_config_matches(log->file, schema->match_config, why, sizeof why) != 0) {
+        h5log_refuse(path, "%s", why);
+        goto done;
+    }
+    /* every chunk read once: one that fails its Fletcher-32 checksum is
+     * damage to refuse now, not a failed append episodes later */
+    if (h5util_verify_datasets(log->file, why, sizeof why) != 0) {
+        h5log_refuse(path, "%s", why);
+        goto done;
+    }
+    if (h5log_open_datasets(log, schema, &stored_episodes, &stored_snapshots))
         goto done;
     if (schema->n_scalars + schema->n_tensors == 0)
         stored_episodes = (hsize_t)episodes;   /* nothing stores a count */

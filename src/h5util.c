@@ -2,6 +2,7 @@
 #include "h5util.h"
 
 #include "check.h"
+#include "dgpg/dgpg.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -302,8 +303,12 @@ hid_t h5util_open_read(const char *path)
         file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
     if (fapl >= 0)
         H5Pclose(fapl);
-    if (file < 0)
+    if (file < 0) {
+        H5Eclear2(H5E_DEFAULT);
         file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    }
+    if (file < 0)
+        h5util_error_capture("H5Fopen", __FILE__, __LINE__); /* for the caller's message */
     H5Eclear2(H5E_DEFAULT);
     return file;
 }
@@ -321,11 +326,168 @@ hid_t h5util_open_checked(const char *path, const char *allowed, char *err, size
     htri_t is_hdf5 = H5Fis_hdf5(path);
     H5Eclear2(H5E_DEFAULT);
     hid_t file = is_hdf5 > 0 ? h5util_open_read(path) : H5I_INVALID_HID;
-    if (file < 0)
+    if (file >= 0)
+        return file;
+    if (is_hdf5 > 0 && strstr(h5util_last_error(), "already open for write"))
+        /* a writer killed between its plain open and SWMR: the file is
+         * whole, but only a writer may clear the mark */
+        snprintf(err, err_len, "%s: left marked open for writing by a process that was killed "
+                 "(not damaged); allowed: a file no writer left open: `dgpg train --resume` "
+                 "of its run, or `h5clear -s`, clears the mark", path);
+    else
         snprintf(err, err_len, "%s: %s; allowed: %s", path,
                  is_hdf5 > 0 ? "damaged: HDF5 cannot open it (truncated, or its metadata "
                                "fails HDF5's checks)"
                              : "damaged or not an HDF5 file (no HDF5 signature)",
                  allowed);
-    return file;
+    return H5I_INVALID_HID;
+}
+
+typedef struct h5util_config_compare {
+    hid_t group;
+    char *err;
+    size_t err_len;
+    int mismatch;
+} h5util_config_compare;
+
+/* Every key of the run's config must equal the file's, except
+ * train.episodes (a resumed run may be given more episodes). */
+static void h5util_compare_key(void *user, const char *section, const char *key,
+                               const char *value)
+{
+    h5util_config_compare *cc = user;
+    char name[2 * DGPG_NAME_LEN], stored[DGPG_LIST_LEN + 64];
+    if (cc->mismatch || (strcmp(section, "train") == 0 && strcmp(key, "episodes") == 0))
+        return;
+    snprintf(name, sizeof name, "%s.%s", section, key);
+    if (h5util_read_string_attr(cc->group, name, stored, sizeof stored) != 0) {
+        snprintf(cc->err, cc->err_len, "damaged, or not written by dgpg %s: its stored config "
+                 "key %s cannot be read; allowed: a file written by dgpg %s",
+                 DGPG_VERSION_STRING, name, DGPG_VERSION_STRING);
+        cc->mismatch = 1;
+    } else if (strcmp(stored, value) != 0) {
+        snprintf(cc->err, cc->err_len, "%s = '%s' in this file but '%s' in the run's config; "
+                 "allowed: the same value (only train.episodes may change on resume)",
+                 name, stored, value);
+        cc->mismatch = 1;
+    }
+}
+
+int h5util_config_matches(hid_t file, const dgpg_config *cfg, char *err, size_t err_len)
+{
+    hid_t group = H5Lexists(file, "config", H5P_DEFAULT) > 0
+                      ? H5Gopen2(file, "config", H5P_DEFAULT)
+                      : H5I_INVALID_HID;
+    H5Eclear2(H5E_DEFAULT);
+    if (group < 0) {
+        snprintf(err, err_len, "damaged, or not written by dgpg: its /config group cannot "
+                 "be opened; allowed: a file written by dgpg %s", DGPG_VERSION_STRING);
+        return -1;
+    }
+    h5util_config_compare cc = {group, err, err_len, 0};
+    dgpg_config_foreach(cfg, h5util_compare_key, &cc);
+    H5Gclose(group);
+    return cc.mismatch ? -1 : 0;
+}
+
+typedef struct h5util_verify {
+    char *err;
+    size_t err_len;
+    void *buffer;
+    size_t buffer_len;
+} h5util_verify;
+
+/* Reads dataset `name` whole, in blocks of rows, so that HDF5 checks every
+ * chunk's Fletcher-32 checksum (and every chunk index entry on the way). */
+static int h5util_verify_one(hid_t parent, const char *name, h5util_verify *v)
+{
+    int rc = -1;
+    hid_t dset = H5Dopen2(parent, name, H5P_DEFAULT);
+    hid_t ftype = dset >= 0 ? H5Dget_type(dset) : H5I_INVALID_HID;
+    hid_t mtype = H5I_INVALID_HID, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    if (ftype < 0)
+        goto done;
+    if (H5Tdetect_class(ftype, H5T_VLEN) > 0 || H5Tis_variable_str(ftype) > 0) {
+        rc = 0; /* variable-length data lives in the heap: nothing to read by rows */
+        goto done;
+    }
+    if ((mtype = H5Tget_native_type(ftype, H5T_DIR_DEFAULT)) < 0 ||
+        (fspace = H5Dget_space(dset)) < 0)
+        goto done;
+    hsize_t dims[H5S_MAX_RANK], start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+    const int rank = H5Sget_simple_extent_dims(fspace, dims, NULL);
+    if (rank < 0)
+        goto done;
+    if (rank == 0 || H5Sget_simple_extent_npoints(fspace) == 0) {
+        rc = 0;
+        goto done;
+    }
+    size_t row_bytes = H5Tget_size(mtype);
+    for (int r = 1; r < rank; r++)
+        row_bytes *= (size_t)dims[r];
+    hsize_t rows = row_bytes > 0 ? (hsize_t)(v->buffer_len / row_bytes) : 0;
+    if (rows == 0) {
+        free(v->buffer);
+        v->buffer_len = row_bytes;
+        if (!(v->buffer = malloc(v->buffer_len)))
+            goto done;
+        rows = 1;
+    }
+    for (int r = 0; r < rank; r++)
+        count[r] = dims[r];
+    for (hsize_t at = 0; at < dims[0]; at += rows) {
+        start[0] = at;
+        count[0] = dims[0] - at < rows ? dims[0] - at : rows;
+        if (mspace >= 0)
+            H5Sclose(mspace);
+        if ((mspace = H5Screate_simple(rank, count, NULL)) < 0 ||
+            H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dread(dset, mtype, mspace, fspace, H5P_DEFAULT, v->buffer) < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    if (rc != 0) {
+        h5util_error_capture("H5Dread", __FILE__, __LINE__);
+        snprintf(v->err, v->err_len, "damaged: dataset /%s cannot be read back (%s)", name,
+                 h5util_last_error());
+    }
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (fspace >= 0)
+        H5Sclose(fspace);
+    if (mtype >= 0)
+        H5Tclose(mtype);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    if (dset >= 0)
+        H5Dclose(dset);
+    return rc;
+}
+
+static herr_t h5util_verify_visit(hid_t obj, const char *name, const H5O_info_t *info,
+                                  void *user)
+{
+    if (info->type != H5O_TYPE_DATASET || strcmp(name, ".") == 0)
+        return 0;
+    return h5util_verify_one(obj, name, user) == 0 ? 0 : 1;
+}
+
+int h5util_verify_datasets(hid_t file, char *err, size_t err_len)
+{
+    h5util_verify v = {err, err_len, NULL, (size_t)1 << 22};
+    if (!(v.buffer = malloc(v.buffer_len))) {
+        snprintf(err, err_len, "out of memory for reading the file back");
+        return -1;
+    }
+    err[0] = '\0';
+    herr_t rc = H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, h5util_verify_visit, &v,
+                          H5O_INFO_BASIC);
+    free(v.buffer);
+    if (rc != 0 && !err[0]) {
+        h5util_error_capture("H5Ovisit2", __FILE__, __LINE__);
+        snprintf(err, err_len, "damaged: its groups cannot be walked (%s)", h5util_last_error());
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return rc == 0 ? 0 : -1;
 }

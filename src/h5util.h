@@ -56,6 +56,15 @@ hid_t h5util_open_read(const char *path);
  * it, a negative id and one line in err: the path, what is wrong (missing,
  * not a regular file, damaged) and `allowed`. */
 hid_t h5util_open_checked(const char *path, const char *allowed, char *err, size_t err_len);
+/* Compares the /config attributes of an open file with cfg: every key must
+ * match except train.episodes. 0, or -1 with one line in err (without the
+ * path) naming the key. */
+int h5util_config_matches(hid_t file, const dgpg_config *cfg, char *err, size_t err_len);
+/* Reads every dataset of an open file once, in blocks, so that HDF5 checks
+ * each chunk's Fletcher-32 checksum (the logs' datasets carry one). 0, or
+ * -1 with one line in err (without the path) naming the first dataset
+ * that does not read back. */
+int h5util_verify_datasets(hid_t file, char *err, size_t err_len);
 /* Group /config with one string attribute per key, "section.key". */
 int h5util_write_config(hid_t file, const dgpg_config *cfg);
 

@@ -62,7 +62,9 @@ done:
     return mean;
 }
 
-/* Reads /episode/NAME whole; returns its length or -1. *out is malloc'd. */
+/* Reads /episode/NAME whole; returns its length, -1 if it is missing, or
+ * -2 if it is there but cannot be read (a chunk failing its Fletcher-32
+ * checksum). *out is malloc'd. */
 static long report_read_column(hid_t file, const char *name, double **out)
 {
     char path[128];
@@ -73,12 +75,13 @@ static long report_read_column(hid_t file, const char *name, double **out)
     long n = -1;
     hid_t dset = H5Dopen2(file, path, H5P_DEFAULT), space = H5I_INVALID_HID;
     if (dset < 0)
-        return -1;
+        return -2;
     H5_CHECK(space = H5Dget_space(dset), done);
     hssize_t count = H5Sget_simple_extent_npoints(space);
     *out = malloc(sizeof(double) * (size_t)(count > 0 ? count : 1));
     if (!*out)
         goto done;
+    n = -2;
     if (count > 0)
         H5_CHECK(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out), done);
     n = (long)count;
@@ -89,17 +92,19 @@ done:
     return n;
 }
 
-static void report_config(hid_t file, const char *key, char *out, size_t len)
+/* The stored config value of key into out; -1 if it cannot be read. */
+static int report_config(hid_t file, const char *key, char *out, size_t len)
 {
     snprintf(out, len, "?");
-    if (H5Lexists(file, "config", H5P_DEFAULT) <= 0)
-        return;
-    hid_t group = H5Gopen2(file, "config", H5P_DEFAULT);
+    hid_t group = H5Lexists(file, "config", H5P_DEFAULT) > 0
+                      ? H5Gopen2(file, "config", H5P_DEFAULT)
+                      : H5I_INVALID_HID;
+    H5Eclear2(H5E_DEFAULT);
     if (group < 0)
-        return;
-    if (h5util_read_string_attr(group, key, out, len) != 0)
-        snprintf(out, len, "?");
+        return -1;
+    int rc = h5util_read_string_attr(group, key, out, len);
     H5Gclose(group);
+    return rc;
 }
 
 int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row, char *err,
@@ -109,6 +114,12 @@ int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row
                                      err_len);
     if (file < 0)
         return -1;
+    char why[DGPG_ERR_LEN];
+    if (h5util_verify_datasets(file, why, sizeof why) != 0) {
+        snprintf(err, err_len, "%s: %s; allowed: an intact training log", path, why);
+        H5Fclose(file);
+        return -1;
+    }
     const char *names[] = {"cost_ratio", "delay", "drop_rate", "entropy", "alpha",
                            "agent_steps_per_s"};
     double *col[6] = {NULL};
@@ -117,22 +128,25 @@ int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row
     for (int k = 0; k < 6; k++) {
         long len = report_read_column(file, names[k], &col[k]);
         if (len < 0 || (n >= 0 && len != n)) {
-            snprintf(err, err_len, "%s: no per-episode column '%s'; allowed: a training log "
-                     "written by dgpg train", path, names[k]);
+            snprintf(err, err_len, "%s: damaged, or not a training log: per-episode column "
+                     "'%s' %s; allowed: a training log written by dgpg train", path, names[k],
+                     len == -1 ? "not found" : len == -2 ? "cannot be read" : "is short");
             goto done;
         }
         n = len;
     }
     char guide[64], critic[64], agents[64], pools[64], envs[64], horizon[64];
-    report_config(file, "algo.guide", guide, sizeof guide);
-    report_config(file, "algo.critic", critic, sizeof critic);
-    report_config(file, "env.n_agents", agents, sizeof agents);
-    report_config(file, "env.n_pools", pools, sizeof pools);
-    report_config(file, "env.n_envs", envs, sizeof envs);
-    report_config(file, "env.horizon", horizon, sizeof horizon);
     char seed[64], reference[64];
-    report_config(file, "train.seed", seed, sizeof seed);
-    report_config(file, "model.reference", reference, sizeof reference);
+    const char *keys[] = {"algo.guide", "algo.critic", "env.n_agents", "env.n_pools",
+                          "env.n_envs", "env.horizon", "train.seed", "model.reference"};
+    char *values[] = {guide, critic, agents, pools, envs, horizon, seed, reference};
+    for (int k = 0; k < 8; k++)
+        if (report_config(file, keys[k], values[k], 64) != 0) {
+            snprintf(err, err_len, "%s: damaged, or not a training log: its stored config "
+                     "key %s cannot be read; allowed: a training log written by dgpg train",
+                     path, keys[k]);
+            goto done;
+        }
     memset(row, 0, sizeof *row);
     /* as tools/dgpg_results.py labels it: a guided run's reference where it
      * is not the default state one */

@@ -1040,7 +1040,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                                           "the actor's flat parameter vector (src/mlp.h layout)"};
     const int64_t param_size = tr.actor.n_params;
     dgpg_log_schema schema = {SC_COUNT, train_scalar_columns, TE_COUNT, train_tensors, 1,
-                              &param_column, &param_size, N, M};
+                              &param_column, &param_size, N, M, NULL};
     dgpg_checkpoint_extra extra = {{0.0, 0.0}, cfg->train.episodes,
                                    dgpg_backend_threads(tr.be), ""};
     /* the instruction set the vectorised math dispatches to (activation_cpu.c's
@@ -1064,10 +1064,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                     "note: the run used %lld threads on %s, this resumption %lld on %s: it "
                     "continues correctly but no longer bitwise as one uninterrupted run\n",
                     (long long)saved.threads, saved.isa, (long long)extra.threads, extra.isa);
-        if (rank0 && dgpg_config_matches_file(log_path, cfg, err, err_len) != 0) {
-            rc = DGPG_EINVAL;
-            goto done;
-        }
+        /* the log's config is checked inside the open, once a killed
+         * run's open-for-write mark is cleared (a plain read of the file
+         * would be refused by HDF5 then) */
+        schema.match_config = cfg;
         if (rank0 && dgpg_log_open(&log, log_path, &schema, start) != 0) {
             err[0] = '\0'; /* the log printed its own line */
             rc = DGPG_EINVAL;

@@ -199,6 +199,12 @@ fail_case "--set not an integer" "--set|env.n_agents|'x'|not an integer" \
     config --set env.n_agents=x
 fail_case "--set unknown key" "--set|env.nagents|unknown key" config --set env.nagents=5
 fail_case "--set unknown section" "--set|envx|unknown section" config --set envx.n_agents=5
+# a value that is not UTF-8 would be stored and the run's config.yaml then
+# refused by the YAML reader on --resume (found by tests/fuzz/fuzz_config)
+fail_case "--set value not UTF-8" "--set|train.init_from|not valid UTF-8" \
+    config --set "$(printf 'train.init_from=runs/a\343b')"
+fail_case "--set value with a surrogate" "--set|log.dir|not valid UTF-8" \
+    config --set "$(printf 'log.dir=\355\240\200')"
 
 f=$(write set_base.yaml $'env:\n  n_agents: 5\n')
 fail_case "--set after a file, out of range" "--set|env.n_pools|'1'|out of range" \

@@ -137,6 +137,27 @@ int main(void)
     CHECK(with_inactive >= INSTANCES / 5);
     CHECK(with_inactive < INSTANCES);
 
+    /* W = 0 with the least loaded pools tied at a backlog that is not a
+     * round number: their level sum Q / sum mu can round one ulp below
+     * each Q_m / mu_m (a state `dgpg train` met at N = 5, found by its NaN
+     * guard: p* was 0 / 0), so pools of capacity b, 2b, 4b hold 1, 2, 4 */
+    {
+        const double seen_mu[8] = {0.095122284829554454, 0.19024456965910891,
+                                   0.76097827863643563,  0.76097827863643563,
+                                   0.38048913931821782,  0.76097827863643563,
+                                   0.38048913931821782,  0.76097827863643563};
+        const int64_t seen_q[8] = {1, 1, 6, 7, 1, 3, 3, 2};
+        check_instance(-1, 8, seen_mu, seen_q, 0.0, &g);
+        for (int idx = 0; idx < 1000; idx++) {
+            const double b = 0.05 + uni(&g);
+            double tied_mu[6] = {b, 2.0 * b, 4.0 * b, b * (1.0 + uni(&g)), 3.0 * b, 0.5 * b};
+            int64_t tied_q[6] = {1, 2, 4, 0, 0, 0};
+            for (int m = 3; m < 6; m++) /* the others above the tie */
+                tied_q[m] = (int64_t)ceil(tied_mu[m] / b * (1.5 + 3.0 * uni(&g)));
+            check_instance(INSTANCES + idx, 6, tied_mu, tied_q, 0.0, &g);
+        }
+    }
+
     /* a pool exactly at the level: 8/8 = 62/(16 + 8 + 32 + 6) = 1 */
     {
         const double tie_mu[5] = {8.0, 16.0, 8.0, 32.0, 6.0};

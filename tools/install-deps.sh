@@ -5,7 +5,8 @@
 # so Debian's externally managed system Python is never touched).
 # Installs only what is missing; safe to run again. With --test it also
 # installs the test-time Python packages (PyTorch, the tests' oracle; JAX and
-# optax, the speed comparison's baseline).
+# optax, the speed comparison's baseline) and clang with its libFuzzer and
+# OpenMP runtimes (the fuzz targets of tests/fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requirements=tools/requirements.txt
@@ -18,6 +19,11 @@ fi
 packages=(cmake make gcc pkg-config libhdf5-dev librandom123-dev libyaml-dev libssl-dev
           libopenblas-dev liblapacke-dev libxsmm-dev libgsl-dev libopenmpi-dev openmpi-bin
           python3 python3-venv python3-pip)
+if [ "${1:-}" = "--test" ]; then
+    # clang-14's libFuzzer and sanitizer runtimes are only Recommended by
+    # its packages, and this installs without recommends
+    packages+=(clang libclang-rt-dev libomp-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
