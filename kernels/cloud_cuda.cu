@@ -469,6 +469,7 @@ extern "C" const dgpg_env_api dgpg_cloud_cuda_env_api = {
     cloud_cuda_observe_method, cloud_cuda_step, cloud_cuda_stats_method,
     cloud_cuda_policy_count, cloud_cuda_policy_name, cloud_cuda_policy_find,
     cloud_cuda_policy_act, cloud_cuda_bind_stream,
+    NULL, /* cuda: this is it */
 };
 
 /* ---- the cloud_mm1 model of a CUDA environment --------------------------
@@ -581,4 +582,5 @@ extern "C" const dgpg_model_api dgpg_cloud_cuda_model_api = {
     cloud_cuda_model_pstar_batch,
     cloud_cuda_model_cost_grad_batch,
     cloud_cuda_model_influence_batch,
+    NULL, /* cuda: this is it */
 };

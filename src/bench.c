@@ -5,7 +5,6 @@
 #include "../kernels/sample.h"
 #include "backend.h"
 #include "blas_core.h"
-#include "cloud.h"
 #include "dgpg/dgpg.h"
 #include "dist.h"
 #include "train.h"
@@ -60,10 +59,9 @@ int dgpg_cuda_sample_categorical(uint64_t seed, uint32_t env_offset, int64_t n_e
 
 /* The same two figures on the CUDA backend: every buffer in device memory,
  * the clock stopped after the stream has drained (stats synchronises). */
-static int bench_env_cuda(const dgpg_config *cfg, int64_t steps, FILE *out, char *err,
-                          size_t err_len)
+static int bench_env_cuda(const dgpg_env_api *api, const dgpg_config *cfg, int64_t steps,
+                          FILE *out, char *err, size_t err_len)
 {
-    const dgpg_env_api *api = &dgpg_cloud_cuda_env_api;
     void *inst = NULL;
     int rc = api->create(api->user, cfg, (uint64_t)cfg->env.seed, 0, cfg->env.n_envs, 0, &inst,
                          err, err_len);
@@ -157,19 +155,17 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
             cfg->env.name, (long long)cfg->env.n_agents, (long long)cfg->env.n_pools,
             (long long)cfg->env.n_envs, (long long)steps);
     fprintf(out, "%-8s %-40s %16s\n", "threads", "policy", "agent-steps/s");
-    if (strcmp(cfg->backend.kind, "cuda") == 0 && api != &dgpg_cloud_env_api) {
+    const dgpg_env_api *api_cuda = dgpg_env_cuda(api);
+    if (strcmp(cfg->backend.kind, "cuda") == 0 && !api_cuda) {
         snprintf(err, err_len, "backend.kind = 'cuda': env.name = '%s' has no CUDA "
-                 "implementation; allowed: cpu, auto, or env cloud", cfg->env.name);
+                 "implementation in this build; allowed: cpu, auto", cfg->env.name);
         return DGPG_EINVAL;
     }
-    /* auto: the device only for an environment with a CUDA implementation */
-    if (dgpg_backend_kind_is_cuda(cfg->backend.kind) && api == &dgpg_cloud_env_api) {
+    /* auto: the device only for an environment with a CUDA implementation
+     * (api_cuda is NULL in a build without CUDA) */
+    if (dgpg_backend_kind_is_cuda(cfg->backend.kind) && api_cuda) {
 #ifdef DGPG_HAVE_CUDA
-        return bench_env_cuda(cfg, steps, out, err, err_len);
-#else
-        snprintf(err, err_len, "backend.kind = 'cuda': this build has no CUDA backend; "
-                 "allowed: cpu, auto");
-        return DGPG_EINVAL;
+        return bench_env_cuda(api_cuda, cfg, steps, out, err, err_len);
 #endif
     }
     int rc = DGPG_OK;

@@ -622,6 +622,9 @@ const dgpg_env_api dgpg_cloud_env_api = {
     .policy_name = cloud_policy_name,
     .policy_find = cloud_policy_find,
     .policy_act = cloud_policy_act_batch,
+#ifdef DGPG_HAVE_CUDA
+    .cuda = &dgpg_cloud_cuda_env_api, /* kernels/cloud_cuda.cu */
+#endif
 };
 
 /* ---- the cloud_mm1 analytical model ----------------------------------
@@ -874,4 +877,7 @@ const dgpg_model_api dgpg_cloud_model_api = {
     .optimal_probs_batch = cloud_model_p_star_batch,
     .cost_grad_batch = cloud_model_cost_grad_batch,
     .influence_batch = cloud_model_influence_batch,
+#ifdef DGPG_HAVE_CUDA
+    .cuda = &dgpg_cloud_cuda_model_api,
+#endif
 };

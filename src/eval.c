@@ -12,7 +12,6 @@
 #include "eval.h"
 
 #include "check.h"
-#include "cloud.h"
 #include "backend.h"
 #include "dgpg/dgpg.h"
 #include "checkpoint.h"
@@ -366,13 +365,12 @@ int dgpg_eval_run(const dgpg_config *run_cfg, FILE *out, char *err, size_t err_l
      * the host); the table is the same as the CPU's, bitwise
      * (tests/test_gpu_eval.sh) */
     /* auto: the device only for an environment with a CUDA implementation */
+    const dgpg_env_api *api_cuda = dgpg_env_cuda(api);
     const int cuda = strcmp(cfg->backend.kind, "cuda") == 0 ||
-                     (dgpg_backend_kind_is_cuda(cfg->backend.kind) && api == &dgpg_cloud_env_api);
-#ifdef DGPG_HAVE_CUDA
-    if (cuda && api == &dgpg_cloud_env_api)
-        api = &dgpg_cloud_cuda_env_api;
-#endif
-    if (cuda && (!api || api == &dgpg_cloud_env_api || !api->policy_act)) {
+                     (dgpg_backend_kind_is_cuda(cfg->backend.kind) && api_cuda);
+    if (cuda)
+        api = api_cuda;
+    if (cuda && (!api || !api->policy_act)) {
         snprintf(err, err_len, "backend.kind = 'cuda': env.name = '%s' has no CUDA "
                  "implementation in this build; allowed: cpu, auto", cfg->env.name);
         return DGPG_EINVAL;

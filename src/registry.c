@@ -31,8 +31,9 @@ const char *dgpg_strerror(int code)
 
 int dgpg_register_env(const dgpg_env_api *api)
 {
-    if (!api || !api->name || api->version < 1 || !api->create || !api->destroy || !api->dims ||
-        !api->reset || !api->observe || !api->step || !api->stats)
+    if (!api || !api->name || api->version < 1 || api->version > DGPG_ENV_API_VERSION ||
+        !api->create || !api->destroy || !api->dims || !api->reset || !api->observe ||
+        !api->step || !api->stats)
         return DGPG_EINVAL;
     if (dgpg_find_env(api->name))
         return DGPG_EEXIST;
@@ -44,8 +45,9 @@ int dgpg_register_env(const dgpg_env_api *api)
 
 int dgpg_register_model(const dgpg_model_api *api)
 {
-    if (!api || !api->name || !api->env_name || api->version < 1 || !api->create ||
-        !api->destroy || !api->optimal_probs || !api->cost)
+    if (!api || !api->name || !api->env_name || api->version < 1 ||
+        api->version > DGPG_MODEL_API_VERSION || !api->create || !api->destroy ||
+        !api->optimal_probs || !api->cost)
         return DGPG_EINVAL;
     if (dgpg_find_model(api->name))
         return DGPG_EEXIST;
@@ -53,6 +55,16 @@ int dgpg_register_model(const dgpg_model_api *api)
         return DGPG_ENOMEM;
     registered_models[n_registered_models++] = api;
     return DGPG_OK;
+}
+
+const dgpg_env_api *dgpg_env_cuda(const dgpg_env_api *api)
+{
+    return api && api->version >= 2 ? api->cuda : NULL;
+}
+
+const dgpg_model_api *dgpg_model_cuda(const dgpg_model_api *api)
+{
+    return api && api->version >= 2 ? api->cuda : NULL;
 }
 
 const dgpg_env_api *dgpg_find_env(const char *name)

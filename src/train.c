@@ -10,7 +10,6 @@
 #include "backend.h"
 #include "blas_core.h"
 #include "checkpoint.h"
-#include "cloud.h"
 #include "dgpg/dgpg.h"
 #include "dist.h"
 #include "h5log.h"
@@ -205,17 +204,20 @@ static void trainer_free(trainer *tr)
 }
 
 /* backend.kind: cuda, or auto where a device is visible and the
- * environment and model have CUDA implementations; cpu otherwise. The
- * CUDA environment and model replace the registered (CPU) ones. */
+ * environment and model plug-ins carry CUDA implementations (their `cuda`
+ * fields); cpu otherwise. The CUDA implementations replace the registered
+ * (CPU) ones. */
 static int trainer_backend(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
 {
     const int explicit_cuda = strcmp(cfg->backend.kind, "cuda") == 0;
-    const int on_device = strcmp(cfg->env.name, "cloud") == 0 &&
-                          strcmp(cfg->model.name, "cloud_mm1") == 0;
+    const dgpg_env_api *env_cuda = dgpg_env_cuda(tr->env_api);
+    const dgpg_model_api *model_cuda = dgpg_model_cuda(tr->model_api);
+    const int on_device = env_cuda && model_cuda;
     if (explicit_cuda && !on_device) {
         snprintf(err, err_len, "backend.kind = 'cuda': env.name = '%s' with model.name = '%s' "
-                 "has no CUDA implementation; allowed: cpu, auto, or env cloud with model "
-                 "cloud_mm1", cfg->env.name, cfg->model.name);
+                 "has no CUDA implementation in this build (the %s plug-in's `cuda` is "
+                 "NULL); allowed: cpu, auto", cfg->env.name, cfg->model.name,
+                 env_cuda ? "model" : "environment");
         return DGPG_EINVAL;
     }
     const int ranks = dgpg_dist_size();
@@ -233,12 +235,10 @@ static int trainer_backend(trainer *tr, const dgpg_config *cfg, char *err, size_
         tr->be = dgpg_backend_cuda(device, cfg->backend.tf32, err, err_len);
         if (!tr->be)
             return DGPG_EINVAL;
-#ifdef DGPG_HAVE_CUDA
         tr->cuda = 1;
-        tr->env_api = &dgpg_cloud_cuda_env_api;
-        tr->model_api = &dgpg_cloud_cuda_model_api;
+        tr->env_api = env_cuda;
+        tr->model_api = model_cuda;
         return DGPG_OK;
-#endif
     }
     /* cpu; or auto without a device, or for a plug-in with no CUDA
      * implementation */

@@ -66,19 +66,40 @@ static void test_registry(void)
     CHECK(dgpg_find_env("toy") == NULL);
     static dgpg_env_api toy = {DGPG_ENV_API_VERSION, "toy", NULL, toy_create, toy_destroy,
                                toy_dims, toy_reset, toy_observe, toy_step, toy_stats,
-                               NULL, NULL, NULL, NULL, NULL};
+                               NULL, NULL, NULL, NULL, NULL, NULL};
     static dgpg_env_api incomplete = {DGPG_ENV_API_VERSION, "half", NULL, toy_create, NULL,
                                       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                                      NULL};
+                                      NULL, NULL};
     CHECK_INT_EQ(dgpg_register_env(&toy), DGPG_OK);
     CHECK(dgpg_find_env("toy") == &toy);
     CHECK_INT_EQ(dgpg_register_env(&toy), DGPG_EEXIST);
     CHECK_INT_EQ(dgpg_register_env(&dgpg_cloud_env_api), DGPG_EEXIST);
     CHECK_INT_EQ(dgpg_register_env(&incomplete), DGPG_EINVAL);
     CHECK(dgpg_find_env("half") == NULL);
+    /* an API version this library does not know is refused; a version-1
+     * plug-in is read without the fields version 2 appended */
+    static dgpg_env_api newer, older;
+    newer = toy;
+    newer.name = "newer";
+    newer.version = DGPG_ENV_API_VERSION + 1;
+    CHECK_INT_EQ(dgpg_register_env(&newer), DGPG_EINVAL);
+    older = toy;
+    older.name = "older";
+    older.version = 1;
+    older.cuda = &toy; /* not a field of version 1: never read */
+    CHECK_INT_EQ(dgpg_register_env(&older), DGPG_OK);
+    CHECK(dgpg_env_cuda(&older) == NULL);
+    CHECK(dgpg_env_cuda(&toy) == NULL);
+#ifdef DGPG_HAVE_CUDA
+    /* cloud carries its CUDA implementations through the API */
+    CHECK(dgpg_env_cuda(&dgpg_cloud_env_api) == &dgpg_cloud_cuda_env_api);
+    CHECK(dgpg_model_cuda(&dgpg_cloud_model_api) == &dgpg_cloud_cuda_model_api);
+#else
+    CHECK(dgpg_env_cuda(&dgpg_cloud_env_api) == NULL);
+#endif
     char names[128];
     CHECK_INT_EQ(dgpg_env_names(names, sizeof names), DGPG_OK);
-    CHECK(strcmp(names, "cloud, toy") == 0);
+    CHECK(strcmp(names, "cloud, toy, older") == 0);
     CHECK(strcmp(dgpg_strerror(DGPG_EEXIST), "already registered") == 0);
 }
 

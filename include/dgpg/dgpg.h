@@ -76,7 +76,8 @@ typedef struct dgpg_env_stats {
     double steps;          /* the count */
 } dgpg_env_stats;
 
-#define DGPG_ENV_API_VERSION 1
+/* 1: create .. bind_stream; 2: adds `cuda`. */
+#define DGPG_ENV_API_VERSION 2
 
 typedef struct dgpg_env_api {
     int version;           /* DGPG_ENV_API_VERSION the plug-in was written for */
@@ -121,9 +122,18 @@ typedef struct dgpg_env_api {
      * on, so that a training run has one stream. Optional (NULL for CPU
      * environments). */
     int (*bind_stream)(void *instance, void *stream);
+
+    /* Version 2. The same environment on the CUDA backend, or NULL where
+     * it has none: a plug-in of its own (its create makes instances whose
+     * batch buffers are device memory; its stats' output is host memory)
+     * that `train`, `eval` and `bench` use in place of this one under
+     * backend.kind = cuda (or auto, where a device is visible). It is not
+     * registered by itself; its own `cuda` is NULL. */
+    const struct dgpg_env_api *cuda;
 } dgpg_env_api;
 
-#define DGPG_MODEL_API_VERSION 1
+/* 1: create .. influence_batch; 2: adds `cuda`. */
+#define DGPG_MODEL_API_VERSION 2
 
 /* An analytical model of an environment: what an efficient state looks
  * like, and the cost whose descent direction guides the agents. */
@@ -162,16 +172,27 @@ typedef struct dgpg_model_api {
     int (*optimal_probs_batch)(void *instance, float *p_star);
     int (*cost_grad_batch)(void *instance, const float *probs, float *grad);
     int (*influence_batch)(void *instance, const float *probs, float *out);
+
+    /* Version 2. The model of the environment's `cuda` implementation (it
+     * binds to those instances; the batched methods on device memory), or
+     * NULL. */
+    const struct dgpg_model_api *cuda;
 } dgpg_model_api;
 
 /* Registry. Registration copies nothing: the struct must outlive its use.
- * Names are unique; a second registration of a name is DGPG_EEXIST. */
+ * Names are unique; a second registration of a name is DGPG_EEXIST; a
+ * plug-in of an API version this library does not know (0, or newer than
+ * DGPG_*_API_VERSION) is DGPG_EINVAL. */
 DGPG_API int dgpg_register_env(const dgpg_env_api *api);
 DGPG_API int dgpg_register_model(const dgpg_model_api *api);
 DGPG_API const dgpg_env_api *dgpg_find_env(const char *name);
 DGPG_API const dgpg_model_api *dgpg_find_model(const char *name);
 /* Registers the built-in plug-ins (cloud, cloud_mm1); idempotent. */
 DGPG_API int dgpg_register_builtins(void);
+/* The CUDA implementation a plug-in carries (its `cuda` field, read only
+ * from version 2 on), or NULL. */
+DGPG_API const dgpg_env_api *dgpg_env_cuda(const dgpg_env_api *api);
+DGPG_API const dgpg_model_api *dgpg_model_cuda(const dgpg_model_api *api);
 /* Names of the registered environments / models, for messages. */
 DGPG_API int dgpg_env_names(char *out, size_t out_len);
 DGPG_API int dgpg_model_names(char *out, size_t out_len);
