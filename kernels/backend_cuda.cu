@@ -10,6 +10,7 @@
 #include "backend_internal.h"
 #include "cuda_check.h"
 #include "nn.h"
+#include "ppo.h"
 
 #include <cub/block/block_reduce.cuh>
 #include <cublas_v2.h>
@@ -37,9 +38,14 @@ struct dgpg__cuda_backend {
     size_t scratch_size;
 };
 
-/* From ppo_cuda.cu. */
-extern "C" int ppo_cuda_adam(int64_t n, float *param, float *m, float *v, const float *grad,
-                             double lr, double eps, int64_t step, cudaStream_t stream);
+/* One Adam step per parameter (kernels/ppo.h, as the CPU backend). */
+__global__ void cuda_adam_kernel(int64_t n, float *param, float *m, float *v, const float *grad,
+                                 double lr, double eps, int64_t step)
+{
+    int64_t k = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k < n)
+        ppo_adam(&param[k], &m[k], &v[k], grad[k], lr, 0.9, 0.999, eps, step);
+}
 
 extern "C" struct dgpg__cuda_backend *dgpg__cuda_create(int device, int tf32, char *err,
                                                        size_t err_len)
@@ -339,7 +345,13 @@ extern "C" int dgpg__cuda_adam(struct dgpg__cuda_backend *cb, int64_t n, float *
                                float *m, float *v, const float *grads, double lr, double eps,
                                int64_t step)
 {
-    return ppo_cuda_adam(n, params, m, v, grads, lr, eps, step, cb->stream);
+    if (n <= 0)
+        return 0; /* no blocks: an error to CUDA, nothing to do here */
+    const int block = 256;
+    cuda_adam_kernel<<<(unsigned)DGPG_CEIL_DIV(n, block), block, 0, cb->stream>>>(
+        n, params, m, v, grads, lr, eps, step);
+    CUDA_CHECK(cudaGetLastError());
+    return 0;
 }
 
 extern "C" void *dgpg__cuda_stream(struct dgpg__cuda_backend *cb)

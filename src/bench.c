@@ -2,12 +2,12 @@
  * E * N * steps / wall time, after one warm-up episode segment. */
 #include "bench.h"
 
-#include "../kernels/sample.h"
 #include "backend.h"
 #include "blas_core.h"
 #include "dgpg/dgpg.h"
 #include "dist.h"
 #include "train.h"
+#include "train_ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,68 +27,40 @@ static double bench_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-typedef struct bench_buffers {
-    int32_t *actions;
-    float *reward, *obs, *probs;
-} bench_buffers;
-
-/* Observation, sampled actions, step: what a learned policy's rollout
- * costs the environment side, with the network replaced by fixed probs. */
-static int bench_categorical_step(const dgpg_env_api *api, void *inst, const dgpg_env_dims *d,
-                                  uint64_t seed, uint64_t step, int threads, bench_buffers *b)
-{
-    int rc = api->observe(inst, b->obs, NULL);
-    if (rc != DGPG_OK)
-        return rc;
-    const int64_t E = d->n_envs;
-    const int32_t N = d->n_agents, M = d->n_actions;
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t e = 0; e < E; e++)
-        for (int32_t i0 = 0; i0 < N; i0 += 4)
-            dgpg_categorical_block(seed, (uint32_t)e, step, i0, N, M,
-                                   b->probs + e * N * (int64_t)M, b->actions + e * N);
-    return api->step(inst, b->actions, b->reward);
-}
-
-#ifdef DGPG_HAVE_CUDA
-#include <cuda_runtime.h>
-
-int dgpg_cuda_sample_categorical(uint64_t seed, uint32_t env_offset, int64_t n_envs,
-                                 uint64_t step, int32_t n_agents, int32_t n_actions,
-                                 const float *probs, int32_t *actions, cudaStream_t stream);
-
-/* The same two figures on the CUDA backend: every buffer in device memory,
- * the clock stopped after the stream has drained (stats synchronises). */
-static int bench_env_cuda(const dgpg_env_api *api, const dgpg_config *cfg, int64_t steps,
-                          FILE *out, char *err, size_t err_len)
+/* The two figures of one backend: the power-of-two heuristic (policy_act
+ * + step), and a sampled categorical policy as the trainer's rollout runs
+ * it (observe, train_op_sample from uniform logits, step: the network
+ * replaced by fixed logits). Buffers are the backend's memory; an
+ * environment on a GPU runs on the backend's stream, and stats waits for
+ * it before the clock stops. */
+static int bench_env_backend(const dgpg_env_api *api, dgpg_backend *be, const char *label,
+                             const dgpg_config *cfg, int64_t steps, int threads, FILE *out,
+                             char *err, size_t err_len)
 {
     void *inst = NULL;
-    int rc = api->create(api->user, cfg, (uint64_t)cfg->env.seed, 0, cfg->env.n_envs, 0, &inst,
-                         err, err_len);
+    int rc = api->create(api->user, cfg, (uint64_t)cfg->env.seed, 0, cfg->env.n_envs, threads,
+                         &inst, err, err_len);
     if (rc != DGPG_OK)
         return rc;
     dgpg_env_dims d;
     api->dims(inst, &d);
-    const size_t EN = (size_t)d.n_envs * (size_t)d.n_agents;
-    int32_t *actions = NULL;
-    float *reward = NULL, *obs = NULL, *probs = NULL, *host_probs = NULL;
+    const size_t EN = (size_t)d.n_envs * (size_t)d.n_agents, M = (size_t)d.n_actions;
+    int32_t *actions = dgpg_backend_alloc(be, sizeof(int32_t) * EN);
+    float *reward = dgpg_backend_alloc(be, sizeof(float) * (size_t)d.n_envs);
+    float *obs = dgpg_backend_alloc(be, sizeof(float) * EN * (size_t)d.obs_dim);
+    float *logits = dgpg_backend_alloc(be, sizeof(float) * EN * M); /* zeros: uniform */
+    float *probs = dgpg_backend_alloc(be, sizeof(float) * EN * M);
+    float *logp = dgpg_backend_alloc(be, sizeof(float) * EN);
     dgpg_env_stats *stats = malloc(sizeof(dgpg_env_stats) * (size_t)d.n_envs);
-    host_probs = malloc(sizeof(float) * EN * (size_t)d.n_actions);
-    int heuristic = api->policy_find(inst, "power_of_two");
-    if (!stats || !host_probs ||
-        cudaMalloc((void **)&actions, sizeof(int32_t) * EN) != cudaSuccess ||
-        cudaMalloc((void **)&reward, sizeof(float) * (size_t)d.n_envs) != cudaSuccess ||
-        cudaMalloc((void **)&obs, sizeof(float) * EN * (size_t)d.obs_dim) != cudaSuccess ||
-        cudaMalloc((void **)&probs, sizeof(float) * EN * (size_t)d.n_actions) != cudaSuccess) {
-        snprintf(err, err_len, "bench: device allocation failed for E x N = %zu", EN);
-        rc = DGPG_EBACKEND;
+    const int heuristic = api->policy_find(inst, "power_of_two");
+    if (!actions || !reward || !obs || !logits || !probs || !logp || !stats || heuristic < 0) {
+        snprintf(err, err_len, "bench: out of %s memory for E x N = %zu, or no power_of_two "
+                 "policy", label, EN);
+        rc = DGPG_ENOMEM;
         goto done;
     }
-    for (size_t j = 0; j < EN * (size_t)d.n_actions; j++)
-        host_probs[j] = 1.0f / (float)d.n_actions;
-    if (cudaMemcpy(probs, host_probs, sizeof(float) * EN * (size_t)d.n_actions,
-                   cudaMemcpyHostToDevice) != cudaSuccess) {
-        snprintf(err, err_len, "bench: copy to the device failed");
+    if (api->bind_stream && api->bind_stream(inst, dgpg_backend_stream(be)) != DGPG_OK) {
+        snprintf(err, err_len, "bench: binding the environment to the backend's stream failed");
         rc = DGPG_EBACKEND;
         goto done;
     }
@@ -98,49 +70,40 @@ static int bench_env_cuda(const dgpg_env_api *api, const dgpg_config *cfg, int64
         for (int64_t s = -steps / 10 - 1; rc == DGPG_OK && s < steps; s++) {
             if (s == 0 && (rc = api->stats(inst, stats)) == DGPG_OK)
                 start = bench_now();
-            if (variant == 0) {
+            if (rc == DGPG_OK && variant == 0)
                 rc = api->policy_act(inst, heuristic, actions);
-            } else {
+            if (rc == DGPG_OK && variant == 1) {
                 rc = api->observe(inst, obs, NULL);
-                /* the env's non-blocking stream and the default stream the
-                 * sampler runs on do not wait for each other: the last
-                 * step must be done with the actions before they change */
-                if (rc == DGPG_OK && cudaDeviceSynchronize() != cudaSuccess)
-                    rc = DGPG_EBACKEND;
-                if (rc == DGPG_OK &&
-                    dgpg_cuda_sample_categorical((uint64_t)cfg->train.seed, 0, d.n_envs,
-                                                 (uint64_t)(s + steps), d.n_agents, d.n_actions,
-                                                 probs, actions, 0) != 0)
-                    rc = DGPG_EBACKEND;
-                /* the default stream: finish sampling before the env's stream steps */
-                if (rc == DGPG_OK && cudaDeviceSynchronize() != cudaSuccess)
-                    rc = DGPG_EBACKEND;
+                if (rc == DGPG_OK)
+                    rc = train_op_sample(be, d.n_envs, d.n_agents, d.n_actions,
+                                         (uint64_t)cfg->train.seed, 0, (uint64_t)(s + steps),
+                                         logits, probs, actions, logp);
             }
             if (rc == DGPG_OK)
                 rc = api->step(inst, actions, reward);
         }
         if (rc == DGPG_OK)
             rc = api->stats(inst, stats);
-        double seconds = bench_now() - start;
+        const double seconds = bench_now() - start;
         if (rc == DGPG_OK)
-            fprintf(out, "%-8s %-40s %16.4g\n", "cuda",
+            fprintf(out, "%-8s %-40s %16.4g\n", label,
                     variant == 0 ? "power_of_two (heuristic)"
                                  : "categorical (observe + sample + step)",
                     (double)EN * (double)steps / seconds);
     }
     if (rc != DGPG_OK && !err[0])
-        snprintf(err, err_len, "bench: a CUDA step failed: %s", dgpg_strerror(rc));
+        snprintf(err, err_len, "bench: a step failed: %s", dgpg_strerror(rc));
 done:
-    cudaFree(actions);
-    cudaFree(reward);
-    cudaFree(obs);
-    cudaFree(probs);
+    dgpg_backend_release(be, actions);
+    dgpg_backend_release(be, reward);
+    dgpg_backend_release(be, obs);
+    dgpg_backend_release(be, logits);
+    dgpg_backend_release(be, probs);
+    dgpg_backend_release(be, logp);
     free(stats);
-    free(host_probs);
     api->destroy(inst);
     return rc;
 }
-#endif
 
 int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, int64_t steps,
                    FILE *out, char *err, size_t err_len)
@@ -161,16 +124,17 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
                  "implementation in this build; allowed: cpu, auto", cfg->env.name);
         return DGPG_EINVAL;
     }
-    /* auto: the device only for an environment with a CUDA implementation
-     * (api_cuda is NULL in a build without CUDA) */
+    /* auto: the device only for an environment with a CUDA implementation */
     if (dgpg_backend_kind_is_cuda(cfg->backend.kind) && api_cuda) {
-#ifdef DGPG_HAVE_CUDA
-        return bench_env_cuda(api_cuda, cfg, steps, out, err, err_len);
-#endif
+        dgpg_backend *be = dgpg_backend_cuda((int)cfg->backend.device, 0, err, err_len);
+        if (!be)
+            return DGPG_EINVAL;
+        int rc = bench_env_backend(api_cuda, be, "cuda", cfg, steps, 0, out, err, err_len);
+        dgpg_backend_free(be);
+        return rc;
     }
     int rc = DGPG_OK;
     for (int k = 0; k < n_threads && rc == DGPG_OK; k++) {
-        void *inst = NULL;
         int nthreads = threads[k];
 #ifdef _OPENMP
         if (nthreads == 0)
@@ -178,56 +142,15 @@ int dgpg_bench_env(const dgpg_config *cfg, const int *threads, int n_threads, in
 #else
         nthreads = 1;
 #endif
-        bench_buffers b = {0};
-        rc = api->create(api->user, cfg, (uint64_t)cfg->env.seed, 0, cfg->env.n_envs, nthreads,
-                         &inst, err, err_len);
-        if (rc != DGPG_OK)
-            return rc;
-        dgpg_env_dims d;
-        api->dims(inst, &d);
-        const size_t EN = (size_t)d.n_envs * (size_t)d.n_agents;
-        b.actions = malloc(EN * sizeof(int32_t));
-        b.reward = malloc((size_t)d.n_envs * sizeof(float));
-        b.obs = malloc(EN * (size_t)d.obs_dim * sizeof(float));
-        b.probs = malloc(EN * (size_t)d.n_actions * sizeof(float));
-        int heuristic = api->policy_find(inst, "power_of_two");
-        if (!b.actions || !b.reward || !b.obs || !b.probs || heuristic < 0) {
-            snprintf(err, err_len, "bench: out of memory or no power_of_two policy");
-            rc = DGPG_ENOMEM;
-            goto next;
+        dgpg_backend *be = dgpg_backend_cpu(nthreads);
+        if (!be) {
+            snprintf(err, err_len, "bench: out of memory for the backend");
+            return DGPG_ENOMEM;
         }
-        for (size_t j = 0; j < EN * (size_t)d.n_actions; j++)
-            b.probs[j] = 1.0f / (float)d.n_actions;
-        for (int variant = 0; variant < 2 && rc == DGPG_OK; variant++) {
-            rc = api->reset(inst, 0);
-            double start = 0.0;
-            for (int64_t s = -steps / 10 - 1; rc == DGPG_OK && s < steps; s++) {
-                if (s == 0)
-                    start = bench_now();
-                if (variant == 0) {
-                    rc = api->policy_act(inst, heuristic, b.actions);
-                    if (rc == DGPG_OK)
-                        rc = api->step(inst, b.actions, b.reward);
-                } else {
-                    rc = bench_categorical_step(api, inst, &d, (uint64_t)cfg->train.seed,
-                                                (uint64_t)(s + steps), nthreads, &b);
-                }
-            }
-            double seconds = bench_now() - start;
-            if (rc == DGPG_OK)
-                fprintf(out, "%-8d %-40s %16.4g\n", nthreads,
-                        variant == 0 ? "power_of_two (heuristic)"
-                                     : "categorical (observe + sample + step)",
-                        (double)EN * (double)steps / seconds);
-        }
-        if (rc != DGPG_OK && !err[0])
-            snprintf(err, err_len, "bench: a step failed: %s", dgpg_strerror(rc));
-    next:
-        free(b.actions);
-        free(b.reward);
-        free(b.obs);
-        free(b.probs);
-        api->destroy(inst);
+        char label[16];
+        snprintf(label, sizeof label, "%d", nthreads);
+        rc = bench_env_backend(api, be, label, cfg, steps, nthreads, out, err, err_len);
+        dgpg_backend_free(be);
     }
     return rc;
 }
