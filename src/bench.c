@@ -238,7 +238,7 @@ static int bench_train_sizes(const dgpg_config *cfg, const int64_t *n_agents, in
             rc = DGPG_EIO;
             break;
         }
-        dgpg_train_opts opts = {run, 0, NULL};
+        dgpg_train_opts opts = {run, 0, NULL, -1, -1};
         dgpg_train_summary s;
         rc = dgpg_train_run(&c, &opts, &s, err, err_len);
         if (rc == DGPG_OK) {

@@ -596,7 +596,11 @@ static int cmd_train(int argc, char **argv)
                (long long)cfg.env.n_agents, (long long)cfg.env.n_pools,
                (long long)cfg.env.n_envs, (long long)cfg.env.horizon,
                (long long)cfg.train.episodes, run_dir);
-    dgpg_train_opts opts = {run_dir, args.resume != NULL, stdout};
+    /* the tests' hooks (tests/test_train.py, test_reliability.py) */
+    const char *inject = getenv("DGPG_TEST_INJECT_NAN"), *stop = getenv("DGPG_TEST_STOP_AFTER");
+    dgpg_train_opts opts = {run_dir, args.resume != NULL, stdout,
+                            inject ? strtoll(inject, NULL, 10) : -1,
+                            stop ? strtoll(stop, NULL, 10) : -1};
     dgpg_train_summary summary;
     rc = dgpg_train_run(&cfg, &opts, &summary, err, sizeof err);
     if (rc != DGPG_OK) {

@@ -1083,12 +1083,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         rc = DGPG_EIO;
         goto done;
     }
-    /* tests only: the episode whose update is poisoned with a NaN, and the
-     * number of episodes after which the run stops as if interrupted */
-    const char *inject = getenv("DGPG_TEST_INJECT_NAN");
-    const int64_t inject_at = inject ? strtoll(inject, NULL, 10) : -1;
-    const char *stop = getenv("DGPG_TEST_STOP_AFTER");
-    const int64_t stop_after = stop ? strtoll(stop, NULL, 10) : -1;
+    const int64_t inject_at = opts->test_inject_nan_at, stop_after = opts->test_stop_after;
     train_stop_requested = 0;
     struct sigaction action;
     memset(&action, 0, sizeof action);

@@ -16,6 +16,12 @@ typedef struct dgpg_train_opts {
     const char *run_dir;   /* runs/NAME */
     int resume;            /* continue from run_dir's checkpoint */
     FILE *out;             /* progress lines; NULL: quiet */
+    /* For tests (main reads them from DGPG_TEST_INJECT_NAN and
+     * DGPG_TEST_STOP_AFTER), -1 for none: the episode (0-based) whose
+     * update is poisoned with a NaN, and the number of episodes after
+     * which the run stops as if interrupted. */
+    int64_t test_inject_nan_at;
+    int64_t test_stop_after;
 } dgpg_train_opts;
 
 /* Per-episode summary handed back to callers (bench, tests). */
