@@ -1210,7 +1210,7 @@ int dgpg_config_check(const dgpg_config *cfg, char *err, size_t err_len)
     if (pages > 0 && page > 0) {
         long double mem = (long double)pages * (long double)page;
         /* per (day step, agent): a float rate and a 32-byte Poisson table
-         * entry, twice with bursts (src/cloud.c); per (environment, agent):
+         * entry, twice with bursts (envs/cloud/cloud.c); per (environment, agent):
          * the observation and four int32 buffers (work, last work, last
          * actions, actions); per (environment, pool): two int64 */
         long double tables = e->burst_prob > 0.0 ? 2.0L : 1.0L;

@@ -6,7 +6,7 @@
  *   min sum_m (Q_m + A_m)^2 / (2 mu_m)  s.t. sum_m A_m = W, A_m >= 0,
  * by bisection on the multiplier L, A_m(L) = max(0, L mu_m - Q_m), whose
  * sum is continuous and non-decreasing in L. It shares no code with
- * kernels/cloud_model.h (no active set, no iteration over pool sets). */
+ * envs/cloud/cloud_model.h (no active set, no iteration over pool sets). */
 #ifndef DGPG_TEST_FLUID_ORACLE_H
 #define DGPG_TEST_FLUID_ORACLE_H
 

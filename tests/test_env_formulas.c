@@ -84,7 +84,7 @@
  *    capacities being multiples of one unit) and Q (1/mu) rounds such ties
  *    apart in the last bits: within 1e-12 relative they are ties, and the
  *    largest pool must win them too (this test found jsq giving them to
- *    the smaller pool; fixed in kernels/cloud_policy.h);
+ *    the smaller pool; fixed in envs/cloud/cloud_policy.h);
  *    led in agent order, argmin (Q_m + A_m + w_i) / mu_m with the work
  *    already dispatched (exact, near-ties of 1e-12 relative accepted, the
  *    docs name no tie rule); random uniform, capacity mu_m / sum mu,

@@ -1,4 +1,4 @@
-/* test_model_grad.c — the analytical cloud model of kernels/cloud_model.h:
+/* test_model_grad.c — the analytical cloud model of envs/cloud/cloud_model.h:
  *   - cloud_model_cost_grad's gradient dC/dp_i[m] against central finite
  *     differences of the cost, (C(p + h e) - C(p - h e)) / 2h, h = 1e-6, on
  *     random instances with N in {1, 3, 20} agents and M in {2, 5, 8}

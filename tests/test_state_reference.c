@@ -1,5 +1,5 @@
 /* test_state_reference.c — the state-dependent reference of
- * kernels/cloud_model.h (cloud_model_state_level, _reference, _probs) on
+ * envs/cloud/cloud_model.h (cloud_model_state_level, _reference, _probs) on
  * 4000 random instances of the fluid problem
  *   min sum_m (Q_m + A_m)^2 / (2 mu_m)  s.t. sum_m A_m = W, A_m >= 0,
  * with M in [2, 32], mu log-uniform over [0.1, 1000], integer backlogs Q

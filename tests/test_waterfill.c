@@ -1,4 +1,4 @@
-/* test_waterfill.c — the square-root water-filling of kernels/cloud_model.h
+/* test_waterfill.c — the square-root water-filling of envs/cloud/cloud_model.h
  * (cloud_model_waterfill, cloud_model_optimal_probs): on 3000 random
  * instances of min sum_m x_m / (mu_m - x_m) s.t. sum_m x_m = Lambda,
  * x >= 0, with M in [2, 32], mu log-uniform over [0.1, 1000] and Lambda a

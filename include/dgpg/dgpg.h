@@ -1,7 +1,7 @@
 /* dgpg.h — dgpg's public C API: version, error codes, and the plug-in
  * interfaces through which environments and analytical models are
  * registered by name. The built-in `cloud` environment and its `cloud_mm1`
- * model use exactly this API (src/cloud.c).
+ * model use exactly this API (envs/cloud/cloud.c).
  *
  * Plug-in conventions (after sqlite's VFS and HDF5's filters):
  *  - a plug-in is a struct of function pointers that starts with `version`,

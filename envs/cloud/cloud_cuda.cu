@@ -1,5 +1,5 @@
 /* cloud_cuda.cu — the `cloud` environment on the CUDA backend: the same
- * plug-in methods as src/cloud.c, with every batch tensor in device memory
+ * plug-in methods as envs/cloud/cloud.c, with every batch tensor in device memory
  * (caller's obs, state, actions and reward buffers are device pointers).
  *
  * Scenarios: a CPU instance of the same batch (same n_envs and env_offset,
@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* From src/cloud.c (C). */
+/* From envs/cloud/cloud.c (C). */
 extern "C" {
 extern const dgpg_env_api dgpg_cloud_env_api;
 struct cloud_instance;
@@ -221,7 +221,7 @@ static int cloud_cuda_scenarios_upload(cloud_cuda_instance *inst, const cloud_sc
     return 0;
 outside:
     fprintf(stderr, "dgpg: cloud (cuda): the CPU instance's scenario tables are not laid out "
-            "slot-major from environment 0's (src/cloud.c); cannot map them to the device\n");
+            "slot-major from environment 0's (envs/cloud/cloud.c); cannot map them to the device\n");
     return DGPG_EBACKEND;
 }
 
@@ -473,7 +473,7 @@ extern "C" const dgpg_env_api dgpg_cloud_cuda_env_api = {
 };
 
 /* ---- the cloud_mm1 model of a CUDA environment --------------------------
- * The batched methods only (the trainer's), over kernels/cloud_model.h in
+ * The batched methods only (the trainer's), over envs/cloud/cloud_model.h in
  * cloud_kernels.cu, reading the environment's device state and scenarios
  * on its stream; model.reference as the CPU model: state (p*(s) of the
  * backlogs and the step's work, the fluid cost's gradient, and the

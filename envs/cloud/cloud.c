@@ -623,13 +623,13 @@ const dgpg_env_api dgpg_cloud_env_api = {
     .policy_find = cloud_policy_find,
     .policy_act = cloud_policy_act_batch,
 #ifdef DGPG_HAVE_CUDA
-    .cuda = &dgpg_cloud_cuda_env_api, /* kernels/cloud_cuda.cu */
+    .cuda = &dgpg_cloud_cuda_env_api, /* envs/cloud/cloud_cuda.cu */
 #endif
 };
 
 /* ---- the cloud_mm1 analytical model ----------------------------------
  * model.reference = state (default): p*(s), x~ and the cost read the
- * backlogs (kernels/cloud_model.h, "state-dependent reference"); static:
+ * backlogs (envs/cloud/cloud_model.h, "state-dependent reference"); static:
  * the M/M/1 flows model and its square-root split of Lambda(t). */
 
 typedef struct cloud_model {

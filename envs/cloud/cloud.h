@@ -5,8 +5,8 @@
 #ifndef DGPG_CLOUD_H
 #define DGPG_CLOUD_H
 
-#include "../kernels/cloud_env.h"
-#include "../kernels/cloud_policy.h"
+#include "cloud_env.h"
+#include "cloud_policy.h"
 #include "config.h"
 #include "dgpg/dgpg.h"
 
@@ -14,7 +14,7 @@ typedef struct cloud_instance cloud_instance;
 
 extern const dgpg_env_api dgpg_cloud_env_api;
 #ifdef DGPG_HAVE_CUDA
-/* The same environment on the CUDA backend (kernels/cloud_cuda.cu): batch
+/* The same environment on the CUDA backend (envs/cloud/cloud_cuda.cu): batch
  * buffers handed to observe, step and policy_act are device memory;
  * stats' output is host memory. The methods are asynchronous on the
  * instance's own blocking stream, or on the stream given to bind_stream

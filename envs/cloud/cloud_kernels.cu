@@ -214,11 +214,11 @@ extern "C" int cloud_cuda_state(const cloud_scenario *scs, int64_t n_envs, uint6
     return 0;
 }
 
-/* ---- the cloud_mm1 model on the device (kernels/cloud_model.h) ----------
+/* ---- the cloud_mm1 model on the device (envs/cloud/cloud_model.h) ----------
  * state_reference selects model.reference: 1 = state (p*(s), the fluid
  * cost's marginal, the levelled reference, reading the backlogs), 0 =
  * static (the M/M/1 flows model and its square-root split of Lambda(t)),
- * as the CPU model in src/cloud.c. Sums over agents are CUB block
+ * as the CPU model in envs/cloud/cloud.c. Sums over agents are CUB block
  * reductions, so results equal the CPU's up to the order of the double
  * sums (then rounded to float). */
 

@@ -22,7 +22,7 @@
 #include "rng.h"
 
 /* Everything fixed by a scenario (seed + distributions), built on the host
- * by cloud_scenario_build (src/cloud.c); pointers address memory of the
+ * by cloud_scenario_build (envs/cloud/cloud.c); pointers address memory of the
  * side that runs the function (host arrays, or their device copies). */
 typedef struct cloud_scenario {
     int32_t n_agents;            /* N */
