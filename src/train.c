@@ -1004,6 +1004,148 @@ static int train_path(char *out, size_t len, const char *dir, const char *file)
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* The episode's statistics summed over this rank's environments and then
+ * over the ranks (dgpg_env_stats is doubles only: one array to sum). */
+static int trainer_sum_stats(const trainer *tr, dgpg_env_stats *total)
+{
+    memset(total, 0, sizeof *total);
+    for (int64_t e = 0; e < tr->E; e++) {
+        total->reward += tr->stats[e].reward;
+        total->queued += tr->stats[e].queued;
+        total->arrived += tr->stats[e].arrived;
+        total->dropped += tr->stats[e].dropped;
+        total->steps += tr->stats[e].steps;
+    }
+    return dgpg_dist_sum_doubles((double *)total, sizeof *total / sizeof(double)) == 0
+               ? DGPG_OK
+               : DGPG_EBACKEND;
+}
+
+/* The log's per-episode scalars (train_scalar_columns): the environment's
+ * figures, the update's loss statistics, and the times; times = {episode
+ * start, end of the rollout, end of the update, run start}; decisions:
+ * every rank's agent-steps of the episode. */
+static void train_fill_scalars(double *scalars, const dgpg_env_stats *total, double cost_pstar,
+                               const update_stats *st, double alpha, const double *times,
+                               double decisions)
+{
+    const double cost = -total->reward / total->steps;
+    scalars[SC_REWARD] = total->reward / total->steps;
+    scalars[SC_DELAY] = total->arrived > 0 ? total->queued / total->arrived : 0.0;
+    scalars[SC_DROP_RATE] = total->arrived > 0 ? total->dropped / total->arrived : 0.0;
+    scalars[SC_COST] = cost;
+    scalars[SC_COST_PSTAR] = cost_pstar;
+    scalars[SC_COST_RATIO] = cost / cost_pstar;
+    scalars[SC_POLICY_LOSS] = st->policy_loss / st->decisions;
+    scalars[SC_VALUE_LOSS] = st->value_loss / st->value_samples;
+    scalars[SC_ENTROPY] = st->entropy / st->decisions;
+    scalars[SC_KL] = st->kl / st->decisions;
+    scalars[SC_CLIP_FRAC] = st->clip_frac / st->decisions;
+    scalars[SC_ALPHA] = alpha;
+    scalars[SC_GRAD_NORM] = st->grad_norm / (st->minibatches > 0 ? st->minibatches : 1.0);
+    scalars[SC_WALL] = times[2] - times[3];
+    scalars[SC_ROLLOUT_SECONDS] = times[1] - times[0];
+    scalars[SC_UPDATE_SECONDS] = times[2] - times[1];
+    scalars[SC_AGENT_STEPS_PER_S] = decisions / (times[2] - times[0]);
+}
+
+/* The run's starting point and its log: --resume loads the checkpoint
+ * (start, guidance scales, the alpha horizon into extra) and reopens the
+ * log at that episode; otherwise train.init_from's networks, if any, and a
+ * new log. Rank 0 alone opens the log (*log stays NULL elsewhere). err is
+ * left empty where the log printed its own refusal. */
+static int trainer_open_run(trainer *tr, const dgpg_config *cfg, const dgpg_train_opts *opts,
+                            const char *log_path, const char *ckpt_path,
+                            dgpg_log_schema *schema, dgpg_checkpoint_extra *extra,
+                            int64_t *start, dgpg_log **log, char *err, size_t err_len)
+{
+    const int rank0 = dgpg_dist_rank() == 0;
+    FILE *out = rank0 ? opts->out : NULL;
+    if (opts->resume) {
+        dgpg_checkpoint_extra saved;
+        if (dgpg_checkpoint_load(ckpt_path, cfg, start, &tr->actor, &tr->critic, tr->vnorm,
+                                 tr->n_vnorm, &saved, err, err_len) != 0)
+            return DGPG_EINVAL;
+        tr->guide_scales[0] = saved.guide_scales[0];
+        tr->guide_scales[1] = saved.guide_scales[1];
+        /* the alpha schedule keeps the horizon the run started with: given
+         * more episodes, alpha stays at its end value instead of restarting */
+        extra->alpha_episodes = saved.alpha_episodes;
+        if (out && (saved.threads != extra->threads || strcmp(saved.isa, extra->isa) != 0))
+            fprintf(out,
+                    "note: the run used %lld threads on %s, this resumption %lld on %s: it "
+                    "continues correctly but no longer bitwise as one uninterrupted run\n",
+                    (long long)saved.threads, saved.isa, (long long)extra->threads, extra->isa);
+        /* the log's config is checked inside the open, once a killed
+         * run's open-for-write mark is cleared (a plain read of the file
+         * would be refused by HDF5 then) */
+        schema->match_config = cfg;
+        if (rank0 && dgpg_log_open(log, log_path, schema, *start) != 0) {
+            err[0] = '\0'; /* the log printed its own line */
+            return DGPG_EINVAL;
+        }
+        return DGPG_OK;
+    }
+    if (cfg->train.init_from[0] &&
+        dgpg_checkpoint_load_init(cfg->train.init_from, &tr->actor, &tr->critic, tr->vnorm,
+                                  tr->n_vnorm, err, err_len) != 0)
+        return DGPG_EINVAL;
+    if (rank0 && dgpg_log_create(log, log_path, cfg, schema) != 0) {
+        err[0] = '\0'; /* the log printed its own line */
+        return DGPG_EIO;
+    }
+    return DGPG_OK;
+}
+
+/* The episode's mean action distribution (N, M) and mean p* (the same
+ * row for every agent) over every rank's T E decisions, into the log's
+ * tensors. */
+static int trainer_mean_probs(trainer *tr, float *probs, float *p_star)
+{
+    const int64_t N = tr->N, M = tr->M, TE = tr->T * tr->E;
+    const double count = (double)(tr->T * tr->E_total);
+    if (train_op_column_sums(tr->be, TE, N * M, tr->probs, tr->host_scratch, NULL) != 0 ||
+        dgpg_dist_sum_doubles(tr->host_scratch, N * M) != 0)
+        return DGPG_EBACKEND;
+    for (int64_t k = 0; k < N * M; k++)
+        probs[k] = (float)(tr->host_scratch[k] / count);
+    if (train_op_column_sums(tr->be, TE, M, tr->p_star, tr->host_scratch, NULL) != 0 ||
+        dgpg_dist_sum_doubles(tr->host_scratch, M) != 0)
+        return DGPG_EBACKEND;
+    for (int64_t k = 0; k < N * M; k++)
+        p_star[k] = (float)(tr->host_scratch[k % M] / count);
+    return DGPG_OK;
+}
+
+/* Rank 0's log entry of an episode: its scalars and tensors, and every
+ * log.snapshot_every episodes the actor's parameters (from host memory:
+ * downloaded on CUDA). One line in err naming the file and the error. */
+static int trainer_log_episode(trainer *tr, dgpg_log *log, const char *log_path,
+                               int64_t episode, const double *scalars, float *const *tensors,
+                               char *err, size_t err_len)
+{
+    if (dgpg_log_append(log, episode, scalars, (const float *const *)tensors) != 0) {
+        snprintf(err, err_len, "%s: appending episode %lld failed: %s", log_path,
+                 (long long)episode + 1, h5util_last_error());
+        return DGPG_EIO;
+    }
+    if (episode % tr->cfg->log.snapshot_every != 0)
+        return DGPG_OK;
+    const float *params[1] = {tr->actor.params};
+    if (tr->cuda)
+        params[0] = dgpg_backend_download(tr->be, tr->params_host, tr->actor.params,
+                                          sizeof(float) * (size_t)tr->actor.n_params) == 0
+                        ? tr->params_host
+                        : NULL;
+    if (!params[0] || dgpg_log_snapshot(log, episode, params) != 0) {
+        snprintf(err, err_len, "%s: the parameter snapshot of episode %lld failed: %s",
+                 log_path, (long long)episode + 1,
+                 params[0] ? h5util_last_error() : "copy from the device failed");
+        return DGPG_EIO;
+    }
+    return DGPG_OK;
+}
+
 int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                    dgpg_train_summary *summary, char *err, size_t err_len)
 {
@@ -1047,42 +1189,9 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
      * clones, libxsmm's JIT): recorded, since bitwise repeatability holds
      * only on the same one */
     snprintf(extra.isa, sizeof extra.isa, "%s", dgpg_cpu_isa());
-    if (opts->resume) {
-        dgpg_checkpoint_extra saved;
-        if (dgpg_checkpoint_load(ckpt_path, cfg, &start, &tr.actor, &tr.critic, tr.vnorm,
-                                 tr.n_vnorm, &saved, err, err_len) != 0) {
-            rc = DGPG_EINVAL;
-            goto done;
-        }
-        tr.guide_scales[0] = saved.guide_scales[0];
-        tr.guide_scales[1] = saved.guide_scales[1];
-        /* the alpha schedule keeps the horizon the run started with: given
-         * more episodes, alpha stays at its end value instead of restarting */
-        extra.alpha_episodes = saved.alpha_episodes;
-        if (out && (saved.threads != extra.threads || strcmp(saved.isa, extra.isa) != 0))
-            fprintf(out,
-                    "note: the run used %lld threads on %s, this resumption %lld on %s: it "
-                    "continues correctly but no longer bitwise as one uninterrupted run\n",
-                    (long long)saved.threads, saved.isa, (long long)extra.threads, extra.isa);
-        /* the log's config is checked inside the open, once a killed
-         * run's open-for-write mark is cleared (a plain read of the file
-         * would be refused by HDF5 then) */
-        schema.match_config = cfg;
-        if (rank0 && dgpg_log_open(&log, log_path, &schema, start) != 0) {
-            err[0] = '\0'; /* the log printed its own line */
-            rc = DGPG_EINVAL;
-            goto done;
-        }
-    } else if (cfg->train.init_from[0] &&
-               dgpg_checkpoint_load_init(cfg->train.init_from, &tr.actor, &tr.critic, tr.vnorm,
-                                         tr.n_vnorm, err, err_len) != 0) {
-        rc = DGPG_EINVAL;
+    if ((rc = trainer_open_run(&tr, cfg, opts, log_path, ckpt_path, &schema, &extra, &start,
+                               &log, err, err_len)) != DGPG_OK)
         goto done;
-    } else if (rank0 && dgpg_log_create(&log, log_path, cfg, &schema) != 0) {
-        err[0] = '\0'; /* the log printed its own line */
-        rc = DGPG_EIO;
-        goto done;
-    }
     const int64_t inject_at = opts->test_inject_nan_at, stop_after = opts->test_stop_after;
     train_stop_requested = 0;
     struct sigaction action;
@@ -1112,17 +1221,8 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         rc = trainer_rollout(&tr, episode);
         const double t_rollout = train_now();
         dgpg_env_stats total = {0};
-        for (int64_t e = 0; e < E && rc == DGPG_OK; e++) {
-            total.reward += tr.stats[e].reward;
-            total.queued += tr.stats[e].queued;
-            total.arrived += tr.stats[e].arrived;
-            total.dropped += tr.stats[e].dropped;
-            total.steps += tr.stats[e].steps;
-        }
-        /* dgpg_env_stats is doubles only: summed over the ranks as one array */
-        if (rc == DGPG_OK &&
-            dgpg_dist_sum_doubles((double *)&total, sizeof total / sizeof(double)) != 0)
-            rc = DGPG_EBACKEND;
+        if (rc == DGPG_OK)
+            rc = trainer_sum_stats(&tr, &total);
         double cost_pstar = 0.0;
         if (rc == DGPG_OK)
             rc = trainer_reference(&tr, episode, &cost_pstar);
@@ -1173,65 +1273,19 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         update_seconds += t2 - t1;
 
         /* the mean action distribution: the one (N, M) tensor that comes back */
-        if (train_op_column_sums(tr.be, T * E, N * M, tr.probs, tr.host_scratch, NULL) != 0 ||
-            dgpg_dist_sum_doubles(tr.host_scratch, N * M) != 0) {
+        if ((rc = trainer_mean_probs(&tr, tensors[TE_PROBS], tensors[TE_PSTAR])) != DGPG_OK) {
             snprintf(err, err_len, "episode %lld: summing the action probabilities failed",
                      (long long)episode + 1);
-            rc = DGPG_EBACKEND;
             goto done;
         }
-        for (int64_t k = 0; k < N * M; k++)
-            tensors[TE_PROBS][k] = (float)(tr.host_scratch[k] / (double)(T * E_total));
-        if (train_op_column_sums(tr.be, T * E, M, tr.p_star, tr.host_scratch, NULL) != 0 ||
-            dgpg_dist_sum_doubles(tr.host_scratch, M) != 0) {
-            snprintf(err, err_len, "episode %lld: summing p* failed", (long long)episode + 1);
-            rc = DGPG_EBACKEND;
-            goto done;
-        }
-        for (int64_t k = 0; k < N * M; k++)
-            tensors[TE_PSTAR][k] = (float)(tr.host_scratch[k % M] / (double)(T * E_total));
         double scalars[SC_COUNT];
-        double cost = -total.reward / total.steps;
-        scalars[SC_REWARD] = total.reward / total.steps;
-        scalars[SC_DELAY] = total.arrived > 0 ? total.queued / total.arrived : 0.0;
-        scalars[SC_DROP_RATE] = total.arrived > 0 ? total.dropped / total.arrived : 0.0;
-        scalars[SC_COST] = cost;
-        scalars[SC_COST_PSTAR] = cost_pstar;
-        scalars[SC_COST_RATIO] = cost / cost_pstar;
-        scalars[SC_POLICY_LOSS] = st.policy_loss / st.decisions;
-        scalars[SC_VALUE_LOSS] = st.value_loss / st.value_samples;
-        scalars[SC_ENTROPY] = st.entropy / st.decisions;
-        scalars[SC_KL] = st.kl / st.decisions;
-        scalars[SC_CLIP_FRAC] = st.clip_frac / st.decisions;
-        scalars[SC_ALPHA] = alpha;
-        scalars[SC_GRAD_NORM] = st.grad_norm / (st.minibatches > 0 ? st.minibatches : 1.0);
-        scalars[SC_WALL] = t2 - run_start;
-        scalars[SC_ROLLOUT_SECONDS] = t1 - t0;
-        scalars[SC_UPDATE_SECONDS] = t2 - t1;
-        scalars[SC_AGENT_STEPS_PER_S] = decisions / (t2 - t0);
+        const double times[4] = {t0, t1, t2, run_start};
+        train_fill_scalars(scalars, &total, cost_pstar, &st, alpha, times, decisions);
         if ((rc = train_check_logged(scalars, tensors, N, M, episode, err, err_len)) != DGPG_OK)
             goto done;
-        if (rank0 && dgpg_log_append(log, episode, scalars, (const float *const *)tensors) != 0) {
-            snprintf(err, err_len, "%s: appending episode %lld failed: %s", log_path,
-                     (long long)episode + 1, h5util_last_error());
-            rc = DGPG_EIO;
+        if (rank0 && (rc = trainer_log_episode(&tr, log, log_path, episode, scalars, tensors,
+                                               err, err_len)) != DGPG_OK)
             goto done;
-        }
-        if (rank0 && episode % cfg->log.snapshot_every == 0) {
-            const float *params[1] = {tr.actor.params};
-            if (tr.cuda) /* the snapshot is written from host memory */
-                params[0] = dgpg_backend_download(tr.be, tr.params_host, tr.actor.params,
-                                                  sizeof(float) * (size_t)param_size) == 0
-                                ? tr.params_host
-                                : NULL;
-            if (!params[0] || dgpg_log_snapshot(log, episode, params) != 0) {
-                snprintf(err, err_len, "%s: the parameter snapshot of episode %lld failed: %s",
-                         log_path, (long long)episode + 1,
-                         params[0] ? h5util_last_error() : "copy from the device failed");
-                rc = DGPG_EIO;
-                goto done;
-            }
-        }
         int last = episode + 1 == cfg->train.episodes;
         /* a signal one rank saw stops every rank after the same episode */
         int stop_now = (int)train_stop_requested;
