@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -250,12 +251,57 @@ void dgpg_report_table(const char *const *paths, const dgpg_report_row *rows, in
             DGPG_CONVERGE_RATIO, DGPG_CONVERGE_SUSTAIN);
 }
 
+/* Where report_figures.py is, found from the running binary rather than
+ * a path compiled in: $DGPG_TOOLS; else, beside a build tree or checkout,
+ * EXE_DIR/../tools; else, installed (cmake --install), EXE_DIR/../share/
+ * dgpg/tools. The Python: $DGPG_PYTHON; else the checkout's .venv beside
+ * those tools (tools/install-deps.sh makes it); else python3 on PATH.
+ * 0, or -1 where no tools folder has the script. */
+static int report_find_tools(char *tools, size_t tools_len, char *python, size_t python_len)
+{
+    char exe[DGPG_PATH_LEN], script[DGPG_PATH_LEN + 64];
+    /* tools_len must hold script: callers pass DGPG_PATH_LEN + 64 */
+    const char *env_tools = getenv("DGPG_TOOLS"), *env_python = getenv("DGPG_PYTHON");
+    tools[0] = '\0';
+    if (env_tools && env_tools[0]) {
+        snprintf(tools, tools_len, "%s", env_tools);
+    } else {
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (len > 0) {
+            exe[len] = '\0';
+            const char *dir = dirname(exe);
+            const char *candidates[] = {"%s/../tools", "%s/../share/dgpg/tools"};
+            for (int k = 0; k < 2 && !tools[0]; k++) {
+                snprintf(script, sizeof script, candidates[k], dir);
+                char probe[DGPG_PATH_LEN + 96];
+                snprintf(probe, sizeof probe, "%s/report_figures.py", script);
+                if (access(probe, R_OK) == 0)
+                    snprintf(tools, tools_len, "%s", script);
+            }
+        }
+    }
+    if (!tools[0])
+        return -1;
+    if (env_python && env_python[0]) {
+        snprintf(python, python_len, "%s", env_python);
+    } else {
+        snprintf(script, sizeof script, "%s/../.venv/bin/python3", tools);
+        snprintf(python, python_len, "%s", access(script, X_OK) == 0 ? script : "python3");
+    }
+    return 0;
+}
+
 int dgpg_report_figures(const char *const *paths, int n, const char *dir, FILE *out, char *err,
                         size_t err_len)
 {
-    const char *python = getenv("DGPG_PYTHON") ? getenv("DGPG_PYTHON") : DGPG_PYTHON_DEFAULT;
-    const char *tools = getenv("DGPG_TOOLS") ? getenv("DGPG_TOOLS") : DGPG_TOOLS_DEFAULT;
-    char script[DGPG_PATH_LEN + 32];
+    char tools[DGPG_PATH_LEN + 64], python[DGPG_PATH_LEN + 128];
+    if (report_find_tools(tools, sizeof tools, python, sizeof python) != 0) {
+        snprintf(err, err_len, "figures: no report_figures.py beside this dgpg (../tools, or "
+                 "../share/dgpg/tools once installed); allowed: DGPG_TOOLS naming the tools "
+                 "folder of a dgpg checkout, or --no-figures");
+        return -1;
+    }
+    char script[DGPG_PATH_LEN + 96];
     snprintf(script, sizeof script, "%s/report_figures.py", tools);
     char **argv = calloc((size_t)n + 6, sizeof(char *));
     if (!argv) {
@@ -271,12 +317,13 @@ int dgpg_report_figures(const char *const *paths, int n, const char *dir, FILE *
         argv[a++] = (char *)paths[k];
     fflush(out);
     pid_t pid;
-    int rc = posix_spawn(&pid, python, NULL, NULL, argv, environ);
+    /* spawnp: a bare python3 is looked up on PATH */
+    int rc = posix_spawnp(&pid, python, NULL, NULL, argv, environ);
     free(argv);
     if (rc != 0) {
-        snprintf(err, err_len, "figures: cannot run %s (%s); allowed: the project's Python "
-                 "(bash tools/install-deps.sh makes .venv; DGPG_PYTHON names another), or "
-                 "--no-figures", python, strerror(rc));
+        snprintf(err, err_len, "figures: cannot run %s (%s); allowed: a Python with h5py, "
+                 "numpy and matplotlib (bash tools/install-deps.sh makes .venv in a checkout; "
+                 "DGPG_PYTHON names another), or --no-figures", python, strerror(rc));
         return -1;
     }
     int status;
