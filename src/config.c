@@ -10,6 +10,7 @@
 #endif
 
 #include "config.h"
+#include "dgpg/dgpg.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1231,4 +1232,32 @@ int dgpg_config_check(const dgpg_config *cfg, char *err, size_t err_len)
         }
     }
     return 0;
+}
+
+typedef struct config_lookup {
+    const char *key;
+    char *out;
+    size_t out_len;
+    int rc;
+} config_lookup;
+
+static void config_lookup_key(void *user, const char *section, const char *key,
+                              const char *value)
+{
+    config_lookup *l = user;
+    const size_t sec_len = strlen(section);
+    if (l->rc != DGPG_ENOTFOUND || strncmp(l->key, section, sec_len) != 0 ||
+        l->key[sec_len] != '.' || strcmp(l->key + sec_len + 1, key) != 0)
+        return;
+    l->rc = snprintf(l->out, l->out_len, "%s", value) < (int)l->out_len ? DGPG_OK : DGPG_EINVAL;
+}
+
+int dgpg_config_value(const struct dgpg_config *cfg, const char *key, char *out, size_t out_len)
+{
+    if (!cfg || !key || !out || out_len == 0)
+        return DGPG_EINVAL;
+    out[0] = '\0';
+    config_lookup l = {key, out, out_len, DGPG_ENOTFOUND};
+    dgpg_config_foreach(cfg, config_lookup_key, &l);
+    return l.rc;
 }

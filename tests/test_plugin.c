@@ -403,9 +403,33 @@ static void test_state_model_through_api(void)
     api->destroy(env);
 }
 
+/* dgpg_config_value: a plug-in reads the resolved config through the
+ * public API, each value as `dgpg config` prints it (the text the
+ * foreach callback gives, which test_config checks loads back). */
+static void test_config_value(void)
+{
+    dgpg_config cfg;
+    char err[DGPG_ERR_LEN], value[64];
+    const char *sets[] = {"env.n_agents=37", "algo.lr=0.00025", "algo.share_params=true"};
+    CHECK_INT_EQ(dgpg_config_load(&cfg, NULL, sets, 3, err, sizeof err), 0);
+    CHECK_INT_EQ(dgpg_config_value(&cfg, "env.n_agents", value, sizeof value), DGPG_OK);
+    CHECK(strcmp(value, "37") == 0);
+    CHECK_INT_EQ(dgpg_config_value(&cfg, "algo.lr", value, sizeof value), DGPG_OK);
+    CHECK(strtod(value, NULL) == 0.00025);
+    CHECK_INT_EQ(dgpg_config_value(&cfg, "algo.share_params", value, sizeof value), DGPG_OK);
+    CHECK(strcmp(value, "true") == 0);
+    CHECK_INT_EQ(dgpg_config_value(&cfg, "env.name", value, sizeof value), DGPG_OK);
+    CHECK(strcmp(value, "cloud") == 0);
+    CHECK_INT_EQ(dgpg_config_value(&cfg, "env.no_such_key", value, sizeof value),
+                 DGPG_ENOTFOUND);
+    CHECK_INT_EQ(dgpg_config_value(&cfg, "env", value, sizeof value), DGPG_ENOTFOUND);
+    CHECK_INT_EQ(dgpg_config_value(&cfg, "env.n_agents", value, 2), DGPG_EINVAL);
+}
+
 int main(void)
 {
     test_registry();
+    test_config_value();
     test_model_through_api();
     test_state_model_through_api();
     return test_finish("plugin");

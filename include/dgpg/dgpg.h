@@ -193,6 +193,23 @@ DGPG_API int dgpg_register_builtins(void);
  * from version 2 on), or NULL. */
 DGPG_API const dgpg_env_api *dgpg_env_cuda(const dgpg_env_api *api);
 DGPG_API const dgpg_model_api *dgpg_model_cuda(const dgpg_model_api *api);
+/* The dgpg command line (config, train, eval, report, bench) as a
+ * function: what the `dgpg` binary's main does. A program that registers
+ * plug-ins of its own (dgpg_register_env / _model) and then calls it
+ * trains, evaluates and benchmarks them by env.name and model.name, with
+ * every option of the binary; the built-ins are registered too. argv[0]
+ * names the program (the BLAS core check may restart it by that path).
+ * Returns the binary's exit status: 0, 2 for a bad command line or
+ * config, 1 for a failure while running. */
+DGPG_API int dgpg_cli(int argc, char **argv);
+
+/* The resolved value of key "section.key" of a config a plug-in's create
+ * is handed, as `dgpg config` prints it (integers in decimal, reals as
+ * the shortest round-tripping text, booleans true/false), into out.
+ * DGPG_OK; DGPG_ENOTFOUND for an unknown key; DGPG_EINVAL where out is
+ * too short. */
+DGPG_API int dgpg_config_value(const struct dgpg_config *cfg, const char *key, char *out,
+                               size_t out_len);
 /* Names of the registered environments / models, for messages. */
 DGPG_API int dgpg_env_names(char *out, size_t out_len);
 DGPG_API int dgpg_model_names(char *out, size_t out_len);
