@@ -577,6 +577,12 @@ static int cmd_train(int argc, char **argv)
     }
     if ((rc = cli_load(&cfg, &args)) || (rc = train_same_config_on_ranks(&cfg)))
         return rc;
+    /* refused before --force removes a run's files */
+    char check_err[DGPG_ERR_LEN];
+    if (dgpg_train_check(&cfg, check_err, sizeof check_err) != DGPG_OK) {
+        fprintf(stderr, "dgpg: %s\n", check_err);
+        return 2;
+    }
     if (!args.resume) {
         int n = snprintf(run_dir, sizeof run_dir, "%s/%s", cfg.log.dir, cfg.train.name);
         if (n < 0 || (size_t)n >= sizeof run_dir) {

@@ -209,17 +209,10 @@ static void trainer_free(trainer *tr)
  * (CPU) ones. */
 static int trainer_backend(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
 {
-    const int explicit_cuda = strcmp(cfg->backend.kind, "cuda") == 0;
+    /* an explicit backend.kind = cuda without one was refused before */
     const dgpg_env_api *env_cuda = dgpg_env_cuda(tr->env_api);
     const dgpg_model_api *model_cuda = dgpg_model_cuda(tr->model_api);
     const int on_device = env_cuda && model_cuda;
-    if (explicit_cuda && !on_device) {
-        snprintf(err, err_len, "backend.kind = 'cuda': env.name = '%s' with model.name = '%s' "
-                 "has no CUDA implementation in this build (the %s plug-in's `cuda` is "
-                 "NULL); allowed: cpu, auto", cfg->env.name, cfg->model.name,
-                 env_cuda ? "model" : "environment");
-        return DGPG_EINVAL;
-    }
     const int ranks = dgpg_dist_size();
     if (on_device && dgpg_backend_kind_is_cuda(cfg->backend.kind) && ranks > 1 &&
         !dgpg_dist_device_available()) {
@@ -250,6 +243,44 @@ static int trainer_backend(trainer *tr, const dgpg_config *cfg, char *err, size_
     return DGPG_OK;
 }
 
+/* What training asks of the plug-ins, before anything is made: the model
+ * methods of the guidance form, and a CUDA implementation where
+ * backend.kind = cuda. */
+static int train_plugins_fit(const dgpg_config *cfg, const dgpg_env_api *env_api,
+                             const dgpg_model_api *model_api, char *err, size_t err_len)
+{
+    if (!env_api || !model_api) {
+        snprintf(err, err_len, "env.name = '%s', model.name = '%s': not registered",
+                 cfg->env.name, cfg->model.name);
+        return DGPG_EINVAL;
+    }
+    const int guide = train_guide_of(cfg->algo.guide);
+    if (!model_api->optimal_probs_batch ||
+        ((guide == GUIDE_DESCENT || guide == GUIDE_CV) && !model_api->cost_grad_batch) ||
+        (guide == GUIDE_DGPG && !model_api->influence_batch)) {
+        snprintf(err, err_len, "algo.guide = '%s': model.name = '%s' lacks a batched method "
+                 "training needs (optimal_probs_batch for the log, and the one of this "
+                 "guidance form); allowed: a model providing them", cfg->algo.guide,
+                 cfg->model.name);
+        return DGPG_EUNSUPPORTED;
+    }
+    const dgpg_env_api *env_cuda = dgpg_env_cuda(env_api);
+    if (strcmp(cfg->backend.kind, "cuda") == 0 && !(env_cuda && dgpg_model_cuda(model_api))) {
+        snprintf(err, err_len, "backend.kind = 'cuda': env.name = '%s' with model.name = '%s' "
+                 "has no CUDA implementation in this build (the %s plug-in's `cuda` is "
+                 "NULL); allowed: cpu, auto", cfg->env.name, cfg->model.name,
+                 env_cuda ? "model" : "environment");
+        return DGPG_EINVAL;
+    }
+    return DGPG_OK;
+}
+
+int dgpg_train_check(const dgpg_config *cfg, char *err, size_t err_len)
+{
+    return train_plugins_fit(cfg, dgpg_find_env(cfg->env.name), dgpg_find_model(cfg->model.name),
+                             err, err_len);
+}
+
 static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
 {
     memset(tr, 0, sizeof *tr);
@@ -259,12 +290,9 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     tr->shared = cfg->algo.share_params;
     tr->env_api = dgpg_find_env(cfg->env.name);
     tr->model_api = dgpg_find_model(cfg->model.name);
-    if (!tr->env_api || !tr->model_api) {
-        snprintf(err, err_len, "env.name = '%s', model.name = '%s': not registered",
-                 cfg->env.name, cfg->model.name);
-        return DGPG_EINVAL;
-    }
-    int rc = trainer_backend(tr, cfg, err, err_len);
+    int rc = train_plugins_fit(cfg, tr->env_api, tr->model_api, err, err_len);
+    if (rc == DGPG_OK)
+        rc = trainer_backend(tr, cfg, err, err_len);
     if (rc != DGPG_OK)
         return rc;
     int threads = (int)cfg->backend.threads;
@@ -298,16 +326,6 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
                      "failed (see the CUDA error above)");
             return DGPG_EBACKEND;
         }
-    }
-    if (!tr->model_api->optimal_probs_batch ||
-        ((tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV) &&
-         !tr->model_api->cost_grad_batch) ||
-        (tr->guide == GUIDE_DGPG && !tr->model_api->influence_batch)) {
-        snprintf(err, err_len, "algo.guide = '%s': model.name = '%s' lacks a batched method "
-                 "training needs (optimal_probs_batch for the log, and the one of this "
-                 "guidance form); allowed: a model providing them", cfg->algo.guide,
-                 cfg->model.name);
-        return DGPG_EUNSUPPORTED;
     }
     tr->pstar_policy = tr->env_api->policy_find ? tr->env_api->policy_find(tr->env, "pstar") : -1;
     if (tr->pstar_policy < 0) {

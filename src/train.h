@@ -47,6 +47,12 @@ typedef struct dgpg_train_summary {
     int interrupted;           /* the signal that stopped the run early, or 0 */
 } dgpg_train_summary;
 
+/* Whether the registered plug-ins can train this config (the model's
+ * methods for the guidance form, a CUDA implementation for backend.kind =
+ * cuda), checked before a run directory is touched; 0, or an error code
+ * and one line in err. */
+int dgpg_train_check(const dgpg_config *cfg, char *err, size_t err_len);
+
 /* Trains; returns 0, DGPG_EINVAL (bad request, message in err), or another
  * negative code (failure while running, message in err). err is left
  * empty where the log refused its file and has printed that one line. */

@@ -96,7 +96,13 @@ refused "a model of another environment is refused" \
     "model.name = 'cloud_mm1'.*env 'toy'" train --set train.name=bad --set env.name=toy \
     --set model.name=cloud_mm1
 refused "--backend cuda for a plug-in without a CUDA implementation is refused" \
-    "no CUDA implementation" train --set train.name=bad2 "${toy_sets[@]}" --set backend.kind=cuda
+    "no CUDA implementation" train --force "${toy_sets[@]}" --set backend.kind=cuda
+# ... before --force touched the run it would have replaced
+if [ -f "$run/runs/default/log.h5" ] && [ -f "$run/runs/default/checkpoint.h5" ]; then
+    ok "a refused --force run leaves the existing run's files in place"
+else
+    not_ok "a refused --force run leaves the existing run's files in place" "files removed"
+fi
 
 # the installed binary finds the installed tools for its figures
 out=$(DGPG_PYTHON=$python "$prefix/bin/dgpg" report "$run/runs/default/log.h5" 2>&1)
