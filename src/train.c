@@ -281,21 +281,11 @@ int dgpg_train_check(const dgpg_config *cfg, char *err, size_t err_len)
                              err, err_len);
 }
 
-static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
+/* This rank's environments (the rollout's and the p* reference's) and the
+ * model bound to the first, on the backend's stream; the sizes. */
+static int trainer_make_envs(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
 {
-    memset(tr, 0, sizeof *tr);
-    tr->cfg = cfg;
-    tr->guide = train_guide_of(cfg->algo.guide);
-    tr->mappo = strcmp(cfg->algo.critic, "mappo") == 0;
-    tr->shared = cfg->algo.share_params;
-    tr->env_api = dgpg_find_env(cfg->env.name);
-    tr->model_api = dgpg_find_model(cfg->model.name);
-    int rc = train_plugins_fit(cfg, tr->env_api, tr->model_api, err, err_len);
-    if (rc == DGPG_OK)
-        rc = trainer_backend(tr, cfg, err, err_len);
-    if (rc != DGPG_OK)
-        return rc;
-    int threads = (int)cfg->backend.threads;
+    const int threads = (int)cfg->backend.threads;
     /* data parallelism (src/dist.h): rank r steps environments
      * [r E / K, (r + 1) E / K) of the one batch, keyed by their global
      * indices, so the ranks together draw what one process would */
@@ -309,8 +299,8 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
     }
     const int64_t E_local = tr->E_total / ranks;
     tr->env_offset = (int64_t)dgpg_dist_rank() * E_local;
-    rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed, tr->env_offset,
-                             E_local, threads, &tr->env, err, err_len);
+    int rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed,
+                                 tr->env_offset, E_local, threads, &tr->env, err, err_len);
     if (rc == DGPG_OK)
         rc = tr->env_api->create(tr->env_api->user, cfg, (uint64_t)cfg->env.seed,
                                  tr->env_offset, E_local, threads, &tr->ref_env, err, err_len);
@@ -348,7 +338,15 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
                  (long long)tr->E_total);
         return DGPG_EINVAL;
     }
-    const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T, D = tr->D, S = tr->S;
+    return DGPG_OK;
+}
+
+/* The actor (K = N per-agent networks, or one shared) and the critic
+ * (one MAPPO network on the state, or IPPO's per agent), initialised as
+ * the MAPPO reference does. */
+static int trainer_make_networks(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
+{
+    const int64_t N = tr->N, M = tr->M, D = tr->D, S = tr->S;
     const int64_t K = tr->shared ? 1 : N;
     const int32_t H = (int32_t)cfg->algo.hidden, L = (int32_t)cfg->algo.layers;
     if (mlp_init(&tr->actor, tr->be, K, (int32_t)D, H, L, (int32_t)M) != 0 ||
@@ -366,6 +364,15 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
         snprintf(err, err_len, "train: LAPACK QR failed in the orthogonal initialisation");
         return DGPG_EBACKEND;
     }
+    return DGPG_OK;
+}
+
+/* Every buffer of the rollout and the update, in backend memory (device
+ * memory on CUDA): sized once, so nothing is allocated once training runs. */
+static int trainer_alloc_buffers(trainer *tr, char *err, size_t err_len)
+{
+    const dgpg_config *cfg = tr->cfg;
+    const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T, D = tr->D, S = tr->S;
     tr->n_vnorm = tr->mappo ? 1 : N;
     const int64_t V = tr->mappo ? 1 : N;
     /* algo.chunk = 0 (auto): 64 samples on the CPU, where the fused
@@ -447,6 +454,27 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
         return DGPG_ENOMEM;
     }
     return DGPG_OK;
+}
+
+static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = cfg;
+    tr->guide = train_guide_of(cfg->algo.guide);
+    tr->mappo = strcmp(cfg->algo.critic, "mappo") == 0;
+    tr->shared = cfg->algo.share_params;
+    tr->env_api = dgpg_find_env(cfg->env.name);
+    tr->model_api = dgpg_find_model(cfg->model.name);
+    int rc = train_plugins_fit(cfg, tr->env_api, tr->model_api, err, err_len);
+    if (rc == DGPG_OK)
+        rc = trainer_backend(tr, cfg, err, err_len);
+    if (rc == DGPG_OK)
+        rc = trainer_make_envs(tr, cfg, err, err_len);
+    if (rc == DGPG_OK)
+        rc = trainer_make_networks(tr, cfg, err, err_len);
+    if (rc == DGPG_OK)
+        rc = trainer_alloc_buffers(tr, err, err_len);
+    return rc;
 }
 
 /* Actor forward on B rows of (B, N, D) observations: logits (B, N, M). */
