@@ -356,6 +356,80 @@ static __attribute__((noinline)) const dgpg_config *eval_config(const dgpg_confi
     return &fixed;
 }
 
+/* Creates eval.output's temporary name (tmp), refusing an unwritable
+ * output before any episode runs; the HDF5 file, or a negative id with one
+ * line in err (tmp then empty). */
+static hid_t eval_open_output(const char *output, char *tmp, size_t tmp_len, char *err,
+                              size_t err_len)
+{
+    struct stat st;
+    hid_t h5 = H5I_INVALID_HID;
+    snprintf(tmp, tmp_len, "%s.tmp", output);
+    FILE *probe = NULL;
+    if (stat(output, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, err_len, "eval.output = '%s': is a directory; allowed: a file path "
+                 "(\"-\" for none)", output);
+    } else if (!(probe = fopen(tmp, "wb"))) {
+        snprintf(err, err_len, "eval.output = '%s': cannot create %s: %s; allowed: a "
+                 "writable file path (\"-\" for none)", output, tmp, strerror(errno));
+    } else {
+        fclose(probe);
+        h5 = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        if (h5 < 0) {
+            h5util_error_capture("H5Fcreate", __FILE__, __LINE__);
+            snprintf(err, err_len, "eval.output = '%s': HDF5 cannot create %s: %s; allowed: "
+                     "a writable file path (\"-\" for none)", output, tmp, h5util_last_error());
+        }
+    }
+    if (h5 < 0) {
+        if (probe)
+            unlink(tmp);
+        tmp[0] = '\0';
+    }
+    return h5;
+}
+
+/* One policy's metrics on one scenario from its summed statistics, each
+ * metric `stride` apart (values is (EVAL_METRICS, P, K)). */
+static void eval_record(double *at, int64_t stride, const dgpg_env_stats *total,
+                        double reference_cost)
+{
+    const double cost = -total->reward / total->steps;
+    const double admitted = total->arrived - total->dropped;
+    at[EVAL_DELAY * stride] = admitted > 0 ? total->queued / admitted : 0.0;
+    at[EVAL_QUEUED * stride] = total->queued;
+    at[EVAL_ARRIVED * stride] = total->arrived;
+    at[EVAL_DROPPED * stride] = total->dropped;
+    at[EVAL_SERVED * stride] = total->served;
+    at[EVAL_DROP * stride] = total->arrived > 0 ? total->dropped / total->arrived : 0.0;
+    at[EVAL_COST * stride] = cost;
+    at[EVAL_COST_RATIO * stride] = cost / reference_cost;
+}
+
+/* The table on out: per policy, the mean over the K scenarios and the half
+ * width of its 95% Student-t interval. */
+static void eval_print_table(FILE *out, const dgpg_config *cfg, const eval_plan *plan, int64_t K,
+                             const double *values)
+{
+    const int64_t P = plan->n_policies, E = cfg->env.n_envs, T = cfg->env.horizon;
+    fprintf(out,
+            "dgpg eval: env %s, N = %lld agents, M = %lld pools, rho = %g, E = %lld "
+            "environments x T = %lld steps, %lld scenarios (seeds %lld..%lld)\n",
+            cfg->env.name, (long long)cfg->env.n_agents, (long long)cfg->env.n_pools,
+            cfg->env.rho, (long long)E, (long long)T, (long long)K, (long long)cfg->eval.seed,
+            (long long)(cfg->eval.seed + K - 1));
+    fprintf(out, "mean over scenarios +- half width of the 95%% interval\n");
+    fprintf(out, "%-14s %24s %24s %24s\n", "policy", "mean delay (steps)", "drop rate (%)",
+            "cost / cost(p*)");
+    for (int64_t p = 0; p < P; p++) {
+        dgpg_summary d = dgpg_summarize(values + EVAL_DELAY * P * K + p * K, K, 1);
+        dgpg_summary r = dgpg_summarize(values + EVAL_DROP * P * K + p * K, K, 1);
+        dgpg_summary c = dgpg_summarize(values + EVAL_COST_RATIO * P * K + p * K, K, 1);
+        fprintf(out, "%-14s %15.4f +- %-6.4f %15.4f +- %-6.4f %15.4f +- %-6.4f\n", plan->name[p],
+                d.mean, d.ci95, 100.0 * r.mean, 100.0 * r.ci95, c.mean, c.ci95);
+    }
+}
+
 int dgpg_eval_run(const dgpg_config *run_cfg, FILE *out, char *err, size_t err_len)
 {
     const dgpg_config *cfg = eval_config(run_cfg);
@@ -409,35 +483,10 @@ int dgpg_eval_run(const dgpg_config *run_cfg, FILE *out, char *err, size_t err_l
     char tmp[DGPG_PATH_LEN + 16] = "";
     if (rc != DGPG_OK)
         goto done;
-    if (strcmp(cfg->eval.output, "-") != 0) {
-        /* refuse an unwritable output before any episode runs */
-        struct stat st;
-        snprintf(tmp, sizeof tmp, "%s.tmp", cfg->eval.output);
-        FILE *probe = NULL;
-        if (stat(cfg->eval.output, &st) == 0 && S_ISDIR(st.st_mode)) {
-            snprintf(err, err_len, "eval.output = '%s': is a directory; allowed: a file path "
-                     "(\"-\" for none)", cfg->eval.output);
-        } else if (!(probe = fopen(tmp, "wb"))) {
-            snprintf(err, err_len, "eval.output = '%s': cannot create %s: %s; allowed: a "
-                     "writable file path (\"-\" for none)", cfg->eval.output, tmp,
-                     strerror(errno));
-        } else {
-            fclose(probe);
-            h5 = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-            if (h5 < 0) {
-                h5util_error_capture("H5Fcreate", __FILE__, __LINE__);
-                snprintf(err, err_len, "eval.output = '%s': HDF5 cannot create %s: %s; allowed: "
-                         "a writable file path (\"-\" for none)", cfg->eval.output, tmp,
-                         h5util_last_error());
-            }
-        }
-        if (h5 < 0) {
-            if (probe)
-                unlink(tmp);
-            tmp[0] = '\0';
-            rc = DGPG_EINVAL;
-            goto done;
-        }
+    if (strcmp(cfg->eval.output, "-") != 0 &&
+        (h5 = eval_open_output(cfg->eval.output, tmp, sizeof tmp, err, err_len)) < 0) {
+        rc = DGPG_EINVAL;
+        goto done;
     }
     actions = eval_buffer(cuda, sizeof(int32_t) * (size_t)(E * dims.n_agents));
     reward = eval_buffer(cuda, sizeof(float) * (size_t)E);
@@ -484,36 +533,11 @@ int dgpg_eval_run(const dgpg_config *run_cfg, FILE *out, char *err, size_t err_l
                                         be, action_seed, T, actions, reward, per_env, E,
                                         &total)) != DGPG_OK)
                 goto episode_failed;
-            double cost = -total.reward / total.steps;
-            double *at = values + p * K + k;
-            double admitted = total.arrived - total.dropped;
-            at[EVAL_DELAY * P * K] = admitted > 0 ? total.queued / admitted : 0.0;
-            at[EVAL_QUEUED * P * K] = total.queued;
-            at[EVAL_ARRIVED * P * K] = total.arrived;
-            at[EVAL_DROPPED * P * K] = total.dropped;
-            at[EVAL_SERVED * P * K] = total.served;
-            at[EVAL_DROP * P * K] = total.arrived > 0 ? total.dropped / total.arrived : 0.0;
-            at[EVAL_COST * P * K] = cost;
-            at[EVAL_COST_RATIO * P * K] = cost / reference_cost;
+            eval_record(values + p * K + k, P * K, &total, reference_cost);
         }
     }
 
-    fprintf(out,
-            "dgpg eval: env %s, N = %lld agents, M = %lld pools, rho = %g, E = %lld "
-            "environments x T = %lld steps, %lld scenarios (seeds %lld..%lld)\n",
-            cfg->env.name, (long long)cfg->env.n_agents, (long long)cfg->env.n_pools,
-            cfg->env.rho, (long long)E, (long long)T, (long long)K, (long long)cfg->eval.seed,
-            (long long)(cfg->eval.seed + K - 1));
-    fprintf(out, "mean over scenarios +- half width of the 95%% interval\n");
-    fprintf(out, "%-14s %24s %24s %24s\n", "policy", "mean delay (steps)", "drop rate (%)",
-            "cost / cost(p*)");
-    for (int64_t p = 0; p < P; p++) {
-        dgpg_summary d = dgpg_summarize(values + EVAL_DELAY * P * K + p * K, K, 1);
-        dgpg_summary r = dgpg_summarize(values + EVAL_DROP * P * K + p * K, K, 1);
-        dgpg_summary c = dgpg_summarize(values + EVAL_COST_RATIO * P * K + p * K, K, 1);
-        fprintf(out, "%-14s %15.4f +- %-6.4f %15.4f +- %-6.4f %15.4f +- %-6.4f\n", plan.name[p],
-                d.mean, d.ci95, 100.0 * r.mean, 100.0 * r.ci95, c.mean, c.ci95);
-    }
+    eval_print_table(out, cfg, &plan, K, values);
     if (h5 >= 0) {
         int failed = eval_write_h5(h5, cfg->eval.output, cfg, &plan, K, values) != 0;
         if (H5Fclose(h5) < 0 && !failed) {
