@@ -160,6 +160,108 @@ static int cloud_storage_alloc(cloud_instance *inst, const dgpg_config_env *env,
 
 static int cloud_compare_mu_desc(const void *a, const void *b, void *mu_v);
 
+/* Agent rates: lambda_i = lambda_mean exp(sigma z - sigma^2/2), z ~ N(0,1)
+ * by Box-Muller, so E[lambda_i] = lambda_mean; phases uniform over
+ * phase_spread of a day. Returns the sum of the rates. */
+static double cloud_scenario_agents(const dgpg_config_env *env, uint64_t seed, int32_t N,
+                                    double *base_rate, double *phase)
+{
+    const double two_pi = 6.283185307179586476925286766559;
+    double rate_sum = 0.0;
+    for (int32_t i = 0; i < N; i++) {
+        dgpg_u4 u = dgpg_uniform4(seed, (uint32_t)i, 0, 0, DGPG_STREAM_SCENARIO, 0);
+        double z = sqrt(-2.0 * log(u.u[0])) * cos(two_pi * u.u[1]);
+        double sigma = env->lambda_sigma;
+        base_rate[i] = env->lambda_mean * exp(sigma * z - 0.5 * sigma * sigma);
+        phase[i] = env->phase_spread * u.u[2];
+        rate_sum += base_rate[i];
+    }
+    return rate_sum;
+}
+
+/* Pools: raw capacity vCPUs x servers, scaled to sum(mu) = mu_total (the
+ * nominal work over rho); their capacity shares and cumulative shares,
+ * buffers, service samplers, and their order by capacity (largest first). */
+static int cloud_scenario_pools(const dgpg_config_env *env, uint64_t seed, int32_t N, int32_t M,
+                                double mu_total, double *mu, double *inv_mu,
+                                float *capacity_share, double *capacity_cdf,
+                                int32_t *order_desc, int64_t *buffer,
+                                dgpg_poisson_entry *service, char *err, size_t err_len)
+{
+    double raw_sum = 0.0;
+    for (int32_t m = 0; m < M; m++) {
+        dgpg_u4 u = dgpg_uniform4(seed, (uint32_t)m, 0, 0, DGPG_STREAM_SCENARIO, 1);
+        double vcpus = ldexp(1.0, 1 + (int)(m % env->instance_types));
+        double servers = 1.0 + floor(u.u[0] * (double)env->servers_max);
+        mu[m] = vcpus * servers;
+        raw_sum += mu[m];
+    }
+    double acc = 0.0;
+    for (int32_t m = 0; m < M; m++) {
+        mu[m] *= mu_total / raw_sum;
+        inv_mu[m] = 1.0 / mu[m];
+        capacity_share[m] = (float)(mu[m] / mu_total);
+        acc += mu[m] / mu_total;
+        capacity_cdf[m] = acc;
+        buffer[m] = (int64_t)ceil(env->buffer_steps * mu[m]);
+        if (buffer[m] < 1)
+            buffer[m] = 1;
+        order_desc[m] = m;
+        if (dgpg_poisson_entry_init(&service[m], mu[m]) != 0) {
+            snprintf(err, err_len,
+                     "env.rho = %g with env.n_agents = %d: pool %d would serve %g work units "
+                     "per step; allowed: at most %g (raise env.rho or lower the rates)",
+                     env->rho, N, m, mu[m], DGPG_POISSON_MAX_RATE);
+            return DGPG_EINVAL;
+        }
+    }
+    capacity_cdf[M - 1] = 1.0;
+    qsort_r(order_desc, (size_t)M, sizeof(int32_t), cloud_compare_mu_desc, mu);
+    return DGPG_OK;
+}
+
+/* Rate tables over one day, lambda_i(t) = lambda_i (1 + a sin(2 pi (t/D +
+ * phase_i))), with their Poisson samplers (and the burst ones), the work
+ * rate per step of the day, and *largest, the largest rate an agent
+ * reaches. */
+static int cloud_scenario_day(const dgpg_config_env *env, int32_t N, int32_t D, double size_mean,
+                              const double *base_rate, const double *phase, float *rate,
+                              dgpg_poisson_entry *arrival, dgpg_poisson_entry *arrival_burst,
+                              double *work_rate, double *work_rate_burst, double *largest_out,
+                              char *err, size_t err_len)
+{
+    const int bursts = arrival_burst != NULL;
+    const double two_pi = 6.283185307179586476925286766559;
+    double largest = 0.0;
+    for (int32_t d = 0; d < D; d++) {
+        double total = 0.0;
+        for (int32_t i = 0; i < N; i++) {
+            double lam = base_rate[i] * (1.0 + env->day_amplitude *
+                                                   sin(two_pi * ((double)d / D + phase[i])));
+            size_t at = (size_t)d * (size_t)N + (size_t)i;
+            rate[at] = (float)lam;
+            total += lam;
+            int bad = dgpg_poisson_entry_init(&arrival[at], lam);
+            if (bursts)
+                bad |= dgpg_poisson_entry_init(&arrival_burst[at], lam * env->burst_factor);
+            double peak = bursts ? lam * env->burst_factor : lam;
+            largest = peak > largest ? peak : largest;
+            if (bad) {
+                snprintf(err, err_len,
+                         "env.lambda_mean = %g: agent %d's rate %g is outside the sampler's "
+                         "range; allowed: rates up to %g",
+                         env->lambda_mean, i, peak, DGPG_POISSON_MAX_RATE);
+                return DGPG_EINVAL;
+            }
+        }
+        work_rate[d] = size_mean * total;
+        if (bursts)
+            work_rate_burst[d] = size_mean * total * env->burst_factor;
+    }
+    *largest_out = largest;
+    return DGPG_OK;
+}
+
 /* Builds the scenario of `seed` into `slot` and points *sc at it (SPEC, The
  * environment): agent rates log-normal with mean lambda_mean, phases
  * uniform over phase_spread of a day, pools of instance types
@@ -202,79 +304,18 @@ static int cloud_scenario_build(cloud_instance *inst, const dgpg_config_env *env
     sc->seed = seed;
     sc->size_mean = inst->size_mean;
 
-    /* Agent rates: lambda_i = lambda_mean exp(sigma z - sigma^2/2), z ~ N(0,1)
-     * by Box-Muller, so E[lambda_i] = lambda_mean. */
-    const double two_pi = 6.283185307179586476925286766559;
-    double rate_sum = 0.0;
-    for (int32_t i = 0; i < N; i++) {
-        dgpg_u4 u = dgpg_uniform4(seed, (uint32_t)i, 0, 0, DGPG_STREAM_SCENARIO, 0);
-        double z = sqrt(-2.0 * log(u.u[0])) * cos(two_pi * u.u[1]);
-        double sigma = env->lambda_sigma;
-        base_rate[i] = env->lambda_mean * exp(sigma * z - 0.5 * sigma * sigma);
-        phase[i] = env->phase_spread * u.u[2];
-        rate_sum += base_rate[i];
-    }
+    const double rate_sum = cloud_scenario_agents(env, seed, N, base_rate, phase);
     sc->lambda_bar = rate_sum / N;
-
-    /* Pools: raw capacity vCPUs x servers, scaled to sum(mu) = work / rho. */
-    double raw_sum = 0.0;
-    for (int32_t m = 0; m < M; m++) {
-        dgpg_u4 u = dgpg_uniform4(seed, (uint32_t)m, 0, 0, DGPG_STREAM_SCENARIO, 1);
-        double vcpus = ldexp(1.0, 1 + (int)(m % env->instance_types));
-        double servers = 1.0 + floor(u.u[0] * (double)env->servers_max);
-        mu[m] = vcpus * servers;
-        raw_sum += mu[m];
-    }
     sc->mu_total = sc->size_mean * rate_sum / env->rho;
-    double acc = 0.0;
-    for (int32_t m = 0; m < M; m++) {
-        mu[m] *= sc->mu_total / raw_sum;
-        inv_mu[m] = 1.0 / mu[m];
-        capacity_share[m] = (float)(mu[m] / sc->mu_total);
-        acc += mu[m] / sc->mu_total;
-        capacity_cdf[m] = acc;
-        buffer[m] = (int64_t)ceil(env->buffer_steps * mu[m]);
-        if (buffer[m] < 1)
-            buffer[m] = 1;
-        order_desc[m] = m;
-        if (dgpg_poisson_entry_init(&service[m], mu[m]) != 0) {
-            snprintf(err, err_len,
-                     "env.rho = %g with env.n_agents = %d: pool %d would serve %g work units "
-                     "per step; allowed: at most %g (raise env.rho or lower the rates)",
-                     env->rho, N, m, mu[m], DGPG_POISSON_MAX_RATE);
-            return DGPG_EINVAL;
-        }
-    }
-    capacity_cdf[M - 1] = 1.0;
-    qsort_r(order_desc, (size_t)M, sizeof(int32_t), cloud_compare_mu_desc, mu);
-
-    /* Rate tables over one day: lambda_i(t) = lambda_i (1 + a sin(2 pi (t/D + phase_i))). */
+    int rc = cloud_scenario_pools(env, seed, N, M, sc->mu_total, mu, inv_mu, capacity_share,
+                                  capacity_cdf, order_desc, buffer, service, err, err_len);
     double largest = 0.0;
-    for (int32_t d = 0; d < D; d++) {
-        double total = 0.0;
-        for (int32_t i = 0; i < N; i++) {
-            double lam = base_rate[i] * (1.0 + env->day_amplitude *
-                                                   sin(two_pi * ((double)d / D + phase[i])));
-            size_t at = (size_t)d * (size_t)N + (size_t)i;
-            rate[at] = (float)lam;
-            total += lam;
-            int bad = dgpg_poisson_entry_init(&arrival[at], lam);
-            if (bursts)
-                bad |= dgpg_poisson_entry_init(&arrival_burst[at], lam * env->burst_factor);
-            double peak = bursts ? lam * env->burst_factor : lam;
-            largest = peak > largest ? peak : largest;
-            if (bad) {
-                snprintf(err, err_len,
-                         "env.lambda_mean = %g: agent %d's rate %g is outside the sampler's "
-                         "range; allowed: rates up to %g",
-                         env->lambda_mean, i, peak, DGPG_POISSON_MAX_RATE);
-                return DGPG_EINVAL;
-            }
-        }
-        work_rate[d] = sc->size_mean * total;
-        if (bursts)
-            work_rate_burst[d] = sc->size_mean * total * env->burst_factor;
-    }
+    if (rc == DGPG_OK)
+        rc = cloud_scenario_day(env, N, D, sc->size_mean, base_rate, phase, rate, arrival,
+                                arrival_burst, work_rate, work_rate_burst, &largest, err,
+                                err_len);
+    if (rc != DGPG_OK)
+        return rc;
     /* An agent's work in one step must fit int32: jobs up to k_max, each
      * up to the size cap. */
     double largest_jobs = largest + 12.0 * sqrt(largest) + 40.0;
