@@ -125,6 +125,23 @@ static int checkpoint_unhex(const char *hex, unsigned char *sha)
     return 0;
 }
 
+/* open(path, flags) and its size; the descriptor, or -1 with one line in
+ * err naming the file and the OS error. */
+static int checkpoint_open_fd(const char *path, int flags, uint64_t *size, char *err,
+                              size_t err_len)
+{
+    struct stat st;
+    int fd = open(path, flags);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *size = (uint64_t)st.st_size;
+    return fd;
+}
+
 /* Writes the integrity table of the closed HDF5 file at path, whose
  * datasets `names` (count) are contiguous; then syncs it to disk. */
 static int checkpoint_seal(const char *path, const char *const *names, int count,
@@ -133,15 +150,9 @@ static int checkpoint_seal(const char *path, const char *const *names, int count
 {
     checkpoint_table t;
     memset(&t, 0, sizeof t);
-    int fd = open(path, O_RDWR);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        snprintf(err, err_len, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    int fd = checkpoint_open_fd(path, O_RDWR, &t.size, err, err_len);
+    if (fd < 0)
         return -1;
-    }
-    t.size = (uint64_t)st.st_size;
     t.n = count;
     for (int k = 0; k < count; k++) {
         snprintf(t.region[k].name, sizeof t.region[k].name, "%s", names[k]);
@@ -191,17 +202,12 @@ static int checkpoint_verify(const char *path, checkpoint_table *t, char *err, s
     memset(t, 0, sizeof *t);
     if (h5util_check_regular(path, err, err_len) != 0)
         return -1;
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        snprintf(err, err_len, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    uint64_t size;
+    int fd = checkpoint_open_fd(path, O_RDONLY, &size, err, err_len);
+    if (fd < 0)
         return -1;
-    }
     int rc = -1;
     char block[CHECKPOINT_USERBLOCK + 1];
-    const uint64_t size = (uint64_t)st.st_size;
     ssize_t got = size == 0 ? 0 : pread(fd, block, CHECKPOINT_USERBLOCK, 0);
     block[got > 0 ? got : 0] = '\0';
     if (size == 0) {
