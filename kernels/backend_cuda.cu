@@ -1,4 +1,4 @@
-/* backend_cuda.cu — the CUDA backend's ops (src/backend.h): the per-agent
+/* backend_cuda.cu — the CUDA backend's ops (src/backends/backend.h): the per-agent
  * GEMMs as one cublasSgemmStridedBatched each (FP32, or TF32 tensor cores
  * with backend tf32), and thin kernels for the element-wise ops over
  * kernels/nn.h: bias + tanh, back through tanh, bias gradients. One

@@ -1,4 +1,4 @@
-/* train_cuda.cu — the trainer's batch ops (src/train_ops.h) on the CUDA
+/* train_cuda.cu — the trainer's batch ops (src/train/train_ops.h) on the CUDA
  * backend: one thread per index over the same kernels/train_math.h and
  * kernels/ppo.h bodies the CPU loops over, and sums through CUB's block
  * reduction in a fixed two-pass order (per-block partials, then one block

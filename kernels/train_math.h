@@ -1,9 +1,9 @@
 /* train_math.h — the trainer's per-decision and per-sample bodies, shared
- * by the CPU backend (src/train_ops.c loops over them) and the CUDA backend
+ * by the CPU backend (src/train/train_ops.c loops over them) and the CUDA backend
  * (kernels/train_cuda.cu launches one thread per index): sampling at a
  * rollout step, the advantage broadcast, the guidance terms of each form,
  * the guidance mix and the loss gradient at one decision's logits.
- * Notation as src/train.c: E environments, N agents, M actions, a "sample"
+ * Notation as src/train/train.c: E environments, N agents, M actions, a "sample"
  * s = t E + e holds one decision per agent. */
 #ifndef DGPG_KERNELS_TRAIN_MATH_H
 #define DGPG_KERNELS_TRAIN_MATH_H

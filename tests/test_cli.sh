@@ -38,7 +38,7 @@ expect "-h" 0 "commands:" -- -h
 expect "--version names the version" 0 "^dgpg [0-9]+\.[0-9]+\.[0-9]+$" -- --version
 expect "--version names the backends" 0 "^backends: cpu" -- --version
 expect "--version names the BLAS, its core and the ISA" 0 "^blas: OpenBLAS [0-9.]+, core [A-Za-z0-9]+ \(.*\); cpu: x86-64.*libxsmm" -- --version
-# the BLAS core (src/blas_core.h): a bad policy is refused; a generic core
+# the BLAS core (src/backends/blas_core.h): a bad policy is refused; a generic core
 # on a CPU with AVX2 or AVX-512 is replaced by a restart that says so; a
 # core the CPU lacks is replaced (checkable only on a CPU without AVX-512)
 expect_env "DGPG_BLAS_CORE bad value refused" 2 "DGPG_BLAS_CORE = 'fast' is not a policy; allowed: auto, best, keep" "DGPG_BLAS_CORE=fast" -- --version

@@ -1,5 +1,5 @@
 /* test_gpu_mlp_parity.c (ctest label gpu) — the K per-agent networks of
- * src/mlp.c with their parameters, gradients and Adam state in device
+ * src/train/mlp.c with their parameters, gradients and Adam state in device
  * memory against the same networks on the CPU backend: forward outputs,
  * backward gradients, per-network gradient norms, clipping scales and two
  * Adam steps, from the same orthogonal initialisation and the same inputs.

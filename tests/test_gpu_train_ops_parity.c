@@ -1,5 +1,5 @@
 /* test_gpu_train_ops_parity.c (ctest label gpu) — every trainer op of
- * src/train_ops.h on the CUDA backend against the same op on the CPU
+ * src/train/train_ops.h on the CUDA backend against the same op on the CPU
  * backend, its executable reference, on random inputs of the trainer's
  * shapes; the max difference of each comparison is printed. Tolerances:
  * gathers, sampled actions and the NaN index exact; element-wise float
@@ -10,9 +10,9 @@
  * Built a second time with TRAIN_OPS_THREADS_CHECK (test_train_ops_threads,
  * label fast, no GPU needed): the "device" is then the CPU backend on 2
  * threads against the CPU backend on 1, which must agree bitwise (every
- * tolerance 0; logged sums run in a fixed order, src/train_ops.c). Only the
+ * tolerance 0; logged sums run in a fixed order, src/train/train_ops.c). Only the
  * ops whose CPU body is an OpenMP loop (`#pragma omp parallel for` in
- * src/train_ops.c) are compared there: train_op_sample,
+ * src/train/train_ops.c) are compared there: train_op_sample,
  * train_op_guidance_term, train_op_policy_grad, train_op_accumulate with
  * train_op_variance_finish; for each, the test asserts that its backends
  * run 1 and 2 threads and that the op's loop, at the size given it here,
@@ -126,7 +126,7 @@ static void compare_host(const char *what, const double *a, const double *b, siz
 
 /* Whether the op's results are compared here. On the GPU: every op. With
  * TRAIN_OPS_THREADS_CHECK: a threaded op (an OpenMP loop over `iterations`
- * in src/train_ops.c) after asserting that its loop is split between the
+ * in src/train/train_ops.c) after asserting that its loop is split between the
  * 1- and 2-thread backends' teams; a serial op is skipped, with the reason
  * printed once (truth: where its result is checked instead). */
 static const char *const NN_TORCH = "its math against PyTorch/numpy: tests/test_nn_torch.py";

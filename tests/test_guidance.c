@@ -1,6 +1,6 @@
 /* test_guidance.c — each guidance form's term as the trainer computes it
  * (kernels/train_math.h: train_decision_grad, train_guidance_term,
- * train_mix, the functions src/train_ops.c runs) against a direct
+ * train_mix, the functions src/train/train_ops.c runs) against a direct
  * evaluation of its SPEC formula, and finite differences where the form is
  * a gradient (PyTorch autograd of the whole loss is tests/test_nn_torch.py):
  *  - target: with the PPO term off (advantage 0, no entropy), the loss

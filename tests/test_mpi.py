@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Data parallelism over MPI (src/dist.h), with mpirun from openmpi-bin:
+"""Data parallelism over MPI (src/backends/dist.h), with mpirun from openmpi-bin:
   * one rank under mpirun gives bitwise the log of a plain run;
   * two ranks with the same total E give the same per-episode metrics and
     final parameters as one rank, within float tolerance: the rollouts

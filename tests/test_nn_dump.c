@@ -362,7 +362,7 @@ static int dump_value_norm(hid_t file)
     return rc ? -1 : 0;
 }
 
-/* g. The trainer's policy step as it runs it (src/train_ops.c over
+/* g. The trainer's policy step as it runs it (src/train/train_ops.c over
  * kernels/train_math.h), for each algo.guide form: a rollout of S samples
  * of N agents drawn by train_op_sample from rollout logits, the form's
  * guidance term (train_op_guidance_term; dgpg's comes from the model, here

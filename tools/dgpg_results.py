@@ -2,7 +2,7 @@
 convergence, per-agent gradient variance and SNR, log-log slopes with
 their confidence intervals, the learned action distribution against p*.
 tools/report_figures.py draws from these; experiments/ drivers tabulate
-them; src/report.c applies the same convergence rule (docs/RESULTS.md).
+them; src/cli/report.c applies the same convergence rule (docs/RESULTS.md).
 """
 import math
 import os

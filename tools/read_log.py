@@ -4,7 +4,7 @@ row per episode, read with h5py; --follow keeps reading while it trains.
 
 Usage: .venv/bin/python3 tools/read_log.py runs/NAME/log.h5 [--follow]
 
-Layout (src/h5log.h; every dataset has `units` and `description`):
+Layout (src/io/h5log.h; every dataset has `units` and `description`):
   /                 attrs kind = "dgpg training log", dgpg_version,
                     n_agents (N), n_actions (M), created (ISO 8601 UTC)
   /config           attrs: the resolved config, "section.key" -> text

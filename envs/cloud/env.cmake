@@ -2,7 +2,7 @@
 # (cloud_env.h, cloud_model.h, cloud_policy.h), the CPU plug-in (cloud.c)
 # and its CUDA implementation (cloud_cuda.cu over cloud_kernels.cu). The
 # top-level CMakeLists.txt includes this file; the plug-ins register in
-# src/registry.c.
+# src/core/registry.c.
 list(APPEND DGPG_ENV_C_SOURCES ${CMAKE_CURRENT_LIST_DIR}/cloud.c)
 list(APPEND DGPG_ENV_CUDA_SOURCES ${CMAKE_CURRENT_LIST_DIR}/cloud_kernels.cu
      ${CMAKE_CURRENT_LIST_DIR}/cloud_cuda.cu)

@@ -53,7 +53,7 @@ enum dgpg_error {
 
 DGPG_API const char *dgpg_strerror(int code);
 
-struct dgpg_config; /* the resolved configuration, src/config.h */
+struct dgpg_config; /* the resolved configuration, src/io/config.h */
 
 /* Sizes a caller needs to allocate the batch buffers of an instance. */
 typedef struct dgpg_env_dims {

@@ -1,8 +1,8 @@
 /* per_agent_gemm.c — kernel lab: the per-agent GEMMs of one MLP layer on the
  * CPU, K independent products C_k = W_k X_k (W_k d_out x d_in, X_k d_in x B
- * with leading dimension K d_in, as src/mlp.c lays them out), two ways:
+ * with leading dimension K d_in, as src/train/mlp.c lays them out), two ways:
  *   blas:   a loop of single-threaded OpenBLAS SGEMMs over k, split over
- *           OpenMP threads (what src/backend_cpu.c does);
+ *           OpenMP threads (what src/backends/backend_cpu.c does);
  *   xsmm:   one libxsmm JIT kernel for the shape, called per k, same split.
  * Each variant is checked against a plain triple loop (max difference
  * printed) and timed. Build and run (not part of the library):

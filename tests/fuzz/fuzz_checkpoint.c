@@ -1,5 +1,5 @@
 /* fuzz_checkpoint.c — libFuzzer target for the checkpoint reader
- * (src/checkpoint.c), built with ASan+UBSan (cmake -DDGPG_FUZZ=ON, clang).
+ * (src/io/checkpoint.c), built with ASan+UBSan (cmake -DDGPG_FUZZ=ON, clang).
  * HDF5 itself is not instrumented (no coverage feedback inside it), but a
  * crash, a sanitizer report on memory it touches on our behalf, or a hang
  * inside it is found all the same.
@@ -7,7 +7,7 @@
  * Set up once: the config of tests/fuzz/checkpoint.yaml (the config the
  * seed corpus was trained with, tests/fuzz/make_checkpoint_corpus.sh), a
  * CPU backend, and the actor, critic and value normalisers sized for it as
- * trainer_init (src/train.c) sizes them; a scratch run directory
+ * trainer_init (src/train/train.c) sizes them; a scratch run directory
  * ($DGPG_FUZZ_TMP, else a new one in /dev/shm, $TMPDIR or /tmp) holding
  * config.yaml.
  *

@@ -1,5 +1,5 @@
 /* fuzz_config.c — libFuzzer target for the YAML config loader
- * (src/config.c), built with ASan+UBSan (cmake -DDGPG_FUZZ=ON, clang).
+ * (src/io/config.c), built with ASan+UBSan (cmake -DDGPG_FUZZ=ON, clang).
  *
  * Each input is used twice:
  *  1. as a config file: the bytes are written to a memfd and loaded through

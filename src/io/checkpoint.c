@@ -353,7 +353,7 @@ static int checkpoint_write_net(hid_t file, const char *prefix, const mlp *net)
     hsize_t n = (hsize_t)net->n_params;
     const float *arrays[3] = {net->params, net->adam_m, net->adam_v};
     const char *suffix[3] = {"params", "adam_m", "adam_v"};
-    const char *desc[3] = {"network parameters, flat (src/mlp.h layout)",
+    const char *desc[3] = {"network parameters, flat (src/train/mlp.h layout)",
                            "Adam first moments", "Adam second moments"};
     const int on_device = dgpg_backend_is_cuda(net->be);
     float *host = on_device ? malloc(sizeof(float) * (size_t)net->n_params) : NULL;

@@ -8,7 +8,7 @@
 #ifndef DGPG_CHECKPOINT_H
 #define DGPG_CHECKPOINT_H
 
-#include "../kernels/ppo.h"
+#include "../../kernels/ppo.h"
 #include "config.h"
 #include "mlp.h"
 

@@ -672,7 +672,7 @@ static int dgpg_main(int argc, char **argv);
 int dgpg_cli(int argc, char **argv)
 {
     /* before anything initialises: the BLAS core can only change by a
-     * restart (src/blas_core.h) */
+     * restart (src/backends/blas_core.h) */
     int blas_rc = dgpg_blas_core_check(argc, argv);
     if (blas_rc != 0)
         return blas_rc;

@@ -10,8 +10,8 @@
  * fixed per backend, so runs are bitwise repeatable. */
 #include "backend_internal.h"
 
-#include "../kernels/nn.h"
-#include "../kernels/ppo.h"
+#include "../../kernels/nn.h"
+#include "../../kernels/ppo.h"
 
 #include <cblas.h>
 #include <libxsmm.h>

@@ -2,7 +2,7 @@
  * GEMM (K = 1: one plain GEMM over all B samples). */
 #include "mlp.h"
 
-#include "../kernels/rng.h"
+#include "../../kernels/rng.h"
 
 #include <lapacke.h>
 #include <math.h>

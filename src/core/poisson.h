@@ -4,7 +4,7 @@
 #ifndef DGPG_POISSON_H
 #define DGPG_POISSON_H
 
-#include "../kernels/rng.h"
+#include "../../kernels/rng.h"
 
 /* Largest rate the sampler accepts: k_max = lambda + 12 sqrt(lambda) + 40
  * must stay inside int32. */

@@ -65,7 +65,7 @@ void *dgpg_backend_stream(dgpg_backend *be);
 /* Where each network's slices lie in a flat parameter (or gradient)
  * vector of K networks: per linear layer l, the weights of network k at
  * weight_offset[l] + k weight_size[l], its biases at bias_offset[l] +
- * k bias_size[l] (src/mlp.h's layout). */
+ * k bias_size[l] (src/train/mlp.h's layout). */
 #define DGPG_NET_MAX_LAYERS 10
 typedef struct dgpg_net_layout {
     int64_t K;
@@ -105,7 +105,7 @@ int dgpg_tanh_backward(dgpg_backend *be, int64_t n, const float *y, const float 
 int dgpg_bias_grad(dgpg_backend *be, int64_t B, int64_t K, int64_t d, const float *dz,
                     float *bias_grad);
 
-/* K networks of one MLP shape (src/mlp.h's layout): tanh after every
+/* K networks of one MLP shape (src/train/mlp.h's layout): tanh after every
  * linear layer but the last; the activations of layer l at
  * acts + B K hidden l, inputs and activations (B, K, d) row-major. */
 typedef struct dgpg_mlp_shape {

@@ -3,7 +3,7 @@
  * logged run in a fixed order so that runs repeat bitwise. */
 #include "train_ops.h"
 
-#include "../kernels/train_math.h"
+#include "../../kernels/train_math.h"
 #include "backend_internal.h"
 #include "dgpg/dgpg.h"
 

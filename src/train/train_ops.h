@@ -4,7 +4,7 @@
  * outer index) and launches one thread per index, or a CUB block
  * reduction, on the CUDA backend (kernels/train_cuda.cu). Arrays are in
  * backend memory unless marked "host". Every op returns 0 or a negative
- * dgpg error code. Notation as src/train.c. */
+ * dgpg error code. Notation as src/train/train.c. */
 #ifndef DGPG_TRAIN_OPS_H
 #define DGPG_TRAIN_OPS_H
 

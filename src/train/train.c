@@ -6,7 +6,7 @@
  * and kernels/ppo.h. Scaling choices are in docs/training.md. */
 #include "train.h"
 
-#include "../kernels/train_math.h"
+#include "../../kernels/train_math.h"
 #include "backend.h"
 #include "blas_core.h"
 #include "checkpoint.h"
@@ -286,7 +286,7 @@ int dgpg_train_check(const dgpg_config *cfg, char *err, size_t err_len)
 static int trainer_make_envs(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
 {
     const int threads = (int)cfg->backend.threads;
-    /* data parallelism (src/dist.h): rank r steps environments
+    /* data parallelism (src/backends/dist.h): rank r steps environments
      * [r E / K, (r + 1) E / K) of the one batch, keyed by their global
      * indices, so the ranks together draw what one process would */
     const int ranks = dgpg_dist_size();
@@ -591,7 +591,7 @@ static int trainer_advantages(trainer *tr, double alpha, float *guidance_rms)
         if (tr->vnorm[j].debias > 0.0)
             ppo_value_norm_moments(&tr->vnorm[j], &mean[j], &sd[j]);
     }
-    /* sums over samples are summed over every rank too (src/dist.h), so
+    /* sums over samples are summed over every rank too (src/backends/dist.h), so
      * that every rank holds the same normalisers and scales */
     const double S_total = (double)(T * tr->E_total);
     if (train_op_gae(tr->be, T, E, V, tr->rewards, tr->values, sd, mean, gamma, lambda,
@@ -1202,7 +1202,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
     struct sigaction old_int, old_term, old_usr1;
     int handlers_set = 0;
     memset(summary, 0, sizeof *summary);
-    /* with MPI ranks (src/dist.h), rank 0 prints, logs and checkpoints;
+    /* with MPI ranks (src/backends/dist.h), rank 0 prints, logs and checkpoints;
      * every rank trains its share of the environments */
     const int rank0 = dgpg_dist_rank() == 0;
     FILE *out = rank0 ? opts->out : NULL;
@@ -1225,7 +1225,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         }
     }
     const dgpg_log_column param_column = {"actor_params", "1",
-                                          "the actor's flat parameter vector (src/mlp.h layout)"};
+                                          "the actor's flat parameter vector (src/train/mlp.h layout)"};
     const int64_t param_size = tr.actor.n_params;
     dgpg_log_schema schema = {SC_COUNT, train_scalar_columns, TE_COUNT, train_tensors, 1,
                               &param_column, &param_size, N, M, NULL};
