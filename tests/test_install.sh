@@ -92,8 +92,8 @@ refused() { # refused NAME PATTERN ARGS...
 }
 refused "an unknown environment is refused, naming the registered ones" \
     "env.name = 'nope'.*allowed: .*toy" train --set train.name=bad --set env.name=nope
-refused "a model of another environment is refused" \
-    "model.name = 'cloud_mm1'.*env 'toy'" train --set train.name=bad --set env.name=toy \
+refused "a model of another environment is refused, naming the toy's own" \
+    "model.name = 'cloud_mm1'.*env 'toy'; allowed: toy_balance$" train --set train.name=bad --set env.name=toy \
     --set model.name=cloud_mm1
 refused "--backend cuda for a plug-in without a CUDA implementation is refused" \
     "no CUDA implementation" train --force "${toy_sets[@]}" --set backend.kind=cuda

@@ -213,6 +213,8 @@ DGPG_API int dgpg_config_value(const struct dgpg_config *cfg, const char *key, c
 /* Names of the registered environments / models, for messages. */
 DGPG_API int dgpg_env_names(char *out, size_t out_len);
 DGPG_API int dgpg_model_names(char *out, size_t out_len);
+/* The names of the registered models of environment env_name. */
+DGPG_API int dgpg_model_names_for(const char *env_name, char *out, size_t out_len);
 
 #ifdef __cplusplus
 }

@@ -263,9 +263,10 @@ static int cli_load_backend(dgpg_config *cfg, const cli_args *args, int cuda_ok)
     const dgpg_model_api *model = dgpg_find_model(cfg->model.name);
     if (!model || strcmp(model->env_name, cfg->env.name) != 0) {
         char names[256];
-        dgpg_model_names(names, sizeof names);
+        dgpg_model_names_for(cfg->env.name, names, sizeof names);
         fprintf(stderr, "dgpg: %s: model.name = '%s': no registered model of that name for "
-                "env '%s'; allowed: %s\n", cfg->source, cfg->model.name, cfg->env.name, names);
+                "env '%s'; allowed: %s\n", cfg->source, cfg->model.name, cfg->env.name,
+                names[0] ? names : "(none: register a model of this environment)");
         return 2;
     }
     (void)cuda_ok;

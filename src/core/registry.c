@@ -121,3 +121,20 @@ int dgpg_model_names(char *out, size_t out_len)
 {
     return registry_names(out, out_len, n_registered_models, model_name_at);
 }
+
+int dgpg_model_names_for(const char *env_name, char *out, size_t out_len)
+{
+    size_t used = 0;
+    if (out_len)
+        out[0] = '\0';
+    for (int k = 0; k < n_registered_models; k++) {
+        if (strcmp(registered_models[k]->env_name, env_name) != 0)
+            continue;
+        int n = snprintf(out + used, out_len - used, "%s%s", used ? ", " : "",
+                         registered_models[k]->name);
+        if (n < 0 || (size_t)n >= out_len - used)
+            return DGPG_ENOMEM;
+        used += (size_t)n;
+    }
+    return DGPG_OK;
+}
