@@ -1,7 +1,11 @@
-/* dgpg.h — dgpg's public C API: version, error codes, and the plug-in
+/* dgpg.h — dgpg's public C API: version, error codes, the plug-in
  * interfaces through which environments and analytical models are
- * registered by name. The built-in `cloud` environment and its `cloud_mm1`
- * model use exactly this API (envs/cloud/cloud.c).
+ * registered by name, and the command line as a function (dgpg_cli). The
+ * built-in `cloud` environment and its `cloud_mm1` model, CUDA versions
+ * included, use exactly this API (envs/cloud/); examples/toy_plugin is a
+ * plug-in built against the installed library alone. Installed with
+ * `cmake --install`: find_package(dgpg) (target dgpg::dgpg) or
+ * pkg-config dgpg.
  *
  * Plug-in conventions (after sqlite's VFS and HDF5's filters):
  *  - a plug-in is a struct of function pointers that starts with `version`,
@@ -112,7 +116,9 @@ typedef struct dgpg_env_api {
     /* Built-in policies (heuristics) of the environment. Optional: NULL
      * when the environment has none. policy_find returns the index of a
      * name or DGPG_ENOTFOUND; policy_act writes actions (E, N) for the
-     * current step. */
+     * current step. `train` and `eval` measure cost against a policy named
+     * "pstar" (the model's p*, each agent drawing from it): an environment
+     * that is to be trained or evaluated provides it. */
     int (*policy_count)(void *instance);
     const char *(*policy_name)(void *instance, int policy);
     int (*policy_find)(void *instance, const char *name);
