@@ -104,6 +104,34 @@ else
     not_ok "a refused --force run leaves the existing run's files in place" "files removed"
 fi
 
+# a plug-in without a pstar policy: training draws its reference from the
+# model (the toy's p* policy and the model's p* are the same law, so its
+# cost ratio is as meaningful), eval refuses it in one line
+if out=$(env PKG_CONFIG_PATH="$prefix/lib/pkgconfig" sh -c \
+        "cc -DTOY_WITHOUT_PSTAR -Wall -Wextra -Werror -o '$scratch/toy_nopstar' \
+            '$source/examples/toy_plugin/toy.c' \$(pkg-config --cflags --libs dgpg) \
+            -Wl,-rpath,'$prefix/lib'" 2>&1); then
+    out=$(cd "$run" && "$scratch/toy_nopstar" train "${toy_sets[@]}" --set train.name=nopstar \
+          --set train.episodes=15 2>&1)
+    rc=$?
+    last=$(grep -o 'cost / cost(p\*) [0-9.]* (first episode) -> [0-9.]*' <<<"$out" | awk '{print $NF}')
+    if [ $rc -eq 0 ] && [ -n "$last" ] && awk -v x="$last" 'BEGIN { exit !(x < 1.5) }'; then
+        ok "without a pstar policy the toy trains against its model's p* (last: $last x p*)"
+    else
+        not_ok "without a pstar policy the toy trains" "exit $rc: $(tail -c 400 <<<"$out")"
+    fi
+    out=$(cd "$run" && "$scratch/toy_nopstar" eval "${toy_sets[@]}" --policy random \
+          --scenarios 2 --output - 2>&1)
+    rc=$?
+    if [ $rc -eq 2 ] && grep -q "pstar" <<<"$out"; then
+        ok "without a pstar policy eval refuses the environment, naming pstar"
+    else
+        not_ok "without a pstar policy eval refuses" "exit $rc: $(tail -c 300 <<<"$out")"
+    fi
+else
+    not_ok "the toy builds without its pstar policy" "$(tail -c 400 <<<"$out")"
+fi
+
 # the installed binary finds the installed tools for its figures
 out=$(DGPG_PYTHON=$python "$prefix/bin/dgpg" report "$run/runs/default/log.h5" 2>&1)
 rc=$?

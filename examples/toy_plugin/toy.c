@@ -157,25 +157,34 @@ static int toy_stats(void *instance, dgpg_env_stats *per_env)
     return DGPG_OK;
 }
 
-/* Heuristics: uniform at random, and the model's p* sampled per agent. */
+/* Heuristics: uniform at random, and the model's p* sampled per agent.
+ * Built with -DTOY_WITHOUT_PSTAR the second is left out: training then
+ * draws its p* reference episode from the model itself (CPU backend), and
+ * eval, which measures against a pstar policy, refuses the environment
+ * (tests/test_install.sh builds both). */
 static const char *const toy_policies[] = {"random", "pstar"};
+#ifdef TOY_WITHOUT_PSTAR
+#define TOY_POLICIES 1
+#else
+#define TOY_POLICIES 2
+#endif
 
 static int toy_policy_count(void *instance)
 {
     (void)instance;
-    return 2;
+    return TOY_POLICIES;
 }
 
 static const char *toy_policy_name(void *instance, int policy)
 {
     (void)instance;
-    return policy >= 0 && policy < 2 ? toy_policies[policy] : NULL;
+    return policy >= 0 && policy < TOY_POLICIES ? toy_policies[policy] : NULL;
 }
 
 static int toy_policy_find(void *instance, const char *name)
 {
     (void)instance;
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < TOY_POLICIES; k++)
         if (strcmp(name, toy_policies[k]) == 0)
             return k;
     return DGPG_ENOTFOUND;

@@ -116,9 +116,10 @@ typedef struct dgpg_env_api {
     /* Built-in policies (heuristics) of the environment. Optional: NULL
      * when the environment has none. policy_find returns the index of a
      * name or DGPG_ENOTFOUND; policy_act writes actions (E, N) for the
-     * current step. `train` and `eval` measure cost against a policy named
-     * "pstar" (the model's p*, each agent drawing from it): an environment
-     * that is to be trained or evaluated provides it. */
+     * current step. Cost is measured against p*: `train` plays an
+     * environment's policy named "pstar" where it has one, else draws
+     * every agent's action from the model's p* (CPU backend; on CUDA the
+     * policy is needed); `eval` needs the "pstar" policy. */
     int (*policy_count)(void *instance);
     const char *(*policy_name)(void *instance, int policy);
     int (*policy_find)(void *instance, const char *name);

@@ -90,6 +90,12 @@ typedef struct trainer {
     void *env, *ref_env;
     const dgpg_model_api *model_api;
     void *model;
+    /* the p* reference episode: the environment's "pstar" policy where it
+     * has one (pstar_policy >= 0); else agents drawing from the model's p*
+     * bound to ref_env (ref_model), through these (E, M), (E, N, M) and
+     * (E, N) buffers */
+    void *ref_model;
+    float *ref_pstar, *ref_logits, *ref_probs, *ref_logp;
     int64_t E, N, M, T, D, S;   /* E: this rank's environments */
     int64_t E_total, env_offset; /* over every MPI rank; this rank's first environment */
     int guide, mappo, shared;
@@ -184,6 +190,8 @@ static void trainer_free(trainer *tr)
         tr->env_api->destroy(tr->ref_env);
     if (tr->model)
         tr->model_api->destroy(tr->model);
+    if (tr->ref_model)
+        tr->model_api->destroy(tr->ref_model);
     mlp_free(&tr->actor);
     mlp_free(&tr->critic);
     void *backend_owned[] = {tr->obs, tr->state, tr->actions, tr->logp, tr->probs, tr->values,
@@ -192,7 +200,8 @@ static void trainer_free(trainer *tr)
                              tr->actor_scratch, tr->critic_acts, tr->critic_scratch,
                              tr->d_logits, tr->d_value, tr->decision_stats, tr->sample_loss,
                              tr->acc, tr->grad_sum, tr->grad_sumsq, tr->reward_buf,
-                             tr->ref_actions, tr->order_dev != tr->local ? tr->order_dev : NULL};
+                             tr->ref_actions, tr->order_dev != tr->local ? tr->order_dev : NULL,
+                             tr->ref_pstar, tr->ref_logits, tr->ref_probs, tr->ref_logp};
     for (size_t k = 0; tr->be && k < sizeof backend_owned / sizeof backend_owned[0]; k++)
         if (backend_owned[k])
             dgpg_backend_release(tr->be, backend_owned[k]);
@@ -318,12 +327,18 @@ static int trainer_make_envs(trainer *tr, const dgpg_config *cfg, char *err, siz
         }
     }
     tr->pstar_policy = tr->env_api->policy_find ? tr->env_api->policy_find(tr->env, "pstar") : -1;
-    if (tr->pstar_policy < 0) {
-        snprintf(err, err_len, "env.name = '%s': training reports cost against p*, and this "
-                 "environment has no 'pstar' policy; allowed: an environment with one",
+    if (tr->pstar_policy < 0 && tr->cuda) {
+        snprintf(err, err_len, "env.name = '%s' has no 'pstar' policy: on the CUDA backend the "
+                 "p* reference episode needs one (the model-sampled reference runs on the "
+                 "CPU backend only); allowed: backend.kind = cpu, or an environment with one",
                  cfg->env.name);
         return DGPG_EINVAL;
     }
+    if (tr->pstar_policy < 0) /* the reference draws from the model's p* */
+        rc = tr->model_api->create(tr->model_api->user, cfg, tr->ref_env, &tr->ref_model, err,
+                                   err_len);
+    if (rc != DGPG_OK)
+        return rc;
     dgpg_env_dims d;
     tr->env_api->dims(tr->env, &d);
     tr->E = d.n_envs;
@@ -437,6 +452,12 @@ static int trainer_alloc_buffers(trainer *tr, char *err, size_t err_len)
         tr->params_host = train_alloc((size_t)tr->actor.n_params, sizeof(float), &failed);
     tr->reward_buf = train_balloc(tr, (size_t)E, sizeof(float), &failed);
     tr->ref_actions = train_balloc(tr, (size_t)(E * N), sizeof(int32_t), &failed);
+    if (tr->ref_model) {
+        tr->ref_pstar = train_balloc(tr, (size_t)(E * M), sizeof(float), &failed);
+        tr->ref_logits = train_balloc(tr, (size_t)(E * N * M), sizeof(float), &failed);
+        tr->ref_probs = train_balloc(tr, (size_t)(E * N * M), sizeof(float), &failed);
+        tr->ref_logp = train_balloc(tr, (size_t)(E * N), sizeof(float), &failed);
+    }
     tr->stats = train_alloc((size_t)E, sizeof(dgpg_env_stats), &failed);
     /* the device scratch of the ops that stage host arrays: the largest is
      * the per-column sums of the (N, M) action probabilities */
@@ -554,11 +575,37 @@ static int trainer_rollout(trainer *tr, int64_t episode)
 }
 
 /* The same episode's arrivals and service under p*: the cost reference. */
+/* Without a "pstar" policy (CPU backend): every agent of the reference
+ * environments draws from the model's p* at the current step, as the
+ * rollout samples (train_op_sample on logits log p*), with its own
+ * Philox stream: the train seed XOR TRAIN_REFERENCE_STREAM. */
+#define TRAIN_REFERENCE_STREAM UINT64_C(0x7265666572656e63) /* "referenc" */
+
+static int trainer_reference_actions(trainer *tr, int64_t episode, int64_t t)
+{
+    const int64_t E = tr->E, N = tr->N, M = tr->M;
+    int rc = tr->model_api->optimal_probs_batch(tr->ref_model, tr->ref_pstar);
+    for (int64_t e = 0; rc == DGPG_OK && e < E; e++)
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t m = 0; m < M; m++) {
+                const float p = tr->ref_pstar[e * M + m];
+                tr->ref_logits[(e * N + i) * M + m] = p > 0.0f ? logf(p) : -1e30f;
+            }
+    if (rc == DGPG_OK)
+        rc = train_op_sample(tr->be, E, (int32_t)N, (int32_t)M,
+                             (uint64_t)tr->cfg->train.seed ^ TRAIN_REFERENCE_STREAM,
+                             (uint32_t)tr->env_offset, (uint64_t)(episode * tr->T + t),
+                             tr->ref_logits, tr->ref_probs, tr->ref_actions, tr->ref_logp);
+    return rc;
+}
+
 static int trainer_reference(trainer *tr, int64_t episode, double *cost)
 {
     int rc = tr->env_api->reset(tr->ref_env, (uint64_t)episode);
     for (int64_t t = 0; rc == DGPG_OK && t < tr->T; t++) {
-        rc = tr->env_api->policy_act(tr->ref_env, tr->pstar_policy, tr->ref_actions);
+        rc = tr->pstar_policy >= 0
+                 ? tr->env_api->policy_act(tr->ref_env, tr->pstar_policy, tr->ref_actions)
+                 : trainer_reference_actions(tr, episode, t);
         if (rc == DGPG_OK)
             rc = tr->env_api->step(tr->ref_env, tr->ref_actions, tr->reward_buf);
     }
