@@ -200,8 +200,11 @@ static int checkpoint_seal(const char *path, const char *const *names, int count
 static int checkpoint_verify(const char *path, checkpoint_table *t, char *err, size_t err_len)
 {
     memset(t, 0, sizeof *t);
-    if (h5util_check_regular(path, err, err_len) != 0)
+    char why[128];
+    if (h5util_check_regular(path, why, sizeof why) != 0) {
+        snprintf(err, err_len, "%s: %s; allowed: a checkpoint written by dgpg", path, why);
         return -1;
+    }
     uint64_t size;
     int fd = checkpoint_open_fd(path, O_RDONLY, &size, err, err_len);
     if (fd < 0)

@@ -88,31 +88,14 @@ static void h5log_refuse(const char *path, const char *fmt, ...)
     va_end(ap);
 }
 
-typedef struct h5log_detail {
-    char *buf;
-    size_t len;
-} h5log_detail;
-
-static herr_t h5log_detail_walk(unsigned n, const H5E_error2_t *err, void *user)
-{
-    h5log_detail *d = user;
-    /* n = 0 is the innermost error, the one that says what is wrong with
-     * the file ("truncated file: eof = ...") rather than "unable to open" */
-    if (n == 0 && err->desc)
-        snprintf(d->buf, d->len, "%s", err->desc);
-    return 0;
-}
-
-/* The innermost message of HDF5's error stack, for a one-line refusal
- * where the whole stack would only bury it; clears the stack. */
+/* The innermost message of HDF5's error stack (the one that says what is
+ * wrong with the file, "truncated file: eof = ...", rather than "unable to
+ * open"), for a one-line refusal where the whole stack would only bury
+ * it; clears the stack. */
 static void h5log_error_detail(char *buf, size_t len)
 {
-    h5log_detail d = {buf, len};
-    buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5log_detail_walk, &d);
-    H5Eclear2(H5E_DEFAULT);
-    if (!buf[0])
-        snprintf(buf, len, "HDF5 gave no reason");
+    h5util_error_capture("opening the log", __FILE__, __LINE__);
+    snprintf(buf, len, "%s", h5util_last_detail());
 }
 
 static int h5log_name_ok(const char *name)
@@ -1025,15 +1008,9 @@ int dgpg_log_open(dgpg_log **out, const char *path, const dgpg_log_schema *schem
         h5log_refuse(path, "resume at episode %lld; allowed: >= 0", (long long)episodes);
         return -1;
     }
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        h5log_refuse(path, "cannot be read (%s); allowed: the log.h5 of the run being resumed",
-                     strerror(errno));
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        h5log_refuse(path, "is not a regular file; allowed: the log.h5 of the run being "
-                     "resumed");
+    char why[DGPG_ERR_LEN];
+    if (h5util_check_regular(path, why, sizeof why) != 0) {
+        h5log_refuse(path, "%s; allowed: the log.h5 of the run being resumed", why);
         return -1;
     }
 #if H5_VERSION_GE(1, 12, 0)
@@ -1059,7 +1036,6 @@ int dgpg_log_open(dgpg_log **out, const char *path, const dgpg_log_schema *schem
     /* the lock first: only then is it safe to clear a killed run's mark */
     if (h5log_lock(log) || h5log_open_file(log, &killed) || h5log_check_root(log))
         goto done;
-    char why[DGPG_ERR_LEN];
     if (schema->match_config &&
         h5util_config_matches(log->file, schema->match_config, why, sizeof why) != 0) {
         h5log_refuse(path, "%s", why);

@@ -12,6 +12,8 @@
 
 /* The last HDF5 failure in words, for the caller's one-line message. */
 static char h5util_last[256];
+/* ... and HDF5's innermost description of it, whole (h5log parses it). */
+static char h5util_detail[512];
 
 void h5util_init(void)
 {
@@ -30,11 +32,13 @@ static int h5util_debug(void)
 
 /* H5Ewalk2 from the innermost error outwards: the first OS error text
  * ("..., errno = 28, error message = 'No space left on device', ...") wins,
- * else the innermost description. */
+ * else the innermost description; that description is kept whole too. */
 static herr_t h5util_error_entry(unsigned n, const H5E_error2_t *e, void *user)
 {
     char *out = user;
     const char *desc = e->desc ? e->desc : "";
+    if (n == 0)
+        snprintf(h5util_detail, sizeof h5util_detail, "%s", desc);
     const char *os = strstr(desc, "error message = '");
     if (os) {
         os += strlen("error message = '");
@@ -53,7 +57,7 @@ static herr_t h5util_error_entry(unsigned n, const H5E_error2_t *e, void *user)
 
 void h5util_error_capture(const char *expr, const char *file, int line)
 {
-    h5util_last[0] = '\0';
+    h5util_last[0] = h5util_detail[0] = '\0';
     if (h5util_debug()) {
         fprintf(stderr, "dgpg: HDF5 call failed: %s at %s:%d\n", expr, file, line);
         H5Eprint2(H5E_DEFAULT, stderr);
@@ -69,16 +73,20 @@ const char *h5util_last_error(void)
     return h5util_last[0] ? h5util_last : "HDF5 call failed";
 }
 
+const char *h5util_last_detail(void)
+{
+    return h5util_detail[0] ? h5util_detail : "HDF5 gave no reason";
+}
+
 int h5util_check_regular(const char *path, char *err, size_t err_len)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        snprintf(err, err_len, "%s", strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, err_len, "%s: not a regular file (%s); allowed: a file written by dgpg",
-                 path,
+        snprintf(err, err_len, "not a regular file (%s)",
                  S_ISDIR(st.st_mode)    ? "a directory"
                  : S_ISFIFO(st.st_mode) ? "a FIFO"
                  : S_ISCHR(st.st_mode)  ? "a character device"
@@ -315,12 +323,11 @@ hid_t h5util_open_read(const char *path)
 
 hid_t h5util_open_checked(const char *path, const char *allowed, char *err, size_t err_len)
 {
-    if (access(path, F_OK) != 0) {
-        snprintf(err, err_len, "%s: %s; allowed: %s", path, strerror(errno), allowed);
+    char why[128];
+    if (h5util_check_regular(path, why, sizeof why) != 0) {
+        snprintf(err, err_len, "%s: %s; allowed: %s", path, why, allowed);
         return H5I_INVALID_HID;
     }
-    if (h5util_check_regular(path, err, err_len) != 0)
-        return H5I_INVALID_HID;
     /* H5Fis_hdf5 looks for the signature only: a file without one is not
      * HDF5 at all, one with it that does not open is damaged */
     htri_t is_hdf5 = H5Fis_hdf5(path);

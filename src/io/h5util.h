@@ -17,9 +17,13 @@ void h5util_init(void);
 /* The last failure H5_CHECK recorded, in words: the OS error where HDF5
  * met one ("No space left on device"), else HDF5's innermost message. */
 const char *h5util_last_error(void);
+/* HDF5's innermost description of that failure, whole ("truncated file:
+ * eof = ..., stored_eof = ..."), for callers that parse it. */
+const char *h5util_last_detail(void);
 
-/* 0 if path is a regular file (after symlinks); else -1 with one line in
- * err naming what it is (a FIFO would block an open forever). */
+/* 0 if path is a regular file (after symlinks); else -1 with what it is
+ * instead in err (the OS error, or "not a regular file (a FIFO)"), without
+ * the path: a FIFO would block an open forever. */
 int h5util_check_regular(const char *path, char *err, size_t err_len);
 
 /* Metadata read attempts of a SWMR reader (h5util_open_read). */
