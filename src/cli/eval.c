@@ -181,15 +181,7 @@ static int eval_episode(const dgpg_env_api *api, void *inst, int policy, eval_ac
         rc = api->stats(inst, per_env);
     if (rc != DGPG_OK)
         return rc;
-    memset(total, 0, sizeof *total);
-    for (int64_t e = 0; e < E; e++) {
-        total->reward += per_env[e].reward;
-        total->queued += per_env[e].queued;
-        total->arrived += per_env[e].arrived;
-        total->served += per_env[e].served;
-        total->dropped += per_env[e].dropped;
-        total->steps += per_env[e].steps;
-    }
+    dgpg_env_stats_sum(per_env, E, total);
     return DGPG_OK;
 }
 

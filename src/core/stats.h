@@ -2,6 +2,8 @@
 #ifndef DGPG_STATS_H
 #define DGPG_STATS_H
 
+#include "dgpg/dgpg.h"
+
 #include <stdint.h>
 
 typedef struct dgpg_summary {
@@ -13,5 +15,8 @@ typedef struct dgpg_summary {
 
 /* Summary of x[0..n-1] (x[k * stride]); ci95 is NaN for n < 2. */
 dgpg_summary dgpg_summarize(const double *x, int64_t n, int64_t stride);
+
+/* The field-wise sum of E environments' statistics, in environment order. */
+void dgpg_env_stats_sum(const dgpg_env_stats *per_env, int64_t E, dgpg_env_stats *total);
 
 #endif

@@ -15,6 +15,7 @@
 #include "h5log.h"
 #include "h5util.h"
 #include "mlp.h"
+#include "stats.h"
 #include "train_dump.h"
 #include "train_ops.h"
 
@@ -586,11 +587,11 @@ static int trainer_reference_actions(trainer *tr, int64_t episode, int64_t t)
     const int64_t E = tr->E, N = tr->N, M = tr->M;
     int rc = tr->model_api->optimal_probs_batch(tr->ref_model, tr->ref_pstar);
     for (int64_t e = 0; rc == DGPG_OK && e < E; e++)
-        for (int64_t i = 0; i < N; i++)
-            for (int64_t m = 0; m < M; m++) {
-                const float p = tr->ref_pstar[e * M + m];
-                tr->ref_logits[(e * N + i) * M + m] = p > 0.0f ? logf(p) : -1e30f;
-            }
+        for (int64_t m = 0; m < M; m++) { /* one log per (e, m), copied to each agent */
+            const float p = tr->ref_pstar[e * M + m], logit = p > 0.0f ? logf(p) : -1e30f;
+            for (int64_t i = 0; i < N; i++)
+                tr->ref_logits[(e * N + i) * M + m] = logit;
+        }
     if (rc == DGPG_OK)
         rc = train_op_sample(tr->be, E, (int32_t)N, (int32_t)M,
                              (uint64_t)tr->cfg->train.seed ^ TRAIN_REFERENCE_STREAM,
@@ -598,6 +599,8 @@ static int trainer_reference_actions(trainer *tr, int64_t episode, int64_t t)
                              tr->ref_logits, tr->ref_probs, tr->ref_actions, tr->ref_logp);
     return rc;
 }
+
+static int trainer_sum_stats(const trainer *tr, dgpg_env_stats *total);
 
 static int trainer_reference(trainer *tr, int64_t episode, double *cost)
 {
@@ -611,14 +614,10 @@ static int trainer_reference(trainer *tr, int64_t episode, double *cost)
     }
     if (rc == DGPG_OK)
         rc = tr->env_api->stats(tr->ref_env, tr->stats);
-    double sums[2] = {0.0, 0.0}; /* reward, steps, over every rank's environments */
-    for (int64_t e = 0; e < tr->E; e++) {
-        sums[0] += tr->stats[e].reward;
-        sums[1] += tr->stats[e].steps;
-    }
-    if (rc == DGPG_OK && dgpg_dist_sum_doubles(sums, 2) != 0)
-        rc = DGPG_EBACKEND;
-    *cost = -sums[0] / sums[1];
+    dgpg_env_stats total = {0}; /* over every rank's environments */
+    if (rc == DGPG_OK)
+        rc = trainer_sum_stats(tr, &total);
+    *cost = -total.reward / total.steps;
     return rc;
 }
 
@@ -1101,14 +1100,7 @@ static int train_path(char *out, size_t len, const char *dir, const char *file)
  * over the ranks (dgpg_env_stats is doubles only: one array to sum). */
 static int trainer_sum_stats(const trainer *tr, dgpg_env_stats *total)
 {
-    memset(total, 0, sizeof *total);
-    for (int64_t e = 0; e < tr->E; e++) {
-        total->reward += tr->stats[e].reward;
-        total->queued += tr->stats[e].queued;
-        total->arrived += tr->stats[e].arrived;
-        total->dropped += tr->stats[e].dropped;
-        total->steps += tr->stats[e].steps;
-    }
+    dgpg_env_stats_sum(tr->stats, tr->E, total);
     return dgpg_dist_sum_doubles((double *)total, sizeof *total / sizeof(double)) == 0
                ? DGPG_OK
                : DGPG_EBACKEND;
