@@ -95,13 +95,18 @@ int dgpg_register_builtins(void)
     return DGPG_OK;
 }
 
-static int registry_names(char *out, size_t out_len, int count, const char *(*name_of)(int))
+/* "a, b, c": the names name_of gives for 0 .. count - 1, skipping NULL. */
+static int registry_names(char *out, size_t out_len, int count,
+                          const char *(*name_of)(int, const char *), const char *filter)
 {
     size_t used = 0;
     if (out_len)
         out[0] = '\0';
     for (int k = 0; k < count; k++) {
-        int n = snprintf(out + used, out_len - used, "%s%s", k ? ", " : "", name_of(k));
+        const char *name = name_of(k, filter);
+        if (!name)
+            continue;
+        int n = snprintf(out + used, out_len - used, "%s%s", used ? ", " : "", name);
         if (n < 0 || (size_t)n >= out_len - used)
             return DGPG_ENOMEM;
         used += (size_t)n;
@@ -109,32 +114,30 @@ static int registry_names(char *out, size_t out_len, int count, const char *(*na
     return DGPG_OK;
 }
 
-static const char *env_name_at(int k) { return registered_envs[k]->name; }
-static const char *model_name_at(int k) { return registered_models[k]->name; }
+static const char *env_name_at(int k, const char *filter)
+{
+    (void)filter;
+    return registered_envs[k]->name;
+}
+
+/* filter: an environment's name, or NULL for every model */
+static const char *model_name_at(int k, const char *filter)
+{
+    const dgpg_model_api *m = registered_models[k];
+    return !filter || strcmp(m->env_name, filter) == 0 ? m->name : NULL;
+}
 
 int dgpg_env_names(char *out, size_t out_len)
 {
-    return registry_names(out, out_len, n_registered_envs, env_name_at);
+    return registry_names(out, out_len, n_registered_envs, env_name_at, NULL);
 }
 
 int dgpg_model_names(char *out, size_t out_len)
 {
-    return registry_names(out, out_len, n_registered_models, model_name_at);
+    return registry_names(out, out_len, n_registered_models, model_name_at, NULL);
 }
 
 int dgpg_model_names_for(const char *env_name, char *out, size_t out_len)
 {
-    size_t used = 0;
-    if (out_len)
-        out[0] = '\0';
-    for (int k = 0; k < n_registered_models; k++) {
-        if (strcmp(registered_models[k]->env_name, env_name) != 0)
-            continue;
-        int n = snprintf(out + used, out_len - used, "%s%s", used ? ", " : "",
-                         registered_models[k]->name);
-        if (n < 0 || (size_t)n >= out_len - used)
-            return DGPG_ENOMEM;
-        used += (size_t)n;
-    }
-    return DGPG_OK;
+    return registry_names(out, out_len, n_registered_models, model_name_at, env_name);
 }
