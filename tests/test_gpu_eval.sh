@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # (ctest label gpu) `dgpg eval` on the CUDA backend prints the same table as
 # on the CPU backend, to the last digit: the environment is bitwise the same
-# on both (tests/test_gpu_env_parity.c), and so are the heuristics (pstar_state
+# on both (envs/cloud/tests/test_gpu_env_parity.c), and so are the heuristics (pstar_state
 # included). Exits 77 (skipped) where no CUDA device is visible.
 # Usage: test_gpu_eval.sh DGPG_BINARY
 set -u

@@ -50,7 +50,7 @@ static const int64_t param_sizes[1] = {PARAM_SIZE};
 static dgpg_log_schema make_schema(void)
 {
     dgpg_log_schema s = {SCALARS, scalar_cols, TENSORS, tensor_cols, 1, param_cols,
-                         param_sizes, N, M, NULL};
+                         param_sizes, N, M, NULL, NULL};
     return s;
 }
 

@@ -77,6 +77,16 @@ else
     not_ok "dgpg eval of the toy" "exit $rc, pstar '$pstar': $(tail -c 400 <<<"$out")"
 fi
 
+# the toy's own key and statistics: its column in the progress lines and
+# the eval table, its key set and checked, another plug-in's keys refused
+if grep -q "overload_rate" <<<"$(cd "$run" && "$toy" train "${toy_sets[@]}" --set train.name=keys \
+        --set env.overload=1.2 --set train.episodes=1 2>&1)" &&
+   grep -q "overload_rate (1)" <<<"$out"; then
+    ok "the toy's env.overload is read, its overload_rate is a column of train and eval"
+else
+    not_ok "the toy's own key and column" "$(tail -c 300 <<<"$out")"
+fi
+
 # bad plug-in names: one line naming what and what is allowed, exit 2
 refused() { # refused NAME PATTERN ARGS...
     local name=$1 pattern=$2
@@ -95,6 +105,15 @@ refused "an unknown environment is refused, naming the registered ones" \
 refused "a model of another environment is refused, naming the toy's own" \
     "model.name = 'cloud_mm1'.*env 'toy'; allowed: toy_balance$" train --set train.name=bad --set env.name=toy \
     --set model.name=cloud_mm1
+refused "a key of the cloud environment is refused for the toy, naming whose it is" \
+    "env.rho: unknown key in section 'env' \(a key of environment 'cloud', not of this config's 'toy'\); allowed: .*overload" \
+    train --set train.name=bad "${toy_sets[@]}" --set env.rho=0.9
+refused "the toy's key is refused for the cloud environment" \
+    "env.overload: unknown key .*a key of environment 'toy', not of this config's 'cloud'" \
+    train --set train.name=bad --set env.overload=2
+refused "a value out of the toy's row's range is refused with the range" \
+    "env.overload = '0.5': out of range; allowed: a number in \(1, 100\]" \
+    train --set train.name=bad "${toy_sets[@]}" --set env.overload=0.5
 refused "--backend cuda for a plug-in without a CUDA implementation is refused" \
     "no CUDA implementation" train --force "${toy_sets[@]}" --set backend.kind=cuda
 # ... before --force touched the run it would have replaced
@@ -106,7 +125,7 @@ fi
 
 # a plug-in without a pstar policy: training draws its reference from the
 # model (the toy's p* policy and the model's p* are the same law, so its
-# cost ratio is as meaningful), eval refuses it in one line
+# cost ratio is as meaningful), and so does eval
 if out=$(env PKG_CONFIG_PATH="$prefix/lib/pkgconfig" sh -c \
         "cc -DTOY_WITHOUT_PSTAR -Wall -Wextra -Werror -o '$scratch/toy_nopstar' \
             '$source/examples/toy_plugin/toy.c' \$(pkg-config --cflags --libs dgpg) \
@@ -120,13 +139,15 @@ if out=$(env PKG_CONFIG_PATH="$prefix/lib/pkgconfig" sh -c \
     else
         not_ok "without a pstar policy the toy trains" "exit $rc: $(tail -c 400 <<<"$out")"
     fi
-    out=$(cd "$run" && "$scratch/toy_nopstar" eval "${toy_sets[@]}" --policy random \
+    out=$(cd "$run" && "$scratch/toy_nopstar" eval "${toy_sets[@]}" --policy random,pstar \
           --scenarios 2 --output - 2>&1)
     rc=$?
-    if [ $rc -eq 2 ] && grep -q "pstar" <<<"$out"; then
-        ok "without a pstar policy eval refuses the environment, naming pstar"
+    pstar=$(awk '$1 == "pstar" {print $(NF-2)}' <<<"$out")
+    random=$(awk '$1 == "random" {print $(NF-2)}' <<<"$out")
+    if [ $rc -eq 0 ] && [ "$pstar" = "1.0000" ] && awk -v x="$random" 'BEGIN { exit !(x > 1.2) }'; then
+        ok "without a pstar policy eval measures against the model's p* (random: $random x p*)"
     else
-        not_ok "without a pstar policy eval refuses" "exit $rc: $(tail -c 300 <<<"$out")"
+        not_ok "without a pstar policy eval runs" "exit $rc: $(tail -c 300 <<<"$out")"
     fi
 else
     not_ok "the toy builds without its pstar policy" "$(tail -c 400 <<<"$out")"

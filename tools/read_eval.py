@@ -17,7 +17,9 @@ def main(path):
     with h5py.File(path, "r") as f:
         ev = f["eval"]
         policies = [p.decode() if isinstance(p, bytes) else p for p in ev["policy"][()]]
-        metrics = ["mean_delay", "drop_rate", "cost_ratio"]
+        # the columns `dgpg eval` printed: the environment's own, then cost_ratio
+        columns = ev.attrs.get("table_columns", "mean_delay,drop_rate,cost_ratio")
+        metrics = (columns.decode() if isinstance(columns, bytes) else columns).split(",")
         print(f"{path}: {ev.attrs['n_scenarios']} scenarios, "
               f"N = {f['config'].attrs['env.n_agents']}, M = {f['config'].attrs['env.n_pools']}")
         header = "".join(f"{m + ' [' + ev[m].attrs['units'] + ']':>28}" for m in metrics)

@@ -29,7 +29,7 @@ struct cloud_instance {
     int sampled;            /* env.scenarios = sampled */
     uint64_t base_seed;     /* fixed: the scenario seed; sampled: the distribution's */
     uint64_t built_episode; /* sampled: the episode the slots hold */
-    const dgpg_config_env *env_cfg; /* the run's config outlives the instance */
+    cloud_config env_cfg;    /* the config's cloud view, for rebuilding scenarios */
     int32_t n_agents, n_pools, day_length;
     /* per slot, owned */
     double *mu, *inv_mu, *capacity_cdf, *work_rate, *work_rate_burst;
@@ -59,7 +59,7 @@ struct cloud_instance {
     uint8_t *burst;         /* (E) is the coming step in a burst */
     uint8_t *last_burst;    /* (E) was the last step in a burst */
     cloud_step_flows *flows;/* (E) of the last step */
-    dgpg_env_stats *stats;  /* (E) since reset */
+    double *sums;           /* (E, CLOUD_SUMS_WIDTH) since reset */
     double *scratch;        /* (threads, 2M) for the policies */
 };
 
@@ -84,7 +84,7 @@ static int cloud_threads(int requested)
 /* Job sizes: unit, or a mix of unit jobs and Pareto-tailed large ones,
  * P(size >= s) = q (s_min / s)^alpha for s >= s_min, truncated at the cap
  * (a discretised truncated Pareto). Returns the mean size. */
-static double cloud_size_table(const dgpg_config_env *env, double *size_cdf)
+static double cloud_size_table(const cloud_config *env, double *size_cdf)
 {
     int64_t cap = env->job_size_cap;
     double q = env->large_job_prob, s_min = (double)env->large_job_min;
@@ -113,7 +113,7 @@ uint64_t cloud_training_scenario_seed(uint64_t base_seed, uint64_t episode, uint
 }
 
 /* The storage of every slot and the shared tables (once, at create). */
-static int cloud_storage_alloc(cloud_instance *inst, const dgpg_config_env *env, char *err,
+static int cloud_storage_alloc(cloud_instance *inst, const cloud_config *env, char *err,
                                size_t err_len)
 {
     const size_t S = (size_t)inst->slots, N = (size_t)env->n_agents, M = (size_t)env->n_pools;
@@ -163,7 +163,7 @@ static int cloud_compare_mu_desc(const void *a, const void *b, void *mu_v);
 /* Agent rates: lambda_i = lambda_mean exp(sigma z - sigma^2/2), z ~ N(0,1)
  * by Box-Muller, so E[lambda_i] = lambda_mean; phases uniform over
  * phase_spread of a day. Returns the sum of the rates. */
-static double cloud_scenario_agents(const dgpg_config_env *env, uint64_t seed, int32_t N,
+static double cloud_scenario_agents(const cloud_config *env, uint64_t seed, int32_t N,
                                     double *base_rate, double *phase)
 {
     const double two_pi = 6.283185307179586476925286766559;
@@ -182,7 +182,7 @@ static double cloud_scenario_agents(const dgpg_config_env *env, uint64_t seed, i
 /* Pools: raw capacity vCPUs x servers, scaled to sum(mu) = mu_total (the
  * nominal work over rho); their capacity shares and cumulative shares,
  * buffers, service samplers, and their order by capacity (largest first). */
-static int cloud_scenario_pools(const dgpg_config_env *env, uint64_t seed, int32_t N, int32_t M,
+static int cloud_scenario_pools(const cloud_config *env, uint64_t seed, int32_t N, int32_t M,
                                 double mu_total, double *mu, double *inv_mu,
                                 float *capacity_share, double *capacity_cdf,
                                 int32_t *order_desc, int64_t *buffer,
@@ -224,7 +224,7 @@ static int cloud_scenario_pools(const dgpg_config_env *env, uint64_t seed, int32
  * phase_i))), with their Poisson samplers (and the burst ones), the work
  * rate per step of the day, and *largest, the largest rate an agent
  * reaches. */
-static int cloud_scenario_day(const dgpg_config_env *env, int32_t N, int32_t D, double size_mean,
+static int cloud_scenario_day(const cloud_config *env, int32_t N, int32_t D, double size_mean,
                               const double *base_rate, const double *phase, float *rate,
                               dgpg_poisson_entry *arrival, dgpg_poisson_entry *arrival_burst,
                               double *work_rate, double *work_rate_burst, double *largest_out,
@@ -269,7 +269,7 @@ static int cloud_scenario_day(const dgpg_config_env *env, int32_t N, int32_t D, 
  * so the nominal load is exactly rho. Allocates nothing, so a reset can
  * rebuild; dgpg_config_check has bounded every rate for every seed, so
  * DGPG_EINVAL here means a config that skipped it. */
-static int cloud_scenario_build(cloud_instance *inst, const dgpg_config_env *env, int64_t slot,
+static int cloud_scenario_build(cloud_instance *inst, const cloud_config *env, int64_t slot,
                                 uint64_t seed, cloud_scenario *sc, char *err, size_t err_len)
 {
     const int32_t N = (int32_t)env->n_agents, M = (int32_t)env->n_pools;
@@ -372,7 +372,7 @@ static int cloud_scenarios_sample(cloud_instance *inst, uint64_t episode)
         char err[256];
         uint64_t seed = cloud_training_scenario_seed(inst->base_seed, episode,
                                                      (uint32_t)(inst->env_offset + e));
-        failed |= cloud_scenario_build(inst, inst->env_cfg, e, seed, &inst->scs[e], err,
+        failed |= cloud_scenario_build(inst, &inst->env_cfg, e, seed, &inst->scs[e], err,
                                        sizeof err) != DGPG_OK;
     }
     inst->built_episode = episode;
@@ -390,7 +390,7 @@ static void cloud_destroy(void *instance)
                      inst->arrival_burst, inst->size_cdf, inst->day_sin, inst->day_cos,
                      inst->queue, inst->last_queue, inst->dispatched, inst->work,
                      inst->last_work, inst->last_actions, inst->burst, inst->last_burst,
-                     inst->flows, inst->stats, inst->scratch};
+                     inst->flows, inst->sums, inst->scratch};
     for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
         free(owned[k]);
     free(inst);
@@ -429,11 +429,16 @@ static int cloud_create(void *user, const struct dgpg_config *cfg, uint64_t scen
         snprintf(err, err_len, "cloud: out of memory for the instance");
         return DGPG_ENOMEM;
     }
-    const dgpg_config_env *env = &cfg->env;
-    inst->sampled = strcmp(env->scenarios, "sampled") == 0;
+    if (cloud_config_read(cfg, &inst->env_cfg) != DGPG_OK) {
+        snprintf(err, err_len, "cloud: env.name = 'cloud' expected in the config handed to "
+                 "create");
+        free(inst);
+        return DGPG_EINVAL;
+    }
+    const cloud_config *env = &inst->env_cfg;
+    inst->sampled = env->sampled;
     inst->slots = inst->sampled ? n_envs : 1;
     inst->base_seed = scenario_seed;
-    inst->env_cfg = env;
     inst->n_agents = (int32_t)env->n_agents;
     inst->n_pools = (int32_t)env->n_pools;
     inst->day_length = (int32_t)env->day_length;
@@ -453,7 +458,7 @@ static int cloud_create(void *user, const struct dgpg_config *cfg, uint64_t scen
     inst->burst = cloud_alloc(E, 1, &failed);
     inst->last_burst = cloud_alloc(E, 1, &failed);
     inst->flows = cloud_alloc(E, sizeof(cloud_step_flows), &failed);
-    inst->stats = cloud_alloc(E, sizeof(dgpg_env_stats), &failed);
+    inst->sums = cloud_alloc(E * CLOUD_SUMS_WIDTH, sizeof(double), &failed);
     inst->scratch = cloud_alloc((size_t)inst->threads * 2 * M, sizeof(double), &failed);
     if (failed) {
         snprintf(err, err_len,
@@ -531,7 +536,7 @@ static int cloud_reset(void *instance, uint64_t episode)
     memset(inst->queue, 0, (size_t)(E * M) * sizeof(int64_t));
     memset(inst->last_queue, 0, (size_t)(E * M) * sizeof(int64_t));
     memset(inst->dispatched, 0, (size_t)(E * M) * sizeof(int64_t));
-    memset(inst->stats, 0, (size_t)E * sizeof(dgpg_env_stats));
+    memset(inst->sums, 0, (size_t)E * CLOUD_SUMS_WIDTH * sizeof(double));
     memset(inst->flows, 0, (size_t)E * sizeof(cloud_step_flows));
 #pragma omp parallel for schedule(static) num_threads(inst->threads)
     for (int64_t e = 0; e < E; e++)
@@ -580,13 +585,7 @@ static int cloud_step(void *instance, const int32_t *actions, float *reward)
         double r = cloud_serve(sc, g, inst->step, inst->burst[e], disp, inst->queue + e * M,
                                &inst->flows[e]);
         reward[e] = (float)r;
-        dgpg_env_stats *st = &inst->stats[e];
-        st->reward += r;
-        st->queued += (double)inst->flows[e].queued;
-        st->arrived += (double)inst->flows[e].arrived;
-        st->served += (double)inst->flows[e].served;
-        st->dropped += (double)inst->flows[e].dropped;
-        st->steps += 1.0;
+        cloud_sums_add(inst->sums + e * CLOUD_SUMS_WIDTH, r, &inst->flows[e]);
         memcpy(inst->last_work + e * N, inst->work + e * N, (size_t)N * sizeof(int32_t));
         memcpy(inst->last_actions + e * N, act, (size_t)N * sizeof(int32_t));
         inst->last_burst[e] = inst->burst[e];
@@ -598,10 +597,10 @@ static int cloud_step(void *instance, const int32_t *actions, float *reward)
     return DGPG_OK;
 }
 
-static int cloud_stats(void *instance, dgpg_env_stats *per_env)
+static int cloud_sums(void *instance, double *per_env)
 {
     cloud_instance *inst = instance;
-    memcpy(per_env, inst->stats, (size_t)inst->n_envs * sizeof(dgpg_env_stats));
+    memcpy(per_env, inst->sums, (size_t)inst->n_envs * CLOUD_SUMS_WIDTH * sizeof(double));
     return DGPG_OK;
 }
 
@@ -658,7 +657,6 @@ const dgpg_env_api dgpg_cloud_env_api = {
     .reset = cloud_reset,
     .observe = cloud_observe,
     .step = cloud_step,
-    .stats = cloud_stats,
     .policy_count = cloud_policy_count,
     .policy_name = cloud_policy_name,
     .policy_find = cloud_policy_find,
@@ -666,6 +664,15 @@ const dgpg_env_api dgpg_cloud_env_api = {
 #ifdef DGPG_HAVE_CUDA
     .cuda = &dgpg_cloud_cuda_env_api, /* envs/cloud/cloud_cuda.cu */
 #endif
+    .config_keys = cloud_config_keys,
+    .n_config_keys = CLOUD_CONFIG_KEYS,
+    .params_size = sizeof(cloud_config),
+    .check_config = cloud_config_check,
+    .n_sums = CLOUD_SUMS,
+    .sum_info = cloud_sum_info,
+    .n_ratios = CLOUD_RATIOS,
+    .ratios = cloud_ratios,
+    .sums = cloud_sums,
 };
 
 /* ---- the cloud_mm1 analytical model ----------------------------------
@@ -708,13 +715,19 @@ static int cloud_model_create(void *user, const struct dgpg_config *cfg, void *e
     (void)user;
     *instance = NULL;
     cloud_instance *env = env_instance;
+    cloud_model_config mc;
+    if (cloud_model_config_read(cfg, &mc) != DGPG_OK) {
+        snprintf(err, err_len, "cloud_mm1: model.name = 'cloud_mm1' expected in the config "
+                 "handed to create");
+        return DGPG_EINVAL;
+    }
     cloud_model *model = calloc(1, sizeof *model);
     int failed = !model;
     if (model) {
         const size_t N = (size_t)env->n_agents, M = (size_t)env->n_pools;
         model->env = env;
-        model->barrier = cfg->model.barrier;
-        model->state_reference = strcmp(cfg->model.reference, "state") == 0;
+        model->barrier = mc.barrier;
+        model->state_reference = strcmp(mc.reference, "state") == 0;
         model->rate = cloud_alloc(N, sizeof(double), &failed);
         model->flows = cloud_alloc(M, sizeof(double), &failed);
         model->slope = cloud_alloc(M, sizeof(double), &failed);
@@ -921,4 +934,7 @@ const dgpg_model_api dgpg_cloud_model_api = {
 #ifdef DGPG_HAVE_CUDA
     .cuda = &dgpg_cloud_cuda_model_api,
 #endif
+    .config_keys = cloud_model_config_keys,
+    .n_config_keys = CLOUD_MODEL_CONFIG_KEYS,
+    .params_size = sizeof(cloud_model_config),
 };

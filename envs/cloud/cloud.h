@@ -5,9 +5,9 @@
 #ifndef DGPG_CLOUD_H
 #define DGPG_CLOUD_H
 
+#include "cloud_config.h"
 #include "cloud_env.h"
 #include "cloud_policy.h"
-#include "config.h"
 #include "dgpg/dgpg.h"
 
 typedef struct cloud_instance cloud_instance;

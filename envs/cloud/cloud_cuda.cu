@@ -23,12 +23,12 @@
  * reference) or static (p* of Lambda(t) and the M/M/1 flows model).
  *
  * Status: compiled (warnings as errors) on machines without a GPU; not yet
- * run on one (docs/gpu.md). tests/test_gpu_env_parity.c compares it with the
+ * run on one (docs/gpu.md). envs/cloud/tests/test_gpu_env_parity.c compares it with the
  * CPU backend step by step (environment, heuristics and both model
  * references, sampled scenarios across a reset to a second episode, and
  * fixed ones) and skips itself where no device is present. */
+#include "cloud_config.h"
 #include "cloud_env.h"
-#include "config.h"
 #include "cuda_check.h"
 #include "dgpg/dgpg.h"
 
@@ -55,7 +55,7 @@ int cloud_cuda_serve(const cloud_scenario *scs, uint32_t env_offset, int64_t n_e
                      uint64_t step, const int32_t *work, const int32_t *actions,
                      const uint8_t *burst, int64_t *dispatched, int64_t *queue,
                      int64_t *last_queue, cloud_step_flows *flows, float *reward,
-                     dgpg_env_stats *stats, cudaStream_t stream);
+                     double *sums, cudaStream_t stream);
 int cloud_cuda_observe(const cloud_scenario *scs, int32_t n_agents, int64_t n_envs,
                        uint64_t step, const int32_t *work, const uint8_t *burst,
                        const int64_t *queue, float *obs, cudaStream_t stream);
@@ -127,7 +127,7 @@ typedef struct cloud_cuda_instance {
     int32_t *work, *last_work, *last_actions; /* (E, N) */
     uint8_t *burst, *last_burst;          /* (E) */
     cloud_step_flows *flows;              /* (E) */
-    dgpg_env_stats *stats;                /* (E) */
+    double *sums;                         /* (E, CLOUD_SUMS_WIDTH) */
     double *scratch;                      /* (E, 2M) */
     int *invalid;                         /* (1) */
 } cloud_cuda_instance;
@@ -146,7 +146,7 @@ static void cloud_cuda_destroy(void *instance)
 #undef CLOUD_CUDA_FREE
     void *buffers[] = {inst->scs,       inst->queue,        inst->last_queue, inst->dispatched,
                        inst->work,      inst->last_work,    inst->last_actions, inst->burst,
-                       inst->last_burst, inst->flows,       inst->stats,      inst->scratch,
+                       inst->last_burst, inst->flows,       inst->sums,       inst->scratch,
                        inst->invalid};
     for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++)
         cudaFree(buffers[k]);
@@ -265,7 +265,9 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
     const cloud_scenario *host_scs = cloud_instance_scenarios(host);
     const int64_t N = host_scs[0].n_agents, M = host_scs[0].n_pools;
     const int64_t E = n_envs;
-    inst->sampled = strcmp(cfg->env.scenarios, "sampled") == 0;
+    dgpg_env_settings settings;
+    dgpg_config_env_settings(cfg, &settings);
+    inst->sampled = settings.sampled_scenarios;
     inst->slots = cloud_instance_slots(host);
     inst->built_episode = 0; /* the CPU instance holds episode 0's scenarios from create */
     inst->n_agents = host_scs[0].n_agents;
@@ -274,7 +276,7 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
     inst->size_cap = host_scs[0].size_cap;
     inst->n_envs = n_envs;
     inst->env_offset = env_offset;
-    inst->horizon = cfg->env.horizon;
+    inst->horizon = settings.horizon;
     inst->scs_host = (cloud_scenario *)calloc((size_t)E, sizeof(cloud_scenario));
     if (!inst->scs_host) {
         snprintf(err, err_len, "cloud (cuda): out of host memory for %lld scenarios",
@@ -300,7 +302,8 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
         cloud_cuda_alloc(inst, (void **)&inst->burst, (size_t)E) ||
         cloud_cuda_alloc(inst, (void **)&inst->last_burst, (size_t)E) ||
         cloud_cuda_alloc(inst, (void **)&inst->flows, sizeof(cloud_step_flows) * (size_t)E) ||
-        cloud_cuda_alloc(inst, (void **)&inst->stats, sizeof(dgpg_env_stats) * (size_t)E) ||
+        cloud_cuda_alloc(inst, (void **)&inst->sums,
+                         sizeof(double) * CLOUD_SUMS_WIDTH * (size_t)E) ||
         cloud_cuda_alloc(inst, (void **)&inst->scratch, sizeof(double) * (size_t)(E * 2 * M)) ||
         cloud_cuda_alloc(inst, (void **)&inst->invalid, sizeof(int)) ||
         cloud_cuda_tables_upload(inst, &host_scs[0]) ||
@@ -365,7 +368,8 @@ static int cloud_cuda_reset(void *instance, uint64_t episode)
     CUDA_CHECK(cudaMemsetAsync(inst->queue, 0, sizeof(int64_t) * E * M, inst->stream));
     CUDA_CHECK(cudaMemsetAsync(inst->last_queue, 0, sizeof(int64_t) * E * M, inst->stream));
     CUDA_CHECK(cudaMemsetAsync(inst->dispatched, 0, sizeof(int64_t) * E * M, inst->stream));
-    CUDA_CHECK(cudaMemsetAsync(inst->stats, 0, sizeof(dgpg_env_stats) * E, inst->stream));
+    CUDA_CHECK(cudaMemsetAsync(inst->sums, 0, sizeof(double) * CLOUD_SUMS_WIDTH * E,
+                               inst->stream));
     CUDA_CHECK(cudaMemsetAsync(inst->flows, 0, sizeof(cloud_step_flows) * E, inst->stream));
     return cloud_cuda_arrivals(inst->scs, inst->n_agents, (uint32_t)inst->env_offset,
                                inst->n_envs, inst->step, inst->work, inst->burst, inst->stream)
@@ -402,7 +406,7 @@ static int cloud_cuda_step(void *instance, const int32_t *actions, float *reward
     /* the serve kernel keeps Q before the dispatch in last_queue */
     if (cloud_cuda_serve(inst->scs, (uint32_t)inst->env_offset, E, inst->step, inst->work,
                          actions, inst->burst, inst->dispatched, inst->queue, inst->last_queue,
-                         inst->flows, reward, inst->stats, inst->stream))
+                         inst->flows, reward, inst->sums, inst->stream))
         return DGPG_EBACKEND;
     CUDA_CHECK(cudaMemcpyAsync(inst->last_work, inst->work, sizeof(int32_t) * (size_t)(E * N),
                                cudaMemcpyDeviceToDevice, inst->stream));
@@ -418,10 +422,11 @@ static int cloud_cuda_step(void *instance, const int32_t *actions, float *reward
 }
 
 /* per_env is host memory: the statistics are the one tensor that comes back. */
-static int cloud_cuda_stats_method(void *instance, dgpg_env_stats *per_env)
+static int cloud_cuda_sums(void *instance, double *per_env)
 {
     cloud_cuda_instance *inst = (cloud_cuda_instance *)instance;
-    CUDA_CHECK(cudaMemcpyAsync(per_env, inst->stats, sizeof(dgpg_env_stats) * (size_t)inst->n_envs,
+    CUDA_CHECK(cudaMemcpyAsync(per_env, inst->sums,
+                               sizeof(double) * CLOUD_SUMS_WIDTH * (size_t)inst->n_envs,
                                cudaMemcpyDeviceToHost, inst->stream));
     CUDA_CHECK(cudaStreamSynchronize(inst->stream));
     return DGPG_OK;
@@ -466,10 +471,13 @@ static int cloud_cuda_bind_stream(void *instance, void *stream)
 extern "C" const dgpg_env_api dgpg_cloud_cuda_env_api = {
     DGPG_ENV_API_VERSION, "cloud", NULL,        cloud_cuda_create,
     cloud_cuda_destroy,   cloud_cuda_dims,     cloud_cuda_reset,
-    cloud_cuda_observe_method, cloud_cuda_step, cloud_cuda_stats_method,
+    cloud_cuda_observe_method, cloud_cuda_step, NULL /* stats: versions 1-2 */,
     cloud_cuda_policy_count, cloud_cuda_policy_name, cloud_cuda_policy_find,
     cloud_cuda_policy_act, cloud_cuda_bind_stream,
     NULL, /* cuda: this is it */
+    /* its keys are the registered CPU plug-in's: the config is read once */
+    NULL, 0, 0, NULL,
+    CLOUD_SUMS, cloud_sum_info, CLOUD_RATIOS, cloud_ratios, cloud_cuda_sums,
 };
 
 /* ---- the cloud_mm1 model of a CUDA environment --------------------------
@@ -490,6 +498,13 @@ static int cloud_cuda_model_create(void *user, const struct dgpg_config *cfg, vo
                                    void **instance, char *err, size_t err_len)
 {
     (void)user;
+    *instance = NULL;
+    cloud_model_config mc;
+    if (cloud_model_config_read(cfg, &mc) != DGPG_OK) {
+        snprintf(err, err_len, "cloud_mm1 (cuda): model.name = 'cloud_mm1' expected in the "
+                 "config handed to create");
+        return DGPG_EINVAL;
+    }
     cloud_cuda_model *model = (cloud_cuda_model *)calloc(1, sizeof *model);
     *instance = model;
     if (!model) {
@@ -497,8 +512,8 @@ static int cloud_cuda_model_create(void *user, const struct dgpg_config *cfg, vo
         return DGPG_ENOMEM;
     }
     model->env = (cloud_cuda_instance *)env_instance;
-    model->barrier = cfg->model.barrier;
-    model->state_reference = strcmp(cfg->model.reference, "state") == 0;
+    model->barrier = mc.barrier;
+    model->state_reference = strcmp(mc.reference, "state") == 0;
     return DGPG_OK;
 }
 
@@ -583,4 +598,5 @@ extern "C" const dgpg_model_api dgpg_cloud_cuda_model_api = {
     cloud_cuda_model_cost_grad_batch,
     cloud_cuda_model_influence_batch,
     NULL, /* cuda: this is it */
+    NULL, 0, 0, NULL, /* keys: the registered CPU plug-in's */
 };

@@ -204,4 +204,22 @@ static inline DGPG_HD void cloud_global_state(const cloud_scenario *sc, uint64_t
     state[2 * sc->n_pools + 2] = sc->day_cos[d];
 }
 
+/* The environment's statistics (dgpg_env_api.sums): per environment, the
+ * reward sum and step count, then these sums of the step's flows. Both
+ * backends add a step with cloud_sums_add, so they agree to the bit. */
+enum cloud_sum { CLOUD_SUM_QUEUED, CLOUD_SUM_ARRIVED, CLOUD_SUM_ADMITTED, CLOUD_SUM_SERVED,
+                 CLOUD_SUM_DROPPED, CLOUD_SUMS };
+#define CLOUD_SUMS_WIDTH (2 + CLOUD_SUMS) /* doubles per environment */
+
+static inline DGPG_HD void cloud_sums_add(double *row, double reward, const cloud_step_flows *f)
+{
+    row[0] += reward;
+    row[1] += 1.0;
+    row[2 + CLOUD_SUM_QUEUED] += (double)f->queued;
+    row[2 + CLOUD_SUM_ARRIVED] += (double)f->arrived;
+    row[2 + CLOUD_SUM_ADMITTED] += (double)(f->arrived - f->dropped);
+    row[2 + CLOUD_SUM_SERVED] += (double)f->served;
+    row[2 + CLOUD_SUM_DROPPED] += (double)f->dropped;
+}
+
 #endif

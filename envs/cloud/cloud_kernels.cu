@@ -55,7 +55,7 @@ __global__ void cloud_serve_kernel(const cloud_scenario *scs, uint32_t env_offse
                                    int64_t n_envs, uint64_t step, const int32_t *work,
                                    const int32_t *actions, const uint8_t *burst,
                                    int64_t *dispatched, int64_t *queue, int64_t *last_queue,
-                                   cloud_step_flows *flows, float *reward, dgpg_env_stats *stats)
+                                   cloud_step_flows *flows, float *reward, double *sums)
 {
     int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= n_envs)
@@ -68,13 +68,7 @@ __global__ void cloud_serve_kernel(const cloud_scenario *scs, uint32_t env_offse
     double r = cloud_serve(&sc, env_offset + (uint32_t)e, step, burst[e], dispatched + e * M,
                            queue + e * M, &flows[e]);
     reward[e] = (float)r;
-    dgpg_env_stats *st = &stats[e];
-    st->reward += r;
-    st->queued += (double)flows[e].queued;
-    st->arrived += (double)flows[e].arrived;
-    st->served += (double)flows[e].served;
-    st->dropped += (double)flows[e].dropped;
-    st->steps += 1.0;
+    cloud_sums_add(sums + e * CLOUD_SUMS_WIDTH, r, &flows[e]);
 }
 
 /* invalid[0] = 1 if any action (E N) is outside [0, M). */
@@ -149,14 +143,14 @@ extern "C" int cloud_cuda_serve(const cloud_scenario *scs, uint32_t env_offset, 
                                 uint64_t step, const int32_t *work, const int32_t *actions,
                                 const uint8_t *burst, int64_t *dispatched, int64_t *queue,
                                 int64_t *last_queue, cloud_step_flows *flows, float *reward,
-                                dgpg_env_stats *stats, cudaStream_t stream)
+                                double *sums, cudaStream_t stream)
 {
     const int block = 128;
     if (n_envs <= 0)
         return 0;
     cloud_serve_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
         scs, env_offset, n_envs, step, work, actions, burst, dispatched, queue, last_queue,
-        flows, reward, stats);
+        flows, reward, sums);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }

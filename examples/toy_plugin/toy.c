@@ -12,9 +12,17 @@
  * proportion to its capacity, x~_m = N c_m / sum c, so the model's p* is
  * c / sum c for every agent and the guidance of agent i is
  * <x - x~, z_i>, z_i its own unit. Observations: the last step's load per
- * resource over its fair share (M values), for every agent alike. */
+ * resource over its fair share (M values), for every agent alike.
+ *
+ * What the plug-in owns besides its methods: a config key, env.overload
+ * (a resource is overloaded when its load exceeds that multiple of its
+ * fair share; default 1.5), read from its parameter block, and its
+ * statistics, whose ratio overload_rate (overloaded resource-steps over
+ * resource-steps) becomes a column of the training log and of
+ * `dgpg eval`. */
 #include <dgpg/dgpg.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +35,31 @@ typedef struct toy_env {
     double *load;     /* (E, M) units this step */
     double *last;     /* (E, M) last step's load over its fair share */
     int32_t *actions; /* (E, N) the last step's actions */
-    dgpg_env_stats *stats;
+    double overload;  /* env.overload */
+    double *sums;     /* (E, TOY_WIDTH) since reset */
 } toy_env;
+
+/* The toy's keys, in its parameter block. */
+typedef struct toy_params {
+    double overload;
+} toy_params;
+
+static const dgpg_config_key toy_keys[] = {
+    {"overload", DGPG_KEY_REAL, offsetof(toy_params, overload), "1.5", 1.0, 100.0, 1, 0, NULL,
+     "a resource is overloaded above this multiple of its fair share of the work"},
+};
+
+/* Statistics: reward and steps, then these sums. */
+enum { TOY_OVERLOADED, TOY_RESOURCE_STEPS, TOY_SUMS };
+#define TOY_WIDTH (2 + TOY_SUMS)
+static const dgpg_stat_info toy_sum_info[TOY_SUMS] = {
+    {"overloaded", "resource-steps", "resource-steps above env.overload times the fair share"},
+    {"resource_steps", "resource-steps", "M per step"},
+};
+static const dgpg_stat_ratio toy_ratios[] = {
+    {{"overload_rate", "1", "share of resource-steps above env.overload times the fair share"},
+     TOY_OVERLOADED, TOY_RESOURCE_STEPS},
+};
 
 static double toy_capacity(int32_t m) { return (double)(m + 1); }
 
@@ -54,7 +85,7 @@ static void toy_destroy(void *instance)
     free(env->load);
     free(env->last);
     free(env->actions);
-    free(env->stats);
+    free(env->sums);
     free(env);
 }
 
@@ -64,12 +95,18 @@ static int toy_create(void *user, const struct dgpg_config *cfg, uint64_t seed, 
     (void)user;
     (void)threads;
     int64_t n_agents, n_pools;
+    const toy_params *params = dgpg_config_env_params(cfg);
     if (toy_read_int(cfg, "env.n_agents", &n_agents, err, err_len) != DGPG_OK ||
         toy_read_int(cfg, "env.n_pools", &n_pools, err, err_len) != DGPG_OK)
         return DGPG_EINVAL;
+    if (!params) {
+        snprintf(err, err_len, "toy: env.name = 'toy' expected in the config handed to create");
+        return DGPG_EINVAL;
+    }
     toy_env *env = calloc(1, sizeof *env);
     if (!env)
         return DGPG_ENOMEM;
+    env->overload = params->overload;
     env->E = n_envs;
     env->N = (int32_t)n_agents;
     env->M = (int32_t)n_pools;
@@ -77,8 +114,8 @@ static int toy_create(void *user, const struct dgpg_config *cfg, uint64_t seed, 
     env->load = calloc((size_t)(n_envs * n_pools), sizeof(double));
     env->last = calloc((size_t)(n_envs * n_pools), sizeof(double));
     env->actions = calloc((size_t)(n_envs * n_agents), sizeof(int32_t));
-    env->stats = calloc((size_t)n_envs, sizeof(dgpg_env_stats));
-    if (!env->load || !env->last || !env->actions || !env->stats) {
+    env->sums = calloc((size_t)n_envs * TOY_WIDTH, sizeof(double));
+    if (!env->load || !env->last || !env->actions || !env->sums) {
         toy_destroy(env);
         return DGPG_ENOMEM;
     }
@@ -102,7 +139,7 @@ static int toy_reset(void *instance, uint64_t episode)
     toy_env *env = instance;
     (void)episode;
     memset(env->last, 0, sizeof(double) * (size_t)(env->E * env->M));
-    memset(env->stats, 0, sizeof(dgpg_env_stats) * (size_t)env->E);
+    memset(env->sums, 0, sizeof(double) * TOY_WIDTH * (size_t)env->E);
     return DGPG_OK;
 }
 
@@ -135,33 +172,34 @@ static int toy_step(void *instance, const int32_t *actions, float *reward)
             load[a] += 1.0;
             env->actions[e * env->N + i] = a;
         }
-        double congestion = 0.0;
+        double congestion = 0.0, overloaded = 0.0;
         for (int32_t m = 0; m < env->M; m++) {
             const double x = load[m] / toy_capacity(m);
             congestion += x * x;
             env->last[e * env->M + m] = load[m] / ((double)env->N * toy_capacity(m) / total_c);
+            overloaded += env->last[e * env->M + m] > env->overload;
         }
         reward[e] = (float)(-congestion / (double)env->N);
-        env->stats[e].reward += reward[e];
-        env->stats[e].arrived += (double)env->N;
-        env->stats[e].served += (double)env->N;
-        env->stats[e].steps += 1.0;
+        double *row = env->sums + e * TOY_WIDTH;
+        row[0] += reward[e];
+        row[1] += 1.0;
+        row[2 + TOY_OVERLOADED] += overloaded;
+        row[2 + TOY_RESOURCE_STEPS] += (double)env->M;
     }
     return DGPG_OK;
 }
 
-static int toy_stats(void *instance, dgpg_env_stats *per_env)
+static int toy_sums(void *instance, double *per_env)
 {
     toy_env *env = instance;
-    memcpy(per_env, env->stats, sizeof(dgpg_env_stats) * (size_t)env->E);
+    memcpy(per_env, env->sums, sizeof(double) * TOY_WIDTH * (size_t)env->E);
     return DGPG_OK;
 }
 
 /* Heuristics: uniform at random, and the model's p* sampled per agent.
- * Built with -DTOY_WITHOUT_PSTAR the second is left out: training then
- * draws its p* reference episode from the model itself (CPU backend), and
- * eval, which measures against a pstar policy, refuses the environment
- * (tests/test_install.sh builds both). */
+ * Built with -DTOY_WITHOUT_PSTAR the second is left out: training and
+ * eval then draw their p* reference from the model itself (CPU backend;
+ * tests/test_install.sh builds both). */
 static const char *const toy_policies[] = {"random", "pstar"};
 #ifdef TOY_WITHOUT_PSTAR
 #define TOY_POLICIES 1
@@ -229,11 +267,18 @@ static const dgpg_env_api toy_env_api = {
     .reset = toy_reset,
     .observe = toy_observe,
     .step = toy_step,
-    .stats = toy_stats,
     .policy_count = toy_policy_count,
     .policy_name = toy_policy_name,
     .policy_find = toy_policy_find,
     .policy_act = toy_policy_act,
+    .config_keys = toy_keys,
+    .n_config_keys = sizeof toy_keys / sizeof toy_keys[0],
+    .params_size = sizeof(toy_params),
+    .n_sums = TOY_SUMS,
+    .sum_info = toy_sum_info,
+    .n_ratios = sizeof toy_ratios / sizeof toy_ratios[0],
+    .ratios = toy_ratios,
+    .sums = toy_sums,
 };
 
 /* ---- the model: p* = c / sum c; C(p) = sum_m (x_m / c_m)^2 / N ---------- */
@@ -343,7 +388,8 @@ int main(int argc, char **argv)
 {
     if (dgpg_register_env(&toy_env_api) != DGPG_OK ||
         dgpg_register_model(&toy_model_api) != DGPG_OK) {
-        fprintf(stderr, "toy_dgpg: registering the toy plug-ins failed\n");
+        fprintf(stderr, "toy_dgpg: registering the toy plug-ins failed: %s\n",
+                dgpg_registry_error());
         return 1;
     }
     return dgpg_cli(argc, argv);

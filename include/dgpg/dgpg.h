@@ -57,7 +57,7 @@ enum dgpg_error {
 
 DGPG_API const char *dgpg_strerror(int code);
 
-struct dgpg_config; /* the resolved configuration, src/io/config.h */
+struct dgpg_config; /* a resolved configuration: opaque, read through the functions below */
 
 /* Sizes a caller needs to allocate the batch buffers of an instance. */
 typedef struct dgpg_env_dims {
@@ -68,9 +68,70 @@ typedef struct dgpg_env_dims {
     int32_t state_dim;     /* global state length (centralised critic) */
 } dgpg_env_dims;
 
-/* Per-environment statistics since the last reset: doubles only, ending
- * in a count, so that any aggregation (threads, MPI ranks) is a sum
- * followed by one division. Work is in the environment's work units. */
+/* A plug-in's config keys. The `env` section of a config holds the keys
+ * every environment has (name, n_agents, n_pools, n_envs, horizon, seed,
+ * scenarios) and the keys of the environment env.name names; the `model`
+ * section holds `name` and the keys of that model. A plug-in lists its
+ * keys as rows; the loader validates each value against its row (type,
+ * range, words) with the same messages as every other key, starts from
+ * the row's default, and stores the value at `offset` in the plug-in's
+ * parameter block (dgpg_config_env_params / _model_params): an int64_t
+ * for INT, a double for REAL, an int (0/1) for BOOL, a NUL-terminated
+ * char[DGPG_WORD_LEN] for WORD. A config that names a key the chosen
+ * plug-in does not list (another plug-in's, say) is refused. */
+enum dgpg_key_type { DGPG_KEY_INT = 1, DGPG_KEY_REAL = 2, DGPG_KEY_BOOL = 3, DGPG_KEY_WORD = 4 };
+#define DGPG_WORD_LEN 64
+#define DGPG_PARAMS_MAX 2048   /* bytes of a plug-in's parameter block */
+#define DGPG_KEYS_MAX 64       /* rows per plug-in */
+
+typedef struct dgpg_config_key {
+    const char *key;            /* within the section: a C identifier */
+    int type;                   /* enum dgpg_key_type */
+    size_t offset;              /* of the value in the parameter block */
+    const char *default_value;  /* YAML text, e.g. "0.8", "unit", "true" */
+    double min, max;            /* INT, REAL: the allowed range */
+    int min_open, max_open;     /* REAL: 1 where the bound itself is excluded */
+    const char *const *words;   /* WORD: the allowed words, NULL-terminated */
+    const char *help;           /* one line: what the key means */
+} dgpg_config_key;
+
+/* The parameter block of the environment (model) plug-in a resolved config
+ * names, laid out by that plug-in's rows; NULL for a plug-in without rows. */
+DGPG_API const void *dgpg_config_env_params(const struct dgpg_config *cfg);
+DGPG_API const void *dgpg_config_model_params(const struct dgpg_config *cfg);
+
+/* The keys every environment has, resolved. */
+typedef struct dgpg_env_settings {
+    int64_t n_agents;          /* N */
+    int64_t n_actions;         /* M (env.n_pools) */
+    int64_t n_envs;            /* E */
+    int64_t horizon;           /* T */
+    int64_t seed;              /* env.seed */
+    int sampled_scenarios;     /* env.scenarios: 1 sampled, 0 fixed */
+} dgpg_env_settings;
+DGPG_API int dgpg_config_env_settings(const struct dgpg_config *cfg, dgpg_env_settings *out);
+
+/* A plug-in's statistics (version 3). Per environment since the last
+ * reset, its `sums` method writes 2 + n_sums doubles: the sum of the
+ * shared rewards, the number of steps, then its own sums in the order of
+ * its `sum_info` rows. Sums only, so any aggregation (environments,
+ * threads, MPI ranks) is a sum; the log's and `dgpg eval`'s columns of
+ * the environment are ratios of two of them (indices into the plug-in's
+ * own sums). */
+typedef struct dgpg_stat_info {
+    const char *name;          /* column name: a C identifier */
+    const char *units;
+    const char *description;
+} dgpg_stat_info;
+
+typedef struct dgpg_stat_ratio {
+    dgpg_stat_info info;
+    int numerator, denominator; /* 0 where the denominator sum is 0 */
+} dgpg_stat_ratio;
+
+/* Versions 1 and 2 only: the statistics of the cloud environment those
+ * versions were written for; read as version 3's sums reward, steps,
+ * queued, arrived, admitted (= arrived - dropped), served, dropped. */
 typedef struct dgpg_env_stats {
     double reward;         /* sum of shared rewards */
     double queued;         /* sum over steps of the total backlog after service */
@@ -80,8 +141,9 @@ typedef struct dgpg_env_stats {
     double steps;          /* the count */
 } dgpg_env_stats;
 
-/* 1: create .. bind_stream; 2: adds `cuda`. */
-#define DGPG_ENV_API_VERSION 2
+/* 1: create .. bind_stream; 2: adds `cuda`; 3: adds config_keys ..
+ * sums (the plug-in owns its keys and statistics). */
+#define DGPG_ENV_API_VERSION 3
 
 typedef struct dgpg_env_api {
     int version;           /* DGPG_ENV_API_VERSION the plug-in was written for */
@@ -110,16 +172,17 @@ typedef struct dgpg_env_api {
      * writes the shared reward (E). Required. */
     int (*step)(void *instance, const int32_t *actions, float *reward);
 
-    /* Statistics (E) since the last reset. Required. */
+    /* Versions 1 and 2: statistics (E) since the last reset. Required
+     * there; a version 3 plug-in leaves it NULL and fills `sums`. */
     int (*stats)(void *instance, dgpg_env_stats *per_env);
 
     /* Built-in policies (heuristics) of the environment. Optional: NULL
      * when the environment has none. policy_find returns the index of a
      * name or DGPG_ENOTFOUND; policy_act writes actions (E, N) for the
-     * current step. Cost is measured against p*: `train` plays an
-     * environment's policy named "pstar" where it has one, else draws
+     * current step. Cost is measured against p*: `train` and `eval` play
+     * an environment's policy named "pstar" where it has one, else draw
      * every agent's action from the model's p* (CPU backend; on CUDA the
-     * policy is needed); `eval` needs the "pstar" policy. */
+     * policy is needed). */
     int (*policy_count)(void *instance);
     const char *(*policy_name)(void *instance, int policy);
     int (*policy_find)(void *instance, const char *name);
@@ -137,10 +200,30 @@ typedef struct dgpg_env_api {
      * backend.kind = cuda (or auto, where a device is visible). It is not
      * registered by itself; its own `cuda` is NULL. */
     const struct dgpg_env_api *cuda;
+
+    /* Version 3. Its keys in the `env` section (n_config_keys rows, at
+     * most DGPG_KEYS_MAX, none named like a key every environment has)
+     * and the size of its parameter block (at most DGPG_PARAMS_MAX). */
+    const dgpg_config_key *config_keys;
+    int n_config_keys;
+    size_t params_size;
+    /* Relations between keys that one key's range cannot express (and
+     * sizes that would not fit in memory), checked when a config is
+     * resolved: 0, or a negative code and one line in err. Optional. */
+    int (*check_config)(void *user, const struct dgpg_config *cfg, char *err, size_t err_len);
+    /* Its statistics: n_sums sums beyond reward and steps, described by
+     * sum_info, and n_ratios columns for the log and `dgpg eval`.
+     * sums writes (E, 2 + n_sums) into host memory. Required. */
+    int n_sums;
+    const dgpg_stat_info *sum_info;
+    int n_ratios;
+    const dgpg_stat_ratio *ratios;
+    int (*sums)(void *instance, double *per_env);
 } dgpg_env_api;
 
-/* 1: create .. influence_batch; 2: adds `cuda`. */
-#define DGPG_MODEL_API_VERSION 2
+/* 1: create .. influence_batch; 2: adds `cuda`; 3: adds config_keys ..
+ * check_config. */
+#define DGPG_MODEL_API_VERSION 3
 
 /* An analytical model of an environment: what an efficient state looks
  * like, and the cost whose descent direction guides the agents. */
@@ -184,16 +267,27 @@ typedef struct dgpg_model_api {
      * binds to those instances; the batched methods on device memory), or
      * NULL. */
     const struct dgpg_model_api *cuda;
+
+    /* Version 3. Its keys in the `model` section, as an environment's. */
+    const dgpg_config_key *config_keys;
+    int n_config_keys;
+    size_t params_size;
+    int (*check_config)(void *user, const struct dgpg_config *cfg, char *err, size_t err_len);
 } dgpg_model_api;
 
 /* Registry. Registration copies nothing: the struct must outlive its use.
  * Names are unique; a second registration of a name is DGPG_EEXIST; a
  * plug-in of an API version this library does not know (0, or newer than
- * DGPG_*_API_VERSION) is DGPG_EINVAL. */
+ * DGPG_*_API_VERSION), or whose key rows or statistics are malformed (a
+ * name that is not an identifier or is used twice, a value outside the
+ * parameter block, a ratio's index outside its sums), is DGPG_EINVAL;
+ * dgpg_registry_error says which. */
 DGPG_API int dgpg_register_env(const dgpg_env_api *api);
 DGPG_API int dgpg_register_model(const dgpg_model_api *api);
 DGPG_API const dgpg_env_api *dgpg_find_env(const char *name);
 DGPG_API const dgpg_model_api *dgpg_find_model(const char *name);
+/* One line on why the last registration on this thread was refused. */
+DGPG_API const char *dgpg_registry_error(void);
 /* Registers the built-in plug-ins (cloud, cloud_mm1); idempotent. */
 DGPG_API int dgpg_register_builtins(void);
 /* The CUDA implementation a plug-in carries (its `cuda` field, read only

@@ -6,6 +6,7 @@
 #include "blas_core.h"
 #include "dgpg/dgpg.h"
 #include "dist.h"
+#include "stats.h"
 #include "train.h"
 #include "train_ops.h"
 
@@ -51,11 +52,19 @@ static int bench_env_backend(const dgpg_env_api *api, dgpg_backend *be, const ch
     float *logits = dgpg_backend_alloc(be, sizeof(float) * EN * M); /* zeros: uniform */
     float *probs = dgpg_backend_alloc(be, sizeof(float) * EN * M);
     float *logp = dgpg_backend_alloc(be, sizeof(float) * EN);
-    dgpg_env_stats *stats = malloc(sizeof(dgpg_env_stats) * (size_t)d.n_envs);
-    const int heuristic = api->policy_find(inst, "power_of_two");
+    const dgpg_stats_layout layout = dgpg_env_stats_layout(api);
+    double *stats = malloc(sizeof(double) * (size_t)dgpg_stats_width(&layout) * (size_t)d.n_envs);
+    /* the built-in policy timed: p* (the API's "pstar", which training and
+     * eval play as the reference), else the environment's first */
+    int heuristic = api->policy_count ? api->policy_find(inst, "pstar") : -1;
+    if (heuristic < 0 && api->policy_count && api->policy_count(inst) > 0)
+        heuristic = 0;
+    char heuristic_label[96];
+    snprintf(heuristic_label, sizeof heuristic_label, "%s (built-in policy)",
+             heuristic >= 0 ? api->policy_name(inst, heuristic) : "none");
     if (!actions || !reward || !obs || !logits || !probs || !logp || !stats || heuristic < 0) {
-        snprintf(err, err_len, "bench: out of %s memory for E x N = %zu, or no power_of_two "
-                 "policy", label, EN);
+        snprintf(err, err_len, "bench: out of %s memory for E x N = %zu, or the environment "
+                 "has no built-in policy; allowed: an environment with one", label, EN);
         rc = DGPG_ENOMEM;
         goto done;
     }
@@ -68,7 +77,7 @@ static int bench_env_backend(const dgpg_env_api *api, dgpg_backend *be, const ch
         rc = api->reset(inst, 0);
         double start = 0.0;
         for (int64_t s = -steps / 10 - 1; rc == DGPG_OK && s < steps; s++) {
-            if (s == 0 && (rc = api->stats(inst, stats)) == DGPG_OK)
+            if (s == 0 && (rc = dgpg_env_read_sums(api, inst, d.n_envs, stats)) == DGPG_OK)
                 start = bench_now();
             if (rc == DGPG_OK && variant == 0)
                 rc = api->policy_act(inst, heuristic, actions);
@@ -83,11 +92,11 @@ static int bench_env_backend(const dgpg_env_api *api, dgpg_backend *be, const ch
                 rc = api->step(inst, actions, reward);
         }
         if (rc == DGPG_OK)
-            rc = api->stats(inst, stats);
+            rc = dgpg_env_read_sums(api, inst, d.n_envs, stats);
         const double seconds = bench_now() - start;
         if (rc == DGPG_OK)
             fprintf(out, "%-8s %-40s %16.4g\n", label,
-                    variant == 0 ? "power_of_two (heuristic)"
+                    variant == 0 ? heuristic_label
                                  : "categorical (observe + sample + step)",
                     (double)EN * (double)steps / seconds);
     }

@@ -53,13 +53,15 @@ static const char usage_eval[] =
     "\n"
     "Runs each policy on the same K held-out scenarios (seeds eval.seed ..\n"
     "eval.seed+K-1, each E environments for T steps) and prints one row per policy:\n"
-    "mean delay, drop rate and cost relative to the analytical policy p*, each the\n"
-    "mean over scenarios with the half width of its 95% interval. The same table is\n"
-    "written to the HDF5 file eval.output (\"-\": none).\n"
+    "the environment's own columns (for cloud: mean delay and drop rate) and the\n"
+    "cost relative to the analytical policy p*, each the mean over scenarios with\n"
+    "the half width of its 95% interval. The same table, with the environment's\n"
+    "sums, is written to the HDF5 file eval.output (\"-\": none).\n"
     "\n"
     "options:\n"
-    "  --policy P,...   policies (eval.policies): random, capacity, round_robin, jsq,\n"
-    "                   power_of_two, led, pstar\n"
+    "  --policy P,...   policies (eval.policies): the environment's built-in ones\n"
+    "                   (cloud: random, capacity, round_robin, jsq, power_of_two,\n"
+    "                   led, pstar, pstar_state) and run:DIR for a trained run\n"
     "  --scenarios K    number of held-out scenarios (eval.scenarios), at least 2\n"
     "  --output FILE    HDF5 output (eval.output)\n"
     "  --threads K      CPU threads (backend.threads), 0 = every core\n"
@@ -251,22 +253,6 @@ static int cli_load_backend(dgpg_config *cfg, const cli_args *args, int cuda_ok)
     if (dgpg_config_load(cfg, args->config_path, args->sets, args->n_sets, err, sizeof err) ||
         dgpg_config_check(cfg, err, sizeof err)) {
         fprintf(stderr, "dgpg: %s\n", err);
-        return 2;
-    }
-    if (!dgpg_find_env(cfg->env.name)) {
-        char names[256];
-        dgpg_env_names(names, sizeof names);
-        fprintf(stderr, "dgpg: %s: env.name = '%s': no registered environment of that name; "
-                "allowed: %s\n", cfg->source, cfg->env.name, names);
-        return 2;
-    }
-    const dgpg_model_api *model = dgpg_find_model(cfg->model.name);
-    if (!model || strcmp(model->env_name, cfg->env.name) != 0) {
-        char names[256];
-        dgpg_model_names_for(cfg->env.name, names, sizeof names);
-        fprintf(stderr, "dgpg: %s: model.name = '%s': no registered model of that name for "
-                "env '%s'; allowed: %s\n", cfg->source, cfg->model.name, cfg->env.name,
-                names[0] ? names : "(none: register a model of this environment)");
         return 2;
     }
     (void)cuda_ok;

@@ -4,10 +4,10 @@
  * arrivals and service draws (they come from streams no policy touches),
  * so the comparison is paired. Per scenario, over its E environments and
  * T steps:
- *   mean delay = sum_t sum_m Q_m(t+1) / (arrived - dropped)  (Little's law over
- *                the admitted work, in steps; dropped work never waits)
- *   drop rate  = dropped / arrived
  *   cost       = -(mean shared reward per step), and cost / cost(p*)
+ *   the environment's ratio columns (dgpg_env_api.ratios; for cloud the
+ *   mean delay of admitted work by Little's law and the drop rate) and
+ *   its sums,
  * and the table gives the mean over scenarios with a 95% Student-t interval. */
 #include "eval.h"
 
@@ -33,25 +33,45 @@
 #define EVAL_MAX_POLICIES 32
 #define EVAL_MAX_RUNS 8
 
-enum eval_metric {
-    EVAL_DELAY, EVAL_DROP, EVAL_COST, EVAL_COST_RATIO,
-    EVAL_QUEUED, EVAL_ARRIVED, EVAL_DROPPED, EVAL_SERVED, EVAL_METRICS
+/* The table's metrics: the cost and its ratio to p*'s, then the
+ * environment's ratio columns, then its sums. */
+enum { EVAL_COST, EVAL_COST_RATIO, EVAL_FIXED };
+#define EVAL_METRICS_MAX (EVAL_FIXED + 2 * DGPG_KEYS_MAX)
+
+static const dgpg_stat_info eval_fixed_info[EVAL_FIXED] = {
+    {"cost", "1", "mean per-step cost: minus the mean shared reward"},
+    {"cost_ratio", "1", "cost over the cost of the analytical policy p* on the same scenario"},
 };
 
-static const struct {
-    const char *name, *units, *description;
-} eval_metric_info[EVAL_METRICS] = {
-    {"mean_delay", "steps",
-     "mean queueing delay of admitted work by Little's law: sum over steps of the total backlog "
-     "after service, over the work that arrived and was not dropped"},
-    {"drop_rate", "1", "work dropped at full buffers over work arrived"},
-    {"cost", "steps", "mean per-step cost: minus the mean shared reward (delay plus weighted drops)"},
-    {"cost_ratio", "1", "cost over the cost of the analytical static policy p* on the same scenario"},
-    {"queued", "work units", "sum over environments and steps of the total backlog after service"},
-    {"arrived", "work units", "work arrived, summed over environments and steps"},
-    {"dropped", "work units", "work dropped at full buffers, summed over environments and steps"},
-    {"served", "work units", "work served, summed over environments and steps"},
-};
+typedef struct eval_metrics {
+    int n;
+    dgpg_stat_info info[EVAL_METRICS_MAX];
+    dgpg_stats_layout layout;
+} eval_metrics;
+
+/* The metrics of an environment; a name used twice is refused. */
+static int eval_metrics_of(const dgpg_env_api *api, eval_metrics *m, char *err, size_t err_len)
+{
+    m->layout = dgpg_env_stats_layout(api);
+    m->n = 0;
+    for (int k = 0; k < EVAL_FIXED; k++)
+        m->info[m->n++] = eval_fixed_info[k];
+    for (int k = 0; k < m->layout.n_ratios; k++)
+        m->info[m->n++] = m->layout.ratios[k].info;
+    for (int k = 0; k < m->layout.n_sums; k++) {
+        m->info[m->n] = m->layout.sum_info[k];
+        m->info[m->n++].description = m->layout.sum_info[k].description;
+    }
+    for (int a = 0; a < m->n; a++)
+        for (int b = 0; b < a; b++)
+            if (strcmp(m->info[a].name, m->info[b].name) == 0) {
+                snprintf(err, err_len, "environment '%s': the eval column '%s' appears twice "
+                         "(its statistics and the table's cost columns); allowed: distinct "
+                         "names", api->name, m->info[a].name);
+                return DGPG_EINVAL;
+            }
+    return DGPG_OK;
+}
 
 /* A trained policy ("run:DIR" in eval.policies): the run's actor, sampled
  * as in training (softmax, Philox), on the evaluation's backend. */
@@ -60,16 +80,28 @@ typedef struct eval_actor {
     float *obs, *acts, *probs, *logp; /* backend memory: (E, N, D), activations, (E, N, M), (E, N) */
 } eval_actor;
 
+/* Without a "pstar" policy, the environment's analytical model plays p*:
+ * every agent draws from the model's p*(s) at each step (CPU backend). */
+#define EVAL_MODEL_PSTAR (-1000)
+#define EVAL_REFERENCE_STREAM UINT64_C(0x7265666572656e63) /* as training's reference */
+typedef struct eval_model_pstar {
+    const dgpg_model_api *api;
+    void *inst;                      /* bound to the scenario's environment instance */
+    float *pstar, *logits, *probs, *logp; /* host: (E, M), (E, N, M), (E, N, M), (E, N) */
+} eval_model_pstar;
+
 typedef struct eval_plan {
     int n_policies;
-    int policy[EVAL_MAX_POLICIES]; /* the env's policy index, or -1 - run index */
+    int policy[EVAL_MAX_POLICIES]; /* the env's policy index, -1 - run index, or
+                                      EVAL_MODEL_PSTAR */
     const char *name[EVAL_MAX_POLICIES];
-    int pstar;            /* index of p* among the env's policies */
+    int pstar;            /* index of p* among the env's policies, or EVAL_MODEL_PSTAR */
     int pstar_row;        /* its row in the table, or -1 if not requested */
     int n_runs;
     char run_name[EVAL_MAX_RUNS][DGPG_LIST_LEN]; /* "run:DIR" as given */
     char run_label[EVAL_MAX_RUNS][DGPG_NAME_LEN + 8]; /* "run:NAME" for the table */
     eval_actor actor[EVAL_MAX_RUNS];
+    eval_model_pstar model;          /* pstar == EVAL_MODEL_PSTAR */
 } eval_plan;
 
 static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *list,
@@ -79,12 +111,19 @@ static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *
     snprintf(buf, sizeof buf, "%s", list);
     plan->n_policies = 0;
     plan->pstar = api->policy_find(inst, "pstar");
+    if (plan->pstar < 0)
+        plan->pstar = EVAL_MODEL_PSTAR;
     plan->pstar_row = -1;
     char allowed[DGPG_LIST_LEN] = "";
     for (int p = 0; p < api->policy_count(inst); p++) {
         size_t used = strlen(allowed);
         snprintf(allowed + used, sizeof allowed - used, "%s%s", p ? ", " : "",
                  api->policy_name(inst, p));
+    }
+    if (plan->pstar == EVAL_MODEL_PSTAR) {
+        size_t used = strlen(allowed);
+        snprintf(allowed + used, sizeof allowed - used, "%spstar (the model's p*)",
+                 used ? ", " : "");
     }
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -93,6 +132,8 @@ static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *
         for (char *end = tok + strlen(tok); end > tok && end[-1] == ' ';)
             *--end = '\0';
         int p = api->policy_find(inst, tok);
+        if (p < 0 && plan->pstar == EVAL_MODEL_PSTAR && strcmp(tok, "pstar") == 0)
+            p = EVAL_MODEL_PSTAR;
         if (strncmp(tok, "run:", 4) == 0 && tok[4]) {
             if (plan->n_runs == EVAL_MAX_RUNS) {
                 snprintf(err, err_len, "eval.policies = '%s': more than %d trained runs", list,
@@ -111,7 +152,7 @@ static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *
             snprintf(plan->run_label[plan->n_runs], sizeof plan->run_label[0], "run:%.*s",
                      (int)(len - start), dir + start);
             p = -1 - plan->n_runs++;
-        } else if (p < 0) {
+        } else if (p < 0 && p != EVAL_MODEL_PSTAR) {
             snprintf(err, err_len, "eval.policies = '%s': unknown policy '%s'; allowed: %s, "
                      "or run:DIR for a trained run", list, tok, allowed);
             return DGPG_EINVAL;
@@ -131,8 +172,9 @@ static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *
         }
         if (p == plan->pstar)
             plan->pstar_row = plan->n_policies;
-        plan->name[plan->n_policies] =
-            p >= 0 ? api->policy_name(inst, p) : plan->run_label[-1 - p];
+        plan->name[plan->n_policies] = p == EVAL_MODEL_PSTAR ? "pstar"
+                                       : p >= 0              ? api->policy_name(inst, p)
+                                                             : plan->run_label[-1 - p];
         plan->policy[plan->n_policies++] = p;
     }
     if (plan->n_policies == 0) {
@@ -140,53 +182,130 @@ static int eval_parse_policies(const dgpg_env_api *api, void *inst, const char *
                  allowed);
         return DGPG_EINVAL;
     }
-    if (plan->pstar < 0) {
-        snprintf(err, err_len,
-                 "env.name = '%s': the environment has no 'pstar' policy to compare costs "
-                 "against; allowed: an environment with one",
-                 api->name);
-        return DGPG_EINVAL;
-    }
     return DGPG_OK;
 }
 
-/* One episode of `policy` on the instance: sums over environments and steps. */
-/* One episode under the env's policy `policy`, or, with actor not NULL,
- * under a trained actor on backend be (actions drawn with seed). */
-static int eval_episode(const dgpg_env_api *api, void *inst, int policy, eval_actor *actor,
-                        dgpg_backend *be, uint64_t seed, int64_t horizon, int32_t *actions,
-                        float *reward, dgpg_env_stats *per_env, int64_t E,
-                        dgpg_env_stats *total)
+/* The batch buffers an episode steps with (actions and reward in the
+ * environment's memory, per_env on the host) and its statistics' width. */
+typedef struct eval_batch {
+    int32_t *actions;  /* (E, N) */
+    float *reward;     /* (E) */
+    double *per_env;   /* host: (E, width) */
+    int64_t E;
+    int width;
+} eval_batch;
+
+/* The actions of one step under `policy`: an environment's policy, a
+ * trained actor (-1 - run index) sampled with seed on backend be, or the
+ * model's p* (EVAL_MODEL_PSTAR). */
+static int eval_actions(const dgpg_env_api *api, void *inst, eval_plan *plan, int policy,
+                        dgpg_backend *be, uint64_t seed, const dgpg_env_dims *d, int64_t t,
+                        int32_t *actions)
+{
+    const int64_t E = d->n_envs;
+    if (policy == EVAL_MODEL_PSTAR) {
+        eval_model_pstar *m = &plan->model;
+        int rc = m->api->optimal_probs_batch(m->inst, m->pstar);
+        return rc != DGPG_OK ? rc
+                             : train_op_sample_pstar(be, E, d->n_agents, d->n_actions,
+                                                     seed ^ EVAL_REFERENCE_STREAM, 0,
+                                                     (uint64_t)t, m->pstar, m->logits,
+                                                     m->probs, actions, m->logp);
+    }
+    if (policy >= 0)
+        return api->policy_act(inst, policy, actions);
+    eval_actor *actor = &plan->actor[-1 - policy];
+    int rc = api->observe(inst, actor->obs, NULL);
+    if (rc != DGPG_OK)
+        return rc;
+    /* shared parameters: one network over E N rows */
+    const float *logits = mlp_forward(&actor->net, be, actor->net.K == 1 ? E * d->n_agents : E,
+                                      actor->obs, actor->acts);
+    return logits ? train_op_sample(be, E, d->n_agents, d->n_actions, seed, 0, (uint64_t)t,
+                                    logits, actor->probs, actions, actor->logp)
+                  : DGPG_EBACKEND;
+}
+
+/* One episode under `policy` (eval_actions): its sums over environments
+ * and steps into total (the batch's width). */
+static int eval_episode(const dgpg_env_api *api, void *inst, eval_plan *plan, int policy,
+                        dgpg_backend *be, uint64_t seed, int64_t horizon, eval_batch *b,
+                        double *total)
 {
     dgpg_env_dims d;
     int rc = api->dims(inst, &d);
     if (rc == DGPG_OK)
         rc = api->reset(inst, 0);
     for (int64_t t = 0; rc == DGPG_OK && t < horizon; t++) {
-        if (!actor) {
-            rc = api->policy_act(inst, policy, actions);
-        } else if ((rc = api->observe(inst, actor->obs, NULL)) == DGPG_OK) {
-            /* shared parameters: one network over E N rows */
-            const float *logits = mlp_forward(&actor->net, be,
-                                              actor->net.K == 1 ? E * d.n_agents : E,
-                                              actor->obs, actor->acts);
-            rc = logits ? train_op_sample(be, E, d.n_agents, d.n_actions, seed, 0, (uint64_t)t,
-                                          logits, actor->probs, actions, actor->logp)
-                        : DGPG_EBACKEND;
-        }
+        rc = eval_actions(api, inst, plan, policy, be, seed, &d, t, b->actions);
         if (rc == DGPG_OK)
-            rc = api->step(inst, actions, reward);
+            rc = api->step(inst, b->actions, b->reward);
     }
     if (rc == DGPG_OK)
-        rc = api->stats(inst, per_env);
+        rc = dgpg_env_read_sums(api, inst, b->E, b->per_env);
     if (rc != DGPG_OK)
         return rc;
-    dgpg_env_stats_sum(per_env, E, total);
+    dgpg_env_sums_total(b->per_env, b->E, b->width, total);
     return DGPG_OK;
 }
 
-static void eval_free_actors(eval_plan *plan, dgpg_backend *be)
+/* The model's p* instance goes before the environment instance it reads. */
+static void eval_model_unbind(eval_plan *plan)
 {
+    if (plan->model.inst)
+        plan->model.api->destroy(plan->model.inst);
+    plan->model.inst = NULL;
+}
+
+static int eval_model_bind(eval_plan *plan, const dgpg_config *cfg, void *env_inst, char *err,
+                           size_t err_len)
+{
+    if (plan->pstar != EVAL_MODEL_PSTAR)
+        return DGPG_OK;
+    eval_model_unbind(plan);
+    return plan->model.api->create(plan->model.api->user, cfg, env_inst, &plan->model.inst, err,
+                                   err_len);
+}
+
+/* Without a "pstar" policy: the model's p*, sampled on a CPU backend. */
+static int eval_model_prepare(const dgpg_config *cfg, int cuda, const dgpg_env_dims *d,
+                              eval_plan *plan, dgpg_backend **be, char *err, size_t err_len)
+{
+    if (plan->pstar != EVAL_MODEL_PSTAR)
+        return DGPG_OK;
+    eval_model_pstar *m = &plan->model;
+    m->api = dgpg_find_model(cfg->model.name);
+    if (cuda || !m->api || !m->api->optimal_probs_batch) {
+        snprintf(err, err_len, "env.name = '%s' has no 'pstar' policy, so p* is the model "
+                 "'%s' sampled per agent, which needs %s; allowed: %s", cfg->env.name,
+                 cfg->model.name, cuda ? "the CPU backend" : "its optimal_probs_batch method",
+                 cuda ? "backend.kind = cpu, or an environment with a pstar policy"
+                      : "a model with optimal_probs_batch, or an environment with a pstar "
+                        "policy");
+        return DGPG_EINVAL;
+    }
+    const size_t E = (size_t)d->n_envs, N = (size_t)d->n_agents, M = (size_t)d->n_actions;
+    m->pstar = malloc(sizeof(float) * E * M);
+    m->logits = malloc(sizeof(float) * E * N * M);
+    m->probs = malloc(sizeof(float) * E * N * M);
+    m->logp = malloc(sizeof(float) * E * N);
+    if (!*be)
+        *be = dgpg_backend_cpu((int)cfg->backend.threads);
+    if (!m->pstar || !m->logits || !m->probs || !m->logp || !*be) {
+        snprintf(err, err_len, "eval: out of memory for the model's p* of E = %zu environments",
+                 E);
+        return DGPG_ENOMEM;
+    }
+    return DGPG_OK;
+}
+
+static void eval_free_plan(eval_plan *plan, dgpg_backend *be)
+{
+    eval_model_unbind(plan);
+    free(plan->model.pstar);
+    free(plan->model.logits);
+    free(plan->model.probs);
+    free(plan->model.logp);
     for (int r = 0; r < plan->n_runs; r++) {
         eval_actor *a = &plan->actor[r];
         float *buffers[] = {a->obs, a->acts, a->probs, a->logp};
@@ -237,11 +356,26 @@ static int eval_load_actors(const dgpg_config *cfg, int cuda, const dgpg_env_api
     return DGPG_OK;
 }
 
+/* The printed table's columns, comma-separated, as the group's attribute
+ * "table_columns": the environment's ratio columns, then cost_ratio. */
+static int eval_attr_table_columns(hid_t group, const eval_metrics *metrics)
+{
+    char columns[DGPG_LIST_LEN] = "";
+    size_t used = 0;
+    for (int k = 0; k < metrics->layout.n_ratios && used < sizeof columns; k++)
+        used += (size_t)snprintf(columns + used, sizeof columns - used, "%s,",
+                                 metrics->layout.ratios[k].info.name);
+    if (used >= sizeof columns)
+        return -1; /* more column names than an attribute line holds */
+    snprintf(columns + used, sizeof columns - used, "cost_ratio");
+    return h5util_attr_string(group, "table_columns", columns);
+}
+
 /* The table goes into `file`, created as path.tmp before any episode ran
  * (so an unwritable path is refused up front), closed, then renamed. */
 static int eval_write_h5(hid_t file, const char *path, const dgpg_config *cfg,
-                         const eval_plan *plan, int64_t K,
-                         const double *values /* (METRICS, P, K) */)
+                         const eval_plan *plan, const eval_metrics *metrics, int64_t K,
+                         const double *values /* (metrics, P, K) */)
 {
     char tmp[DGPG_PATH_LEN + 16];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -260,7 +394,7 @@ static int eval_write_h5(hid_t file, const char *path, const dgpg_config *cfg,
                            "built-in policies on held-out scenarios; *_mean and *_ci95 are the "
                            "mean over scenarios and the half width of its 95% Student-t "
                            "interval; per-scenario values are (policy, scenario)") ||
-        h5util_attr_int(group, "n_scenarios", K) ||
+        eval_attr_table_columns(group, metrics) || h5util_attr_int(group, "n_scenarios", K) ||
         h5util_attr_int(group, "n_envs", cfg->env.n_envs) ||
         h5util_attr_int(group, "horizon", cfg->env.horizon))
         goto done;
@@ -272,7 +406,8 @@ static int eval_write_h5(hid_t file, const char *path, const dgpg_config *cfg,
     if (h5util_write_int64s(group, "scenario_seed", 1, &dims_k, seeds, "1",
                             "seed of each held-out scenario (column)"))
         goto done;
-    for (int metric = 0; metric < EVAL_METRICS; metric++) {
+    for (int metric = 0; metric < metrics->n; metric++) {
+        const dgpg_stat_info *info = &metrics->info[metric];
         const double *v = values + (size_t)metric * P * (size_t)K;
         for (hsize_t p = 0; p < P; p++) {
             dgpg_summary s = dgpg_summarize(v + p * (size_t)K, K, 1);
@@ -281,20 +416,17 @@ static int eval_write_h5(hid_t file, const char *path, const dgpg_config *cfg,
         }
         char name[64], desc[512];
         hsize_t dims2[2] = {P, (hsize_t)K};
-        if (h5util_write_doubles(group, eval_metric_info[metric].name, 2, dims2, v,
-                                 eval_metric_info[metric].units,
-                                 eval_metric_info[metric].description))
+        if (h5util_write_doubles(group, info->name, 2, dims2, v, info->units,
+                                 info->description))
             goto done;
-        snprintf(name, sizeof name, "%s_mean", eval_metric_info[metric].name);
-        snprintf(desc, sizeof desc, "mean over scenarios of %s", eval_metric_info[metric].name);
-        if (h5util_write_doubles(group, name, 1, &P, summary, eval_metric_info[metric].units,
-                                 desc))
+        snprintf(name, sizeof name, "%s_mean", info->name);
+        snprintf(desc, sizeof desc, "mean over scenarios of %s", info->name);
+        if (h5util_write_doubles(group, name, 1, &P, summary, info->units, desc))
             goto done;
-        snprintf(name, sizeof name, "%s_ci95", eval_metric_info[metric].name);
+        snprintf(name, sizeof name, "%s_ci95", info->name);
         snprintf(desc, sizeof desc, "half width of the 95%% Student-t interval of %s_mean",
-                 eval_metric_info[metric].name);
-        if (h5util_write_doubles(group, name, 1, &P, summary + P,
-                                 eval_metric_info[metric].units, desc))
+                 info->name);
+        if (h5util_write_doubles(group, name, 1, &P, summary + P, info->units, desc))
             goto done;
     }
     H5_CHECK(H5Gclose(group), done);
@@ -382,43 +514,57 @@ static hid_t eval_open_output(const char *output, char *tmp, size_t tmp_len, cha
 }
 
 /* One policy's metrics on one scenario from its summed statistics, each
- * metric `stride` apart (values is (EVAL_METRICS, P, K)). */
-static void eval_record(double *at, int64_t stride, const dgpg_env_stats *total,
-                        double reference_cost)
+ * metric `stride` apart (values is (metrics, P, K)). */
+static void eval_record(double *at, int64_t stride, const eval_metrics *metrics,
+                        const double *total, double reference_cost)
 {
-    const double cost = -total->reward / total->steps;
-    const double admitted = total->arrived - total->dropped;
-    at[EVAL_DELAY * stride] = admitted > 0 ? total->queued / admitted : 0.0;
-    at[EVAL_QUEUED * stride] = total->queued;
-    at[EVAL_ARRIVED * stride] = total->arrived;
-    at[EVAL_DROPPED * stride] = total->dropped;
-    at[EVAL_SERVED * stride] = total->served;
-    at[EVAL_DROP * stride] = total->arrived > 0 ? total->dropped / total->arrived : 0.0;
-    at[EVAL_COST * stride] = cost;
-    at[EVAL_COST_RATIO * stride] = cost / reference_cost;
+    const dgpg_stats_layout *layout = &metrics->layout;
+    const double cost = -total[DGPG_SUM_REWARD] / total[DGPG_SUM_STEPS];
+    int metric = 0;
+    at[metric++ * stride] = cost;
+    at[metric++ * stride] = cost / reference_cost;
+    for (int k = 0; k < layout->n_ratios; k++)
+        at[metric++ * stride] = dgpg_stat_ratio_value(&layout->ratios[k], total);
+    for (int k = 0; k < layout->n_sums; k++)
+        at[metric++ * stride] = total[DGPG_SUMS_FIXED + k];
 }
 
 /* The table on out: per policy, the mean over the K scenarios and the half
- * width of its 95% Student-t interval. */
-static void eval_print_table(FILE *out, const dgpg_config *cfg, const eval_plan *plan, int64_t K,
-                             const double *values)
+ * width of its 95% Student-t interval, of the environment's ratio columns
+ * and the cost ratio. */
+static void eval_print_table(FILE *out, const dgpg_config *cfg, const eval_plan *plan,
+                             const eval_metrics *metrics, int64_t K, const double *values)
 {
     const int64_t P = plan->n_policies, E = cfg->env.n_envs, T = cfg->env.horizon;
     fprintf(out,
-            "dgpg eval: env %s, N = %lld agents, M = %lld pools, rho = %g, E = %lld "
-            "environments x T = %lld steps, %lld scenarios (seeds %lld..%lld)\n",
+            "dgpg eval: env %s, N = %lld agents, M = %lld actions, E = %lld environments x "
+            "T = %lld steps, %lld scenarios (seeds %lld..%lld)\n",
             cfg->env.name, (long long)cfg->env.n_agents, (long long)cfg->env.n_pools,
-            cfg->env.rho, (long long)E, (long long)T, (long long)K, (long long)cfg->eval.seed,
+            (long long)E, (long long)T, (long long)K, (long long)cfg->eval.seed,
             (long long)(cfg->eval.seed + K - 1));
     fprintf(out, "mean over scenarios +- half width of the 95%% interval\n");
-    fprintf(out, "%-14s %24s %24s %24s\n", "policy", "mean delay (steps)", "drop rate (%)",
-            "cost / cost(p*)");
+    int cols[DGPG_KEYS_MAX + 1], n_cols = 0;
+    for (int k = 0; k < metrics->layout.n_ratios; k++)
+        cols[n_cols++] = EVAL_FIXED + k;
+    cols[n_cols++] = EVAL_COST_RATIO;
+    fprintf(out, "%-14s", "policy");
+    for (int c = 0; c < n_cols; c++) {
+        char head[96];
+        const dgpg_stat_info *info = &metrics->info[cols[c]];
+        if (cols[c] == EVAL_COST_RATIO)
+            snprintf(head, sizeof head, "cost / cost(p*)");
+        else
+            snprintf(head, sizeof head, "%s (%s)", info->name, info->units);
+        fprintf(out, " %24s", head);
+    }
+    fprintf(out, "\n");
     for (int64_t p = 0; p < P; p++) {
-        dgpg_summary d = dgpg_summarize(values + EVAL_DELAY * P * K + p * K, K, 1);
-        dgpg_summary r = dgpg_summarize(values + EVAL_DROP * P * K + p * K, K, 1);
-        dgpg_summary c = dgpg_summarize(values + EVAL_COST_RATIO * P * K + p * K, K, 1);
-        fprintf(out, "%-14s %15.4f +- %-6.4f %15.4f +- %-6.4f %15.4f +- %-6.4f\n", plan->name[p],
-                d.mean, d.ci95, 100.0 * r.mean, 100.0 * r.ci95, c.mean, c.ci95);
+        fprintf(out, "%-14s", plan->name[p]);
+        for (int c = 0; c < n_cols; c++) {
+            dgpg_summary d = dgpg_summarize(values + cols[c] * P * K + p * K, K, 1);
+            fprintf(out, " %15.4f +- %-6.4f", d.mean, d.ci95);
+        }
+        fprintf(out, "\n");
     }
 }
 
@@ -466,11 +612,19 @@ int dgpg_eval_run(const dgpg_config *run_cfg, FILE *out, char *err, size_t err_l
         rc = api->dims(inst, &dims);
     if (rc == DGPG_OK && plan.n_runs > 0)
         rc = eval_load_actors(cfg, cuda, api, inst, &dims, &plan, &be, err, err_len);
+    if (rc == DGPG_OK)
+        rc = eval_model_prepare(cfg, cuda, &dims, &plan, &be, err, err_len);
+    if (rc == DGPG_OK)
+        rc = eval_model_bind(&plan, cfg, inst, err, err_len);
     const int64_t P = plan.n_policies;
     int32_t *actions = NULL;
     float *reward = NULL;
-    dgpg_env_stats *per_env = NULL;
+    double *per_env = NULL;
     double *values = NULL;
+    eval_metrics metrics = {0};
+    if (rc == DGPG_OK)
+        rc = eval_metrics_of(api, &metrics, err, err_len);
+    const int width = dgpg_stats_width(&metrics.layout);
     hid_t h5 = H5I_INVALID_HID;
     char tmp[DGPG_PATH_LEN + 16] = "";
     if (rc != DGPG_OK)
@@ -482,8 +636,8 @@ int dgpg_eval_run(const dgpg_config *run_cfg, FILE *out, char *err, size_t err_l
     }
     actions = eval_buffer(cuda, sizeof(int32_t) * (size_t)(E * dims.n_agents));
     reward = eval_buffer(cuda, sizeof(float) * (size_t)E);
-    per_env = malloc(sizeof(dgpg_env_stats) * (size_t)E);
-    values = malloc(sizeof(double) * EVAL_METRICS * (size_t)(P * K));
+    per_env = malloc(sizeof(double) * (size_t)width * (size_t)E);
+    values = malloc(sizeof(double) * (size_t)metrics.n * (size_t)(P * K));
     if (!actions || !reward || !per_env || !values) {
         snprintf(err, err_len, "eval: out of memory for E = %lld environments", (long long)E);
         rc = DGPG_ENOMEM;
@@ -491,47 +645,48 @@ int dgpg_eval_run(const dgpg_config *run_cfg, FILE *out, char *err, size_t err_l
     }
     for (int64_t k = 0; k < K; k++) {
         if (k > 0) {
+            eval_model_unbind(&plan);
             api->destroy(inst);
             inst = NULL;
             rc = api->create(api->user, cfg, (uint64_t)(cfg->eval.seed + k), 0, E, threads, &inst,
                              err, err_len);
             if (rc == DGPG_OK && be && api->bind_stream)
                 rc = api->bind_stream(inst, dgpg_backend_stream(be));
+            if (rc == DGPG_OK)
+                rc = eval_model_bind(&plan, cfg, inst, err, err_len);
             if (rc != DGPG_OK)
                 goto done;
         }
-        dgpg_env_stats reference, total;
+        double reference[DGPG_SUMS_FIXED + DGPG_KEYS_MAX], total[DGPG_SUMS_FIXED + DGPG_KEYS_MAX];
         const uint64_t action_seed = (uint64_t)(cfg->eval.seed + k);
-        rc = eval_episode(api, inst, plan.pstar, NULL, be, action_seed, T, actions, reward,
-                          per_env, E, &reference);
+        eval_batch batch = {actions, reward, per_env, E, width};
+        rc = eval_episode(api, inst, &plan, plan.pstar, be, action_seed, T, &batch, reference);
         if (rc != DGPG_OK)
             goto episode_failed;
-        double reference_cost = -reference.reward / reference.steps;
+        double reference_cost = -reference[DGPG_SUM_REWARD] / reference[DGPG_SUM_STEPS];
         if (!(reference_cost > 0.0)) {
             snprintf(err, err_len,
-                     "scenario seed %lld: the p* policy's cost is %g (no backlog, no drops), "
-                     "so costs relative to p* are undefined; allowed: loads at which queues "
-                     "form (raise env.rho, env.lambda_mean or env.horizon)",
+                     "scenario seed %lld: the p* policy's cost is %g, so costs relative to "
+                     "p* are undefined; allowed: settings of the environment under which p* "
+                     "has a positive cost (for cloud: loads at which queues form, a higher "
+                     "env.rho, env.lambda_mean or env.horizon)",
                      (long long)(cfg->eval.seed + k), reference_cost);
             rc = DGPG_EINVAL;
             goto done;
         }
         for (int64_t p = 0; p < P; p++) {
             if (p == plan.pstar_row)
-                total = reference;
-            else if ((rc = eval_episode(api, inst, plan.policy[p],
-                                        plan.policy[p] < 0 ? &plan.actor[-1 - plan.policy[p]]
-                                                           : NULL,
-                                        be, action_seed, T, actions, reward, per_env, E,
-                                        &total)) != DGPG_OK)
+                memcpy(total, reference, sizeof(double) * (size_t)width);
+            else if ((rc = eval_episode(api, inst, &plan, plan.policy[p], be, action_seed, T,
+                                        &batch, total)) != DGPG_OK)
                 goto episode_failed;
-            eval_record(values + p * K + k, P * K, &total, reference_cost);
+            eval_record(values + p * K + k, P * K, &metrics, total, reference_cost);
         }
     }
 
-    eval_print_table(out, cfg, &plan, K, values);
+    eval_print_table(out, cfg, &plan, &metrics, K, values);
     if (h5 >= 0) {
-        int failed = eval_write_h5(h5, cfg->eval.output, cfg, &plan, K, values) != 0;
+        int failed = eval_write_h5(h5, cfg->eval.output, cfg, &plan, &metrics, K, values) != 0;
         if (H5Fclose(h5) < 0 && !failed) {
             h5util_error_capture("H5Fclose", __FILE__, __LINE__);
             failed = 1;
@@ -557,12 +712,13 @@ done:
         H5Fclose(h5);
     if (tmp[0])
         unlink(tmp);
+    eval_model_unbind(&plan);
     if (inst)
         api->destroy(inst);
     eval_buffer_free(cuda, actions);
     eval_buffer_free(cuda, reward);
     free(per_env);
     free(values);
-    eval_free_actors(&plan, be);
+    eval_free_plan(&plan, be);
     return rc;
 }

@@ -121,12 +121,24 @@ int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row
         H5Fclose(file);
         return -1;
     }
-    const char *names[] = {"cost_ratio", "delay", "drop_rate", "entropy", "alpha",
-                           "agent_steps_per_s"};
-    double *col[6] = {NULL};
+    /* the trainer's columns, then the environment's own (the root
+     * attribute env_columns; a log without it is cloud's of before) */
+    enum { REPORT_FIXED = 4, REPORT_ENV_MAX = 3, REPORT_COLUMNS = REPORT_FIXED + REPORT_ENV_MAX };
+    char env_columns[DGPG_LIST_LEN] = "delay,drop_rate";
+    if (H5Aexists(file, "env_columns") > 0 &&
+        h5util_read_string_attr(file, "env_columns", env_columns, sizeof env_columns) != 0)
+        env_columns[0] = '\0';
+    H5Eclear2(H5E_DEFAULT);
+    const char *names[REPORT_COLUMNS] = {"cost_ratio", "entropy", "alpha", "agent_steps_per_s"};
+    int n_columns = REPORT_FIXED;
+    char *save = NULL;
+    for (char *tok = strtok_r(env_columns, ",", &save); tok && n_columns < REPORT_COLUMNS;
+         tok = strtok_r(NULL, ",", &save))
+        names[n_columns++] = tok;
+    double *col[REPORT_COLUMNS] = {NULL};
     long n = -1;
     int rc = -1;
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < n_columns; k++) {
         long len = report_read_column(file, names[k], &col[k]);
         if (len < 0 || (n >= 0 && len != n)) {
             snprintf(err, err_len, "%s: damaged, or not a training log: per-episode column "
@@ -137,11 +149,14 @@ int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row
         n = len;
     }
     char guide[64], critic[64], agents[64], pools[64], envs[64], horizon[64];
-    char seed[64], reference[64];
+    char seed[64], reference[64] = "";
     const char *keys[] = {"algo.guide", "algo.critic", "env.n_agents", "env.n_pools",
-                          "env.n_envs", "env.horizon", "train.seed", "model.reference"};
-    char *values[] = {guide, critic, agents, pools, envs, horizon, seed, reference};
-    for (int k = 0; k < 8; k++)
+                          "env.n_envs", "env.horizon", "train.seed"};
+    char *values[] = {guide, critic, agents, pools, envs, horizon, seed};
+    /* a model's reference key, where its model has one (cloud_mm1's) */
+    if (report_config(file, "model.reference", reference, sizeof reference) != 0)
+        reference[0] = '\0';
+    for (int k = 0; k < 7; k++)
         if (report_config(file, keys[k], values[k], 64) != 0) {
             snprintf(err, err_len, "%s: damaged, or not a training log: its stored config "
                      "key %s cannot be read; allowed: a training log written by dgpg train",
@@ -196,7 +211,7 @@ int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row
             best = e;
         if (within < 0 && col[0][e] <= 1.10)
             within = e;
-        speed += col[5][e] / (double)n;
+        speed += col[3][e] / (double)n;
     }
     fprintf(out, "  cost / cost(p*): first %.4f, last %.4f, best %.4f (episode %ld); ",
             col[0][0], col[0][n - 1], col[0][best], best + 1);
@@ -213,16 +228,21 @@ int dgpg_report_log(const char *path, FILE *out, int brief, dgpg_report_row *row
     fprintf(out, "  per-agent gradient variance %.4g, SNR %.4g (episode 1, mean over agents)\n",
             row->grad_variance, row->snr);
     fprintf(out, "  mean training speed %.3g agent-steps/s\n", speed);
-    fprintf(out, "  %8s %12s %12s %10s %10s %8s\n", "episode", "cost/p*", "delay", "drops %",
-            "entropy", "alpha");
+    fprintf(out, "  %8s %12s", "episode", "cost/p*");
+    for (int k = REPORT_FIXED; k < n_columns; k++)
+        fprintf(out, " %12.12s", names[k]);
+    fprintf(out, " %10s %8s\n", "entropy", "alpha");
     long stride = n > 20 ? (n + 19) / 20 : 1;
     for (long e = 0; e < n; e++)
-        if (e % stride == 0 || e == n - 1)
-            fprintf(out, "  %8ld %12.4f %12.4f %10.4f %10.4f %8.3f\n", e + 1, col[0][e],
-                    col[1][e], 100.0 * col[2][e], col[3][e], col[4][e]);
+        if (e % stride == 0 || e == n - 1) {
+            fprintf(out, "  %8ld %12.4f", e + 1, col[0][e]);
+            for (int k = REPORT_FIXED; k < n_columns; k++)
+                fprintf(out, " %12.4g", col[k][e]);
+            fprintf(out, " %10.4f %8.3f\n", col[1][e], col[2][e]);
+        }
     rc = 0;
 done:
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < REPORT_COLUMNS; k++)
         free(col[k]);
     H5Fclose(file);
     return rc;

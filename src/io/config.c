@@ -5,12 +5,9 @@
  * API rather than the document API because only events expose anchors and
  * aliases (the document API silently resolves them), and because events
  * arrive in file order, so the first problem in the file is the one reported. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* sysconf(_SC_PHYS_PAGES) */
-#endif
-
 #include "config.h"
 #include "dgpg/dgpg.h"
+#include "registry.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,7 +15,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <yaml.h>
 
 typedef enum field_type { T_INT, T_DBL, T_BOOL, T_STR, T_ENUM } field_type;
@@ -66,9 +62,7 @@ typedef struct field {
 #define CLOSED 0
 #define SEED_MAX (INT64_C(1) << 62) /* leaves room for seed + k without overflow */
 
-static const char *const JOB_SIZE_WORDS[] = {"unit", "bimodal", NULL};
 static const char *const SCENARIO_WORDS[] = {"sampled", "fixed", NULL};
-static const char *const REFERENCE_WORDS[] = {"state", "static", NULL};
 static const char *const GUIDE_WORDS[] = {"dgpg", "target", "descent", "cv", "none", NULL};
 static const char *const CRITIC_WORDS[] = {"mappo", "ippo", NULL};
 static const char *const SCHEDULE_WORDS[] = {"constant", "linear", "exponential", NULL};
@@ -83,35 +77,11 @@ static const field FIELDS[] = {
     F_INT(env, n_pools, 2, 1024, "M server pools"),
     F_INT(env, n_envs, 1, 1000000, "E environments stepped as one batch"),
     F_INT(env, horizon, 1, 100000000, "T steps per episode"),
-    F_DBL(env, rho, CLOSED, 0.01, 2.0, CLOSED, "nominal load: mean work rate / capacity"),
-    F_DBL(env, lambda_mean, CLOSED, 1e-6, 100.0, CLOSED, "mean jobs per agent per step"),
-    F_DBL(env, lambda_sigma, CLOSED, 0.0, 3.0, CLOSED, "log-normal shape of per-agent rates"),
-    F_DBL(env, day_amplitude, CLOSED, 0.0, 1.0, OPEN,
-          "relative amplitude of the daily sinusoid (below 1 keeps rates positive)"),
-    F_INT(env, day_length, 2, 100000,
-          "steps per day (at least 2, so the sinusoid averages to zero over a day)"),
-    F_DBL(env, phase_spread, CLOSED, 0.0, 1.0, CLOSED, "agent phases uniform in [0, spread) days"),
-    F_DBL(env, burst_prob, CLOSED, 0.0, 1.0, CLOSED, "probability a burst window is a burst"),
-    F_DBL(env, burst_factor, CLOSED, 1.0, 100.0, CLOSED, "rate multiplier inside a burst"),
-    F_INT(env, burst_length, 1, 100000, "steps per burst window"),
-    F_ENUM(env, job_size, JOB_SIZE_WORDS, "job size distribution"),
-    F_DBL(env, large_job_prob, CLOSED, 0.0, 1.0, CLOSED, "bimodal: probability a job is large"),
-    F_INT(env, large_job_min, 1, 1000000, "bimodal: Pareto scale of large jobs"),
-    F_DBL(env, pareto_alpha, OPEN, 1.0, 10.0, CLOSED,
-          "bimodal: Pareto tail index (above 1 for a finite mean)"),
-    F_INT(env, job_size_cap, 1, 1000000, "bimodal: largest job size"),
-    F_INT(env, instance_types, 1, 10, "server types of 2, 4, ..., 2^types vCPUs"),
-    F_INT(env, servers_max, 1, 1000, "servers per pool uniform in [1, max]"),
-    F_DBL(env, buffer_steps, OPEN, 0.0, 1e6, CLOSED, "buffer B_m = ceil(buffer_steps * mu_m)"),
-    F_DBL(env, drop_weight, CLOSED, 0.0, 1e6, CLOSED, "penalty per dropped work unit"),
     F_INT(env, seed, 0, SEED_MAX, "scenario seed (fixed) or the training distribution's (sampled)"),
     F_ENUM(env, scenarios, SCENARIO_WORDS,
            "sampled: each environment and episode its own scenario; fixed: env.seed's"),
 
     F_STR(model, name, S_IDENT, "registered analytical model"),
-    F_DBL(model, barrier, CLOSED, 0.5, 0.999, CLOSED, "utilisation where the smooth barrier starts"),
-    F_ENUM(model, reference, REFERENCE_WORDS,
-           "efficient state of the guidance: state (reads the backlogs) or static (p* of the flows)"),
 
     F_ENUM(algo, guide, GUIDE_WORDS, "form of the analytical guidance"),
     F_ENUM(algo, critic, CRITIC_WORDS, "centralised (mappo) or local (ippo) critic"),
@@ -165,6 +135,76 @@ static const field FIELDS[] = {
     F_STR(eval, output, S_ANY, "HDF5 file for the eval table"),
 };
 #define N_FIELDS (sizeof FIELDS / sizeof FIELDS[0])
+
+/* The schema of one resolved config: FIELDS, then the rows of the
+ * environment plug-in env.name names, then those of model.name's. */
+#define SCHEMA_MAX (N_FIELDS + 2 * DGPG_KEYS_MAX)
+typedef struct schema {
+    field f[SCHEMA_MAX];
+    size_t n;
+    const dgpg_env_api *env;     /* NULL where env.name is not registered */
+    const dgpg_model_api *model;
+} schema;
+
+/* A plug-in's row as a field of the section `section` at `base` (the
+ * offset of the section's params block in dgpg_config). */
+static field field_of_row(const dgpg_config_key *row, const char *section, size_t base)
+{
+    field f = {.section = section, .key = row->key, .offset = base + row->offset,
+               .help = row->help};
+    switch (row->type) {
+    case DGPG_KEY_INT:
+        f.type = T_INT;
+        f.imin = (int64_t)row->min;
+        f.imax = (int64_t)row->max;
+        break;
+    case DGPG_KEY_REAL:
+        f.type = T_DBL;
+        f.dmin = row->min;
+        f.dmax = row->max;
+        f.dmin_open = row->min_open;
+        f.dmax_open = row->max_open;
+        break;
+    case DGPG_KEY_BOOL:
+        f.type = T_BOOL;
+        break;
+    default:
+        f.type = T_ENUM;
+        f.size = DGPG_WORD_LEN;
+        f.words = row->words;
+        break;
+    }
+    return f;
+}
+
+static const dgpg_config_key *env_rows(const dgpg_env_api *api, int *n)
+{
+    *n = api && api->version >= 3 ? api->n_config_keys : 0;
+    return *n ? api->config_keys : NULL;
+}
+
+static const dgpg_config_key *model_rows(const dgpg_model_api *api, int *n)
+{
+    *n = api && api->version >= 3 ? api->n_config_keys : 0;
+    return *n ? api->config_keys : NULL;
+}
+
+static void schema_build(schema *sc, const char *env_name, const char *model_name)
+{
+    int n_env, n_model;
+    memcpy(sc->f, FIELDS, sizeof FIELDS);
+    sc->n = N_FIELDS;
+    sc->env = dgpg_find_env(env_name);
+    sc->model = dgpg_find_model(model_name);
+    if (sc->model && (!sc->env || strcmp(sc->model->env_name, sc->env->name) != 0))
+        sc->model = NULL; /* a model binds to its own environment's instances only */
+    const dgpg_config_key *rows = env_rows(sc->env, &n_env);
+    for (int k = 0; k < n_env; k++)
+        sc->f[sc->n++] = field_of_row(&rows[k], "env", offsetof(dgpg_config, env.params));
+    rows = model_rows(sc->model, &n_model);
+    for (int k = 0; k < n_model; k++)
+        sc->f[sc->n++] = field_of_row(&rows[k], "model", offsetof(dgpg_config, model.params));
+}
 
 #define DEFAULT_SOURCE "(embedded default)"
 #define SET_SOURCE "--set"
@@ -297,13 +337,13 @@ static void allowed_text(const field *f, char *buf, size_t len)
     }
 }
 
-static void section_keys_text(size_t sec, char *buf, size_t len)
+static void section_keys_text(const schema *sc, size_t sec, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < N_FIELDS && used < len; i++) {
-        if (strcmp(FIELDS[i].section, SECTIONS[sec]) != 0) continue;
-        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", FIELDS[i].key);
+    for (size_t i = 0; i < sc->n && used < len; i++) {
+        if (strcmp(sc->f[i].section, SECTIONS[sec]) != 0) continue;
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", sc->f[i].key);
         if (n < 0) break;
         used += (size_t)n;
     }
@@ -327,12 +367,39 @@ static int find_section(const char *name)
     return -1;
 }
 
-static int find_field(size_t sec, const char *key)
+static int find_field(const schema *sc, size_t sec, const char *key)
 {
-    for (size_t i = 0; i < N_FIELDS; i++)
-        if (strcmp(FIELDS[i].section, SECTIONS[sec]) == 0 && strcmp(FIELDS[i].key, key) == 0)
+    for (size_t i = 0; i < sc->n; i++)
+        if (strcmp(sc->f[i].section, SECTIONS[sec]) == 0 && strcmp(sc->f[i].key, key) == 0)
             return (int)i;
     return -1;
+}
+
+/* "; it is a key of environment 'cloud'" where another registered plug-in
+ * of the section's kind lists `key`, else "". */
+static void key_owner_text(const schema *sc, size_t sec, const char *key, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    const int is_env = strcmp(SECTIONS[sec], "env") == 0;
+    if (!is_env && strcmp(SECTIONS[sec], "model") != 0)
+        return;
+    const int count = is_env ? dgpg_registry_env_count() : dgpg_registry_model_count();
+    for (int p = 0; p < count; p++) {
+        const dgpg_env_api *env = is_env ? dgpg_registry_env(p) : NULL;
+        const dgpg_model_api *model = is_env ? NULL : dgpg_registry_model(p);
+        if ((is_env && env == sc->env) || (!is_env && model == sc->model))
+            continue;
+        int n;
+        const dgpg_config_key *rows = is_env ? env_rows(env, &n) : model_rows(model, &n);
+        for (int k = 0; k < n; k++)
+            if (strcmp(rows[k].key, key) == 0) {
+                snprintf(buf, len, " (a key of %s '%s', not of this config's '%s')",
+                         is_env ? "environment" : "model", is_env ? env->name : model->name,
+                         is_env ? (sc->env ? sc->env->name : "?")
+                                : (sc->model ? sc->model->name : "?"));
+                return;
+            }
+    }
 }
 
 /* ---- errors naming where, what and what is allowed ---------------------- */
@@ -358,15 +425,16 @@ static void err_unknown_section(char *err, size_t err_len, const char *src, size
     snprintf(err, err_len, "%s: %s: unknown section; allowed: %s", loc, nm, allowed);
 }
 
-static void err_unknown_key(char *err, size_t err_len, const char *src, size_t line, size_t sec,
-                            const char *key, size_t key_len)
+static void err_unknown_key(char *err, size_t err_len, const schema *sc, const char *src,
+                            size_t line, size_t sec, const char *key, size_t key_len)
 {
-    char loc[DGPG_PATH_LEN + 32], k[MSG_VALUE_MAX + 8], allowed[768];
+    char loc[DGPG_PATH_LEN + 32], k[MSG_VALUE_MAX + 8], allowed[1536], owner[192];
     loc_text(loc, sizeof loc, src, line);
     sanitize(k, sizeof k, key, key_len);
-    section_keys_text(sec, allowed, sizeof allowed);
-    snprintf(err, err_len, "%s: %s.%s: unknown key in section '%s'; allowed: %s", loc,
-             SECTIONS[sec], k, SECTIONS[sec], allowed);
+    section_keys_text(sc, sec, allowed, sizeof allowed);
+    key_owner_text(sc, sec, k, owner, sizeof owner);
+    snprintf(err, err_len, "%s: %s.%s: unknown key in section '%s'%s; allowed: %s", loc,
+             SECTIONS[sec], k, SECTIONS[sec], owner, allowed);
 }
 
 /* ---- scalar conversion -------------------------------------------------- */
@@ -513,7 +581,9 @@ typedef struct load_ctx {
     const char *src;
     const char *text;            /* the whole input, to place reader errors */
     size_t text_len;
-    size_t key_line[N_FIELDS];   /* line each key was set on in this file, 0 = not set */
+    const schema *sc;
+    int names_only;              /* the first pass: only env.name and model.name */
+    size_t key_line[SCHEMA_MAX]; /* line each key was set on in this file, 0 = not set */
     size_t sec_line[N_SECTIONS];
     char *err;
     size_t err_len;
@@ -622,7 +692,7 @@ static int is_yaml_null(const yaml_event_t *ev)
 /* Reads the keys of one section mapping (its MAPPING-START already consumed). */
 static int load_section(load_ctx *c, size_t sec)
 {
-    char loc[DGPG_PATH_LEN + 32], allowed[768];
+    char loc[DGPG_PATH_LEN + 32], allowed[1536];
     for (;;) {
         yaml_event_t kev, vev;
         if (next_event(c, &kev)) return -1;
@@ -630,27 +700,39 @@ static int load_section(load_ctx *c, size_t sec)
             yaml_event_delete(&kev);
             return 0;
         }
+        if (c->names_only && (kev.type != YAML_SCALAR_EVENT || sec > 1 ||
+                              strcmp((const char *)kev.data.scalar.value, "name") != 0)) {
+            /* the first pass skips every other key; what it cannot skip
+             * (a key or value that is not a scalar) the second pass reports */
+            int scalar_key = kev.type == YAML_SCALAR_EVENT;
+            yaml_event_delete(&kev);
+            if (!scalar_key || next_event(c, &vev)) return -1;
+            int scalar_value = vev.type == YAML_SCALAR_EVENT;
+            yaml_event_delete(&vev);
+            if (!scalar_value) return -1;
+            continue;
+        }
         if (reject_anchor_alias_tag(c, &kev, SECTIONS[sec])) {
             yaml_event_delete(&kev);
             return -1;
         }
         if (kev.type != YAML_SCALAR_EVENT) {
             loc_text(loc, sizeof loc, c->src, ev_line(&kev));
-            section_keys_text(sec, allowed, sizeof allowed);
+            section_keys_text(c->sc, sec, allowed, sizeof allowed);
             snprintf(c->err, c->err_len, "%s: %s: wrong type (%s used as a key); allowed: %s", loc,
                      SECTIONS[sec], node_kind(&kev), allowed);
             yaml_event_delete(&kev);
             return -1;
         }
         const char *key = (const char *)kev.data.scalar.value;
-        int fi = find_field(sec, key);
+        int fi = find_field(c->sc, sec, key);
         if (fi < 0) {
-            err_unknown_key(c->err, c->err_len, c->src, ev_line(&kev), sec, key,
+            err_unknown_key(c->err, c->err_len, c->sc, c->src, ev_line(&kev), sec, key,
                             kev.data.scalar.length);
             yaml_event_delete(&kev);
             return -1;
         }
-        const field *f = &FIELDS[fi];
+        const field *f = &c->sc->f[fi];
         size_t key_line = ev_line(&kev);
         yaml_event_delete(&kev);
 
@@ -698,7 +780,7 @@ static int load_section(load_ctx *c, size_t sec)
 /* Reads the top-level mapping of sections (its MAPPING-START already consumed). */
 static int load_root(load_ctx *c)
 {
-    char loc[DGPG_PATH_LEN + 32], allowed[768];
+    char loc[DGPG_PATH_LEN + 32], allowed[1536];
     for (;;) {
         yaml_event_t kev, vev;
         if (next_event(c, &kev)) return -1;
@@ -755,7 +837,7 @@ static int load_root(load_ctx *c)
         if (vev.type == YAML_SCALAR_EVENT)
             sanitize(val, sizeof val, (const char *)vev.data.scalar.value, vev.data.scalar.length);
         loc_text(loc, sizeof loc, c->src, ev_line(&vev));
-        section_keys_text((size_t)sec, allowed, sizeof allowed);
+        section_keys_text(c->sc, (size_t)sec, allowed, sizeof allowed);
         if (vev.type == YAML_SCALAR_EVENT)
             snprintf(c->err, c->err_len,
                      "%s: %s = '%s': wrong type (a scalar, expected a mapping of keys); allowed: %s",
@@ -865,8 +947,9 @@ static int syntax_pass(load_ctx *c)
 
 /* Applies one YAML text of `len` bytes onto cfg. key_line, if not NULL,
  * receives the line each key was set on (0 = not set). */
-static int load_source(dgpg_config *cfg, const char *src, const char *text, size_t len,
-                       size_t *key_line_out, char *err, size_t err_len)
+static int load_source(dgpg_config *cfg, const schema *sc, int names_only, const char *src,
+                       const char *text, size_t len, size_t *key_line_out, char *err,
+                       size_t err_len)
 {
     load_ctx *c = calloc(1, sizeof *c);
     int rc = 0;
@@ -875,6 +958,8 @@ static int load_source(dgpg_config *cfg, const char *src, const char *text, size
         return -1;
     }
     c->cfg = cfg;
+    c->sc = sc;
+    c->names_only = names_only;
     c->src = src;
     c->text = text;
     c->text_len = len;
@@ -897,7 +982,8 @@ static int load_source(dgpg_config *cfg, const char *src, const char *text, size
 
 #define FILE_MAX ((size_t)16 << 20) /* far beyond any config; bounds memory on a wrong path */
 
-static int load_file(dgpg_config *cfg, const char *path, char *err, size_t err_len)
+static int load_file(dgpg_config *cfg, const schema *sc, int names_only, const char *path,
+                     size_t *key_line_out, char *err, size_t err_len)
 {
     char loc[DGPG_PATH_LEN + 32];
     char *buf = NULL;
@@ -942,7 +1028,7 @@ static int load_file(dgpg_config *cfg, const char *path, char *err, size_t err_l
         return -1;
     }
     fclose(fp);
-    int rc = load_source(cfg, path, buf, len, NULL, err, err_len);
+    int rc = load_source(cfg, sc, names_only, path, buf, len, key_line_out, err, err_len);
     free(buf);
     return rc;
 }
@@ -986,7 +1072,10 @@ static int config_utf8_valid(const unsigned char *s, size_t len)
     return 1;
 }
 
-int dgpg_config_set(dgpg_config *cfg, const char *assignment, char *err, size_t err_len)
+/* One "section.key=value" onto cfg under schema sc. names_only: only
+ * env.name and model.name are applied, and nothing is reported. */
+static int config_set(dgpg_config *cfg, const schema *sc, int names_only, const char *assignment,
+                      char *err, size_t err_len)
 {
     char shown[MSG_VALUE_MAX + 8];
     const char *eq = assignment ? strchr(assignment, '=') : NULL;
@@ -1012,10 +1101,12 @@ int dgpg_config_set(dgpg_config *cfg, const char *assignment, char *err, size_t 
     if (key_len < sizeof key) {
         memcpy(key, dot + 1, key_len);
         key[key_len] = '\0';
-        fi = find_field((size_t)sec, key);
+        fi = find_field(sc, (size_t)sec, key);
     }
+    if (names_only && (fi < 0 || sec > 1 || strcmp(key, "name") != 0))
+        return 0;
     if (fi < 0) {
-        err_unknown_key(err, err_len, SET_SOURCE, 0, (size_t)sec, dot + 1, key_len);
+        err_unknown_key(err, err_len, sc, SET_SOURCE, 0, (size_t)sec, dot + 1, key_len);
         return -1;
     }
     if (!config_utf8_valid((const unsigned char *)eq + 1, strlen(eq + 1))) {
@@ -1029,34 +1120,152 @@ int dgpg_config_set(dgpg_config *cfg, const char *assignment, char *err, size_t 
     }
     /* Convert into a copy so a rejected value leaves cfg untouched. */
     dgpg_config tmp = *cfg;
-    if (apply_value(&tmp, &FIELDS[fi], eq + 1, strlen(eq + 1), 0, SET_SOURCE, 0, err, err_len))
+    if (apply_value(&tmp, &sc->f[fi], eq + 1, strlen(eq + 1), 0, SET_SOURCE, 0, err, err_len))
         return -1;
     *cfg = tmp;
     return 0;
 }
 
+int dgpg_config_set(dgpg_config *cfg, const char *assignment, char *err, size_t err_len)
+{
+    schema *sc = malloc(sizeof *sc);
+    if (!sc) {
+        snprintf(err, err_len, "--set: out of memory");
+        return -1;
+    }
+    schema_build(sc, cfg->env.name, cfg->model.name);
+    int rc = config_set(cfg, sc, 0, assignment, err, err_len);
+    free(sc);
+    return rc;
+}
+
+/* Where the first pass found a plug-in's name, for messages. */
+static void name_location(const char *path, const size_t *default_lines, const size_t *file_lines,
+                          const char *const *sets, int n_sets, const char *key, int fi,
+                          char *loc, size_t loc_len)
+{
+    for (int i = n_sets - 1; sets && i >= 0; i--)
+        if (strncmp(sets[i], key, strlen(key)) == 0 && sets[i][strlen(key)] == '=') {
+            snprintf(loc, loc_len, "%s", SET_SOURCE);
+            return;
+        }
+    if (path && file_lines[fi])
+        loc_text(loc, loc_len, path, file_lines[fi]);
+    else
+        loc_text(loc, loc_len, DEFAULT_SOURCE, default_lines[fi]);
+}
+
+/* The first pass: env.name and model.name as every layer leaves them. */
+static int config_resolve_names(dgpg_config *cfg, schema *sc, const char *path,
+                                const char *const *sets, int n_sets, char *err, size_t err_len)
+{
+    size_t *lines = calloc(2 * SCHEMA_MAX, sizeof *lines);
+    char ignored[DGPG_ERR_LEN];
+    if (!lines) {
+        snprintf(err, err_len, "out of memory resolving the config");
+        return -1;
+    }
+    size_t *default_lines = lines, *file_lines = lines + SCHEMA_MAX;
+    memset(cfg, 0, sizeof *cfg);
+    schema_build(sc, "", "");
+    /* errors are the second pass's to report, where and in the order they occur */
+    load_source(cfg, sc, 1, DEFAULT_SOURCE, dgpg_default_yaml, strlen(dgpg_default_yaml),
+                default_lines, ignored, sizeof ignored);
+    if (path)
+        load_file(cfg, sc, 1, path, file_lines, ignored, sizeof ignored);
+    for (int i = 0; sets && i < n_sets; i++)
+        config_set(cfg, sc, 1, sets[i], ignored, sizeof ignored);
+
+    char loc[DGPG_PATH_LEN + 32], names[512];
+    int rc = 0;
+    const dgpg_model_api *model = dgpg_find_model(cfg->model.name);
+    if (!dgpg_find_env(cfg->env.name)) {
+        name_location(path, default_lines, file_lines, sets, n_sets, "env.name",
+                      find_field(sc, 0, "name"), loc, sizeof loc);
+        dgpg_env_names(names, sizeof names);
+        snprintf(err, err_len, "%s: env.name = '%s': no registered environment of that name; "
+                 "allowed: %s", loc, cfg->env.name, names);
+        rc = -1;
+    } else if (!model || strcmp(model->env_name, cfg->env.name) != 0) {
+        name_location(path, default_lines, file_lines, sets, n_sets, "model.name",
+                      find_field(sc, 1, "name"), loc, sizeof loc);
+        dgpg_model_names_for(cfg->env.name, names, sizeof names);
+        snprintf(err, err_len, "%s: model.name = '%s': no registered model of that name for "
+                 "env '%s'; allowed: %s", loc, cfg->model.name, cfg->env.name,
+                 names[0] ? names : "(none: register a model of this environment)");
+        rc = -1;
+    }
+    free(lines);
+    return rc;
+}
+
+/* The plug-ins' rows start at their defaults. */
+static int config_plugin_defaults(dgpg_config *cfg, const schema *sc, char *err, size_t err_len)
+{
+    int n_env, n_model;
+    const dgpg_config_key *env = env_rows(sc->env, &n_env);
+    const dgpg_config_key *model = model_rows(sc->model, &n_model);
+    for (int k = 0; k < n_env + n_model; k++) {
+        const dgpg_config_key *row = k < n_env ? &env[k] : &model[k - n_env];
+        char src[DGPG_NAME_LEN + 48];
+        snprintf(src, sizeof src, "(default of %s '%s')", k < n_env ? "environment" : "model",
+                 k < n_env ? sc->env->name : sc->model->name);
+        if (apply_value(cfg, &sc->f[N_FIELDS + (size_t)k], row->default_value,
+                        strlen(row->default_value), 0, src, 0, err, err_len))
+            return -1;
+    }
+    return 0;
+}
+
+
 int dgpg_config_load(dgpg_config *cfg, const char *path, const char *const *sets, int n_sets,
                      char *err, size_t err_len)
 {
-    size_t key_line[N_FIELDS];
-    memset(cfg, 0, sizeof *cfg);
-    if (load_source(cfg, DEFAULT_SOURCE, dgpg_default_yaml, strlen(dgpg_default_yaml), key_line,
-                    err, err_len))
+    size_t key_line[SCHEMA_MAX];
+    int rc = dgpg_register_builtins();
+    if (rc != DGPG_OK) {
+        snprintf(err, err_len, "internal error: the built-in plug-ins do not register: %s",
+                 dgpg_registry_error());
         return -1;
+    }
+    schema *sc = malloc(sizeof *sc);
+    if (!sc) {
+        snprintf(err, err_len, "out of memory resolving the config");
+        return -1;
+    }
+    /* Which keys the env and model sections hold depends on the plug-ins
+     * they name, which any layer may change: a first pass finds the names,
+     * the second reads every key against their rows. */
+    rc = config_resolve_names(cfg, sc, path, sets, n_sets, err, err_len);
+    if (rc == 0) {
+        char env_name[DGPG_NAME_LEN], model_name[DGPG_NAME_LEN];
+        snprintf(env_name, sizeof env_name, "%s", cfg->env.name);
+        snprintf(model_name, sizeof model_name, "%s", cfg->model.name);
+        schema_build(sc, env_name, model_name);
+        memset(cfg, 0, sizeof *cfg);
+        rc = load_source(cfg, sc, 0, DEFAULT_SOURCE, dgpg_default_yaml, strlen(dgpg_default_yaml),
+                         key_line, err, err_len);
+    }
     /* Every later layer only overrides, so a key the default forgets would
      * silently stay zero. */
-    for (size_t i = 0; i < N_FIELDS; i++) {
+    for (size_t i = 0; rc == 0 && i < N_FIELDS; i++) {
         if (!key_line[i]) {
             snprintf(err, err_len, "internal error: %s does not set %s.%s", DEFAULT_SOURCE,
                      FIELDS[i].section, FIELDS[i].key);
-            return -1;
+            rc = -1;
         }
     }
-    snprintf(cfg->source, sizeof cfg->source, "%s", path ? path : DEFAULT_SOURCE);
-    if (path && load_file(cfg, path, err, err_len)) return -1;
-    for (int i = 0; sets && i < n_sets; i++)
-        if (dgpg_config_set(cfg, sets[i], err, err_len)) return -1;
-    return 0;
+    if (rc == 0)
+        rc = config_plugin_defaults(cfg, sc, err, err_len);
+    if (rc == 0) {
+        snprintf(cfg->source, sizeof cfg->source, "%s", path ? path : DEFAULT_SOURCE);
+        if (path)
+            rc = load_file(cfg, sc, 0, path, NULL, err, err_len);
+    }
+    for (int i = 0; rc == 0 && sets && i < n_sets; i++)
+        rc = config_set(cfg, sc, 0, sets[i], err, err_len);
+    free(sc);
+    return rc;
 }
 
 /* Text of a value as print writes it, strings unquoted. */
@@ -1109,30 +1318,79 @@ static int plain_safe(const char *s)
     return 1;
 }
 
+/* The schema of a resolved config, or NULL when out of memory. */
+static schema *config_schema(const dgpg_config *cfg)
+{
+    schema *sc = malloc(sizeof *sc);
+    if (sc)
+        schema_build(sc, cfg->env.name, cfg->model.name);
+    return sc;
+}
+
+/* Calls fn for every field of sc in section order (a section's plug-in
+ * rows after its own keys). */
+static void schema_walk(const schema *sc, const dgpg_config *cfg,
+                        void (*fn)(void *user, const field *f, const char *value), void *user)
+{
+    char val[DGPG_PATH_LEN + 64];
+    for (size_t s = 0; s < N_SECTIONS; s++)
+        for (size_t i = 0; i < sc->n; i++) {
+            if (strcmp(sc->f[i].section, SECTIONS[s]) != 0)
+                continue;
+            value_text(cfg, &sc->f[i], val, sizeof val);
+            fn(user, &sc->f[i], val);
+        }
+}
+
+typedef struct print_state {
+    FILE *out;
+    const char *prev;
+} print_state;
+
+static void print_field(void *user, const field *f, const char *val)
+{
+    print_state *ps = user;
+    FILE *out = ps->out;
+    if (!ps->prev || strcmp(ps->prev, f->section) != 0) {
+        fprintf(out, "%s%s:\n", ps->prev ? "\n" : "", f->section);
+        ps->prev = f->section;
+    }
+    if ((f->type == T_STR || f->type == T_ENUM) && !plain_safe(val)) {
+        fprintf(out, "  %s: '", f->key);
+        for (const char *p = val; *p; p++) {
+            if (*p == '\'') fputc('\'', out); /* YAML escapes ' as '' in single quotes */
+            fputc(*p, out);
+        }
+        fputs("'\n", out);
+    } else {
+        fprintf(out, "  %s: %s\n", f->key, val);
+    }
+}
+
 void dgpg_config_print(const dgpg_config *cfg, FILE *out)
 {
-    char src[DGPG_PATH_LEN], val[DGPG_PATH_LEN + 64];
-    const char *prev = NULL;
+    char src[DGPG_PATH_LEN];
     sanitize(src, sizeof src, cfg->source, strnlen(cfg->source, sizeof cfg->source));
     fprintf(out, "# resolved config (source: %s)\n", src);
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const field *f = &FIELDS[i];
-        if (!prev || strcmp(prev, f->section) != 0) {
-            fprintf(out, "%s%s:\n", prev ? "\n" : "", f->section);
-            prev = f->section;
-        }
-        value_text(cfg, f, val, sizeof val);
-        if ((f->type == T_STR || f->type == T_ENUM) && !plain_safe(val)) {
-            fprintf(out, "  %s: '", f->key);
-            for (const char *p = val; *p; p++) {
-                if (*p == '\'') fputc('\'', out); /* YAML escapes ' as '' in single quotes */
-                fputc(*p, out);
-            }
-            fputs("'\n", out);
-        } else {
-            fprintf(out, "  %s: %s\n", f->key, val);
-        }
+    schema *sc = config_schema(cfg);
+    if (!sc) {
+        fprintf(out, "# out of memory: the config cannot be printed\n");
+        return;
     }
+    print_state ps = {out, NULL};
+    schema_walk(sc, cfg, print_field, &ps);
+    free(sc);
+}
+
+typedef struct foreach_state {
+    void (*fn)(void *user, const char *section, const char *key, const char *value);
+    void *user;
+} foreach_state;
+
+static void foreach_field(void *user, const field *f, const char *val)
+{
+    foreach_state *fs = user;
+    fs->fn(fs->user, f->section, f->key, val);
 }
 
 void dgpg_config_foreach(const dgpg_config *cfg,
@@ -1140,25 +1398,17 @@ void dgpg_config_foreach(const dgpg_config *cfg,
                                     const char *value),
                          void *user)
 {
-    char val[DGPG_PATH_LEN + 64];
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        value_text(cfg, &FIELDS[i], val, sizeof val);
-        fn(user, FIELDS[i].section, FIELDS[i].key, val);
-    }
+    schema *sc = config_schema(cfg);
+    if (!sc)
+        return;
+    foreach_state fs = {fn, user};
+    schema_walk(sc, cfg, foreach_field, &fs);
+    free(sc);
 }
 
 int dgpg_config_check(const dgpg_config *cfg, char *err, size_t err_len)
 {
     const dgpg_config_env *e = &cfg->env;
-
-    if (strcmp(e->job_size, "bimodal") == 0 && e->large_job_min > e->job_size_cap) {
-        snprintf(err, err_len,
-                 "env.large_job_min = '%" PRId64 "', env.job_size_cap = '%" PRId64
-                 "': the smallest large job exceeds the largest job; allowed: "
-                 "env.large_job_min <= env.job_size_cap when env.job_size is bimodal",
-                 e->large_job_min, e->job_size_cap);
-        return -1;
-    }
 
     /* The global step counts 48 bits in the random streams' counter. */
     if ((long double)cfg->train.episodes * (long double)e->horizon >= 281474976710656.0L) {
@@ -1168,70 +1418,40 @@ int dgpg_config_check(const dgpg_config *cfg, char *err, size_t err_len)
                  cfg->train.episodes, e->horizon);
         return -1;
     }
-
-    /* Rates the exact Poisson sampler must take, bounded for every seed:
-     * a Box-Muller normal from 32-bit uniforms is below 6.764 in size,
-     * so lambda_i(t) <= lambda_mean exp(6.764 sigma - sigma^2/2) (1 + a)
-     * (burst factor); total capacity is about size_mean N lambda_mean / rho. */
-    {
-        const int bimodal = strcmp(e->job_size, "bimodal") == 0;
-        const double sigma = e->lambda_sigma;
-        double peak = e->lambda_mean * exp(6.764 * sigma - 0.5 * sigma * sigma) *
-                      (1.0 + e->day_amplitude) * (e->burst_prob > 0.0 ? e->burst_factor : 1.0);
-        double jobs = peak + 12.0 * sqrt(peak) + 40.0;
-        double size_bound = bimodal ? (double)e->job_size_cap : 1.0;
-        double spread = sqrt(exp(sigma * sigma) - 1.0);
-        double total_rate = (double)e->n_agents * e->lambda_mean +
-                            10.0 * sqrt((double)e->n_agents) * e->lambda_mean * spread + peak;
-        double size_mean_bound = bimodal ? 1.0 + e->large_job_prob * size_bound : 1.0;
-        if (peak > 1e8 || (bimodal && (jobs > 16384.0 || jobs * size_bound > 2e9))) {
-            snprintf(err, err_len,
-                     "env.lambda_mean = %g, env.lambda_sigma = %g, env.day_amplitude = %g, "
-                     "env.burst_factor = %g: an agent's rate can reach %.3g jobs per step%s; "
-                     "allowed: at most 1e8%s",
-                     e->lambda_mean, sigma, e->day_amplitude, e->burst_factor, peak,
-                     bimodal ? " (bimodal sizes)" : "",
-                     bimodal ? ", and with bimodal sizes at most 16384 jobs of at most "
-                               "env.job_size_cap units, 2e9 units, per agent-step"
-                             : "");
-            return -1;
-        }
-        if (total_rate * size_mean_bound / e->rho > 1.9e9) {
-            snprintf(err, err_len,
-                     "env.n_agents = %" PRId64 ", env.lambda_mean = %g, env.rho = %g: the "
-                     "pools would serve up to %.3g work units per step; allowed: at most 1.9e9",
-                     e->n_agents, e->lambda_mean, e->rho, total_rate * size_mean_bound / e->rho);
-            return -1;
-        }
-    }
-
-    /* long double keeps the product exact enough and free of overflow for
-     * every in-range value (at most ~1e19 bytes). */
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    if (pages > 0 && page > 0) {
-        long double mem = (long double)pages * (long double)page;
-        /* per (day step, agent): a float rate and a 32-byte Poisson table
-         * entry, twice with bursts (envs/cloud/cloud.c); per (environment, agent):
-         * the observation and four int32 buffers (work, last work, last
-         * actions, actions); per (environment, pool): two int64 */
-        long double tables = e->burst_prob > 0.0 ? 2.0L : 1.0L;
-        long double rates =
-            (long double)e->day_length * (long double)e->n_agents * (4.0L + 32.0L * tables);
-        long double batch = (long double)e->n_envs * (long double)e->n_agents *
-                                (4.0L * (4.0L + 2.0L * (long double)e->n_pools) + 16.0L) +
-                            (long double)e->n_envs * (long double)e->n_pools * 16.0L;
-        long double need = rates + batch;
-        if (need > 0.8L * mem) {
-            const long double gib = 1024.0L * 1024.0L * 1024.0L;
-            snprintf(err, err_len,
-                     "env.n_envs * env.n_agents = %" PRId64 " * %" PRId64 " (env.n_pools = %" PRId64
-                     ", env.day_length = %" PRId64 "): the batch and rate tables need %.1Lf GiB; "
-                     "allowed: at most 80%% of this machine's %.1Lf GiB memory",
-                     e->n_envs, e->n_agents, e->n_pools, e->day_length, need / gib, mem / gib);
-            return -1;
-        }
-    }
+    const dgpg_env_api *env = dgpg_find_env(e->name);
+    const dgpg_model_api *model = dgpg_find_model(cfg->model.name);
+    if (env && env->version >= 3 && env->check_config &&
+        env->check_config(env->user, cfg, err, err_len) != DGPG_OK)
+        return -1;
+    if (model && model->version >= 3 && model->check_config &&
+        model->check_config(model->user, cfg, err, err_len) != DGPG_OK)
+        return -1;
     return 0;
+}
+
+const void *dgpg_config_env_params(const struct dgpg_config *cfg)
+{
+    const dgpg_env_api *api = cfg ? dgpg_find_env(cfg->env.name) : NULL;
+    return api && api->version >= 3 && api->n_config_keys > 0 ? cfg->env.params : NULL;
+}
+
+const void *dgpg_config_model_params(const struct dgpg_config *cfg)
+{
+    const dgpg_model_api *api = cfg ? dgpg_find_model(cfg->model.name) : NULL;
+    return api && api->version >= 3 && api->n_config_keys > 0 ? cfg->model.params : NULL;
+}
+
+int dgpg_config_env_settings(const struct dgpg_config *cfg, dgpg_env_settings *out)
+{
+    if (!cfg || !out)
+        return DGPG_EINVAL;
+    out->n_agents = cfg->env.n_agents;
+    out->n_actions = cfg->env.n_pools;
+    out->n_envs = cfg->env.n_envs;
+    out->horizon = cfg->env.horizon;
+    out->seed = cfg->env.seed;
+    out->sampled_scenarios = strcmp(cfg->env.scenarios, "sampled") == 0;
+    return DGPG_OK;
 }
 
 typedef struct config_lookup {

@@ -3,11 +3,16 @@
  * Provides dgpg_config (every section of a config file, resolved), the
  * loader that layers: embedded experiments/default.yaml, then the user's
  * file, then --set overrides; and the printer used by `dgpg config`.
- * Every key is validated against one schema table in config.c: unknown
- * keys, wrong types, out-of-range values and malformed YAML are rejected
- * with one message naming file, line, key, value and what is allowed. */
+ * Every key is validated against one schema table in config.c, to which
+ * the env and model sections add the rows of the plug-ins env.name and
+ * model.name name (dgpg_config_key): unknown keys (another plug-in's
+ * included), wrong types, out-of-range values and malformed YAML are
+ * rejected with one message naming file, line, key, value and what is
+ * allowed. */
 #ifndef DGPG_CONFIG_H
 #define DGPG_CONFIG_H
+
+#include "dgpg/dgpg.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -17,38 +22,22 @@
 #define DGPG_LIST_LEN 512
 #define DGPG_ERR_LEN 1024
 
+/* The env section: the keys every environment has; the plug-in's own keys
+ * (include/dgpg/dgpg.h, dgpg_config_key) fill `params` by its rows. */
 typedef struct dgpg_config_env {
     char name[DGPG_NAME_LEN];      /* registered environment plug-in, "cloud" */
     int64_t n_agents;              /* N */
     int64_t n_pools;               /* M */
     int64_t n_envs;                /* E */
     int64_t horizon;               /* T, steps per episode */
-    double rho;                    /* nominal load sum(lambda*size)/sum(mu) */
-    double lambda_mean;            /* mean jobs per agent per step */
-    double lambda_sigma;           /* log-normal shape of per-agent means */
-    double day_amplitude;          /* relative amplitude of the daily sinusoid */
-    int64_t day_length;            /* steps per day (period of the sinusoid) */
-    double phase_spread;           /* agent phases uniform in [0, spread) days */
-    double burst_prob;             /* probability a burst window is a burst */
-    double burst_factor;           /* rate multiplier inside a burst */
-    int64_t burst_length;          /* steps per burst window */
-    char job_size[DGPG_NAME_LEN];  /* "unit" | "bimodal" */
-    double large_job_prob;         /* bimodal: probability a job is large */
-    int64_t large_job_min;         /* bimodal: Pareto scale of large jobs */
-    double pareto_alpha;           /* bimodal: Pareto tail index */
-    int64_t job_size_cap;          /* bimodal: largest job size (truncation) */
-    int64_t instance_types;        /* vCPU sizes 2,4,..,2^types */
-    int64_t servers_max;           /* servers per pool uniform in [1, max] */
-    double buffer_steps;           /* B_m = ceil(buffer_steps * mu_m) */
-    double drop_weight;            /* w_drop in the shared reward */
     int64_t seed;                  /* scenario seed (fixed) or the training distribution's (sampled) */
     char scenarios[DGPG_NAME_LEN]; /* "sampled" (a scenario per environment and episode) | "fixed" */
+    _Alignas(16) unsigned char params[DGPG_PARAMS_MAX]; /* the plug-in's keys */
 } dgpg_config_env;
 
 typedef struct dgpg_config_model {
     char name[DGPG_NAME_LEN];      /* registered analytical model, "cloud_mm1" */
-    double barrier;                /* utilisation where the smooth barrier starts */
-    char reference[DGPG_NAME_LEN]; /* "state" (backlog-aware) | "static" (p* of the flows) */
+    _Alignas(16) unsigned char params[DGPG_PARAMS_MAX]; /* the model plug-in's keys */
 } dgpg_config_model;
 
 typedef struct dgpg_config_algo {
@@ -133,8 +122,9 @@ void dgpg_config_foreach(const dgpg_config *cfg,
                                     const char *value),
                          void *user);
 
-/* Checks relations between keys that one key's range cannot express (sizes
- * that would not fit in memory, a day longer than an int). 0 or -1 + err. */
+/* Checks relations between keys that one key's range cannot express (steps
+ * the random streams count), then the plug-ins' own (check_config). 0 or
+ * -1 + err. */
 int dgpg_config_check(const dgpg_config *cfg, char *err, size_t err_len);
 
 extern const char dgpg_default_yaml[];   /* experiments/default.yaml, embedded */

@@ -463,6 +463,7 @@ static int h5log_write_root(hid_t file, const dgpg_log_schema *s)
         h5util_attr_string(file, "kind", H5LOG_KIND) ||
         h5util_attr_int(file, "n_agents", s->n_agents) ||
         h5util_attr_int(file, "n_actions", s->n_actions) ||
+        h5util_attr_string(file, "env_columns", s->env_columns ? s->env_columns : "") ||
         h5util_attr_string(file, "created", created))
         return -1;
     return 0;

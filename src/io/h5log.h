@@ -46,6 +46,9 @@ typedef struct dgpg_log_schema {
     const int64_t *param_sizes; /* (n_params) floats in each vector */
     int64_t n_agents;          /* N */
     int64_t n_actions;         /* M */
+    /* the environment's own scalar columns, comma-separated, stored as the
+     * root attribute "env_columns" (dgpg report shows them); NULL: "" */
+    const char *env_columns;
     /* dgpg_log_open: the config the stored /config must match (every key
      * but train.episodes), checked once the file is open (a killed run's
      * open-for-write mark cleared) and before anything is truncated; NULL:

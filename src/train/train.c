@@ -34,17 +34,16 @@ static void train_on_signal(int signo)
     train_stop_requested = signo;
 }
 
-/* Per-episode scalar columns of the log, in this order. */
+/* Per-episode scalar columns of the log, in this order, followed by the
+ * environment's own (its ratio columns, dgpg_env_api.ratios). */
 enum train_scalar {
-    SC_REWARD, SC_DELAY, SC_DROP_RATE, SC_COST, SC_COST_PSTAR, SC_COST_RATIO, SC_POLICY_LOSS,
+    SC_REWARD, SC_COST, SC_COST_PSTAR, SC_COST_RATIO, SC_POLICY_LOSS,
     SC_VALUE_LOSS, SC_ENTROPY, SC_KL, SC_CLIP_FRAC, SC_ALPHA, SC_GRAD_NORM, SC_WALL,
     SC_ROLLOUT_SECONDS, SC_UPDATE_SECONDS, SC_AGENT_STEPS_PER_S, SC_COUNT
 };
 
 static const dgpg_log_column train_scalar_columns[SC_COUNT] = {
-    {"reward", "steps", "mean shared reward per environment-step (minus delay and weighted drops)"},
-    {"delay", "steps", "mean queueing delay by Little's law: backlog summed over steps / work arrived"},
-    {"drop_rate", "1", "work dropped at full buffers / work arrived"},
+    {"reward", "1", "mean shared reward per environment-step"},
     {"cost", "steps", "mean cost per environment-step, minus the mean reward"},
     {"cost_pstar", "steps", "the same for the analytical policy p* on the same arrivals and service"},
     {"cost_ratio", "1", "cost / cost_pstar"},
@@ -140,7 +139,8 @@ typedef struct trainer {
     float *params_host;     /* host: (actor params), CUDA only: log snapshots */
     float *reward_buf;  /* (E) */
     int32_t *ref_actions; /* (E, N) the p* reference episode's actions */
-    dgpg_env_stats *stats; /* host: (E) */
+    dgpg_stats_layout stats_layout; /* the environment's statistics */
+    double *sums;          /* host: (E, width) the environment's sums of the episode */
 } trainer;
 
 static double train_now(void)
@@ -208,7 +208,7 @@ static void trainer_free(trainer *tr)
             dgpg_backend_release(tr->be, backend_owned[k]);
     dgpg_backend_free(tr->be);
     void *owned[] = {tr->vnorm, tr->order, tr->local, tr->norm_scratch, tr->norm_scale, tr->host_scratch,
-                     tr->params_host, tr->stats};
+                     tr->params_host, tr->sums};
     for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
         free(owned[k]);
 }
@@ -459,7 +459,8 @@ static int trainer_alloc_buffers(trainer *tr, char *err, size_t err_len)
         tr->ref_probs = train_balloc(tr, (size_t)(E * N * M), sizeof(float), &failed);
         tr->ref_logp = train_balloc(tr, (size_t)(E * N), sizeof(float), &failed);
     }
-    tr->stats = train_alloc((size_t)E, sizeof(dgpg_env_stats), &failed);
+    tr->sums = train_alloc((size_t)E * (size_t)dgpg_stats_width(&tr->stats_layout),
+                           sizeof(double), &failed);
     /* the device scratch of the ops that stage host arrays: the largest is
      * the per-column sums of the (N, M) action probabilities */
     if (!failed && dgpg_backend_reserve(tr->be, (size_t)(2 * N * M + 4 * N + 8192)) != 0)
@@ -478,6 +479,23 @@ static int trainer_alloc_buffers(trainer *tr, char *err, size_t err_len)
     return DGPG_OK;
 }
 
+/* The environment's statistics, whose ratio columns join the log's: a
+ * name the trainer's own columns use is refused. */
+static int trainer_stats_layout(trainer *tr, char *err, size_t err_len)
+{
+    tr->stats_layout = dgpg_env_stats_layout(tr->env_api);
+    for (int k = 0; k < tr->stats_layout.n_ratios; k++)
+        for (int c = 0; c < SC_COUNT; c++)
+            if (strcmp(tr->stats_layout.ratios[k].info.name, train_scalar_columns[c].name) == 0) {
+                snprintf(err, err_len, "environment '%s': its statistic '%s' has the name of "
+                         "a training column of the log; allowed: a name other than the log's "
+                         "(reward, cost, cost_pstar, cost_ratio, policy_loss, ...)",
+                         tr->env_api->name, train_scalar_columns[c].name);
+                return DGPG_EINVAL;
+            }
+    return DGPG_OK;
+}
+
 static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t err_len)
 {
     memset(tr, 0, sizeof *tr);
@@ -492,6 +510,8 @@ static int trainer_init(trainer *tr, const dgpg_config *cfg, char *err, size_t e
         rc = trainer_backend(tr, cfg, err, err_len);
     if (rc == DGPG_OK)
         rc = trainer_make_envs(tr, cfg, err, err_len);
+    if (rc == DGPG_OK)
+        rc = trainer_stats_layout(tr, err, err_len);
     if (rc == DGPG_OK)
         rc = trainer_make_networks(tr, cfg, err, err_len);
     if (rc == DGPG_OK)
@@ -572,7 +592,7 @@ static int trainer_rollout(trainer *tr, int64_t episode)
         return rc != DGPG_OK ? rc : DGPG_EBACKEND;
     if (dgpg_backend_copy(tr->be, tr->values + T * E * V, v, sizeof(float) * (size_t)(E * V)))
         return DGPG_EBACKEND;
-    return tr->env_api->stats(tr->env, tr->stats);
+    return dgpg_env_read_sums(tr->env_api, tr->env, E, tr->sums);
 }
 
 /* The same episode's arrivals and service under p*: the cost reference. */
@@ -584,23 +604,17 @@ static int trainer_rollout(trainer *tr, int64_t episode)
 
 static int trainer_reference_actions(trainer *tr, int64_t episode, int64_t t)
 {
-    const int64_t E = tr->E, N = tr->N, M = tr->M;
     int rc = tr->model_api->optimal_probs_batch(tr->ref_model, tr->ref_pstar);
-    for (int64_t e = 0; rc == DGPG_OK && e < E; e++)
-        for (int64_t m = 0; m < M; m++) { /* one log per (e, m), copied to each agent */
-            const float p = tr->ref_pstar[e * M + m], logit = p > 0.0f ? logf(p) : -1e30f;
-            for (int64_t i = 0; i < N; i++)
-                tr->ref_logits[(e * N + i) * M + m] = logit;
-        }
     if (rc == DGPG_OK)
-        rc = train_op_sample(tr->be, E, (int32_t)N, (int32_t)M,
-                             (uint64_t)tr->cfg->train.seed ^ TRAIN_REFERENCE_STREAM,
-                             (uint32_t)tr->env_offset, (uint64_t)(episode * tr->T + t),
-                             tr->ref_logits, tr->ref_probs, tr->ref_actions, tr->ref_logp);
+        rc = train_op_sample_pstar(tr->be, tr->E, (int32_t)tr->N, (int32_t)tr->M,
+                                   (uint64_t)tr->cfg->train.seed ^ TRAIN_REFERENCE_STREAM,
+                                   (uint32_t)tr->env_offset, (uint64_t)(episode * tr->T + t),
+                                   tr->ref_pstar, tr->ref_logits, tr->ref_probs,
+                                   tr->ref_actions, tr->ref_logp);
     return rc;
 }
 
-static int trainer_sum_stats(const trainer *tr, dgpg_env_stats *total);
+static int trainer_sum_stats(const trainer *tr, double *total);
 
 static int trainer_reference(trainer *tr, int64_t episode, double *cost)
 {
@@ -613,11 +627,11 @@ static int trainer_reference(trainer *tr, int64_t episode, double *cost)
             rc = tr->env_api->step(tr->ref_env, tr->ref_actions, tr->reward_buf);
     }
     if (rc == DGPG_OK)
-        rc = tr->env_api->stats(tr->ref_env, tr->stats);
-    dgpg_env_stats total = {0}; /* over every rank's environments */
+        rc = dgpg_env_read_sums(tr->env_api, tr->ref_env, tr->E, tr->sums);
+    double total[DGPG_SUMS_FIXED + DGPG_KEYS_MAX] = {0}; /* over every rank's environments */
     if (rc == DGPG_OK)
-        rc = trainer_sum_stats(tr, &total);
-    *cost = -total.reward / total.steps;
+        rc = trainer_sum_stats(tr, total);
+    *cost = -total[DGPG_SUM_REWARD] / total[DGPG_SUM_STEPS];
     return rc;
 }
 
@@ -1084,6 +1098,39 @@ static int train_check_logged(const double *scalars, float *const *tensors, int6
     return DGPG_OK;
 }
 
+/* The log's scalar columns: the trainer's, then the environment's ratios,
+ * whose names env_columns lists comma-separated (cut at its length). */
+static int train_log_columns(const trainer *tr, dgpg_log_column *columns, char *env_columns,
+                             size_t len)
+{
+    size_t used = 0;
+    env_columns[0] = '\0';
+    memcpy(columns, train_scalar_columns, sizeof train_scalar_columns);
+    for (int k = 0; k < tr->stats_layout.n_ratios; k++) {
+        const dgpg_stat_info *info = &tr->stats_layout.ratios[k].info;
+        columns[SC_COUNT + k] = (dgpg_log_column){info->name, info->units, info->description};
+        if (used < len)
+            used += (size_t)snprintf(env_columns + used, len - used, "%s%s", k ? "," : "",
+                                     info->name);
+    }
+    return SC_COUNT + tr->stats_layout.n_ratios;
+}
+
+/* One progress line: the figures of the episode, the environment's own
+ * columns by name. */
+static void train_print_episode(FILE *out, const dgpg_stats_layout *layout, int64_t episode,
+                                int64_t episodes, const double *scalars, double alpha,
+                                const char *eta)
+{
+    fprintf(out, "episode %4lld/%lld  reward %9.4f  cost/p* %7.4f", (long long)episode + 1,
+            (long long)episodes, scalars[SC_REWARD], scalars[SC_COST_RATIO]);
+    for (int k = 0; k < layout->n_ratios; k++)
+        fprintf(out, "  %s %.4g", layout->ratios[k].info.name, scalars[SC_COUNT + k]);
+    fprintf(out, "  alpha %.3f  %9.3g agent-steps/s  ETA %s\n", alpha,
+            scalars[SC_AGENT_STEPS_PER_S], eta);
+    fflush(out);
+}
+
 static void train_format_eta(double seconds, char *out, size_t len)
 {
     long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
@@ -1097,27 +1144,27 @@ static int train_path(char *out, size_t len, const char *dir, const char *file)
 }
 
 /* The episode's statistics summed over this rank's environments and then
- * over the ranks (dgpg_env_stats is doubles only: one array to sum). */
-static int trainer_sum_stats(const trainer *tr, dgpg_env_stats *total)
+ * over the ranks (sums only: one array to sum). total: the layout's width. */
+static int trainer_sum_stats(const trainer *tr, double *total)
 {
-    dgpg_env_stats_sum(tr->stats, tr->E, total);
-    return dgpg_dist_sum_doubles((double *)total, sizeof *total / sizeof(double)) == 0
-               ? DGPG_OK
-               : DGPG_EBACKEND;
+    const int width = dgpg_stats_width(&tr->stats_layout);
+    dgpg_env_sums_total(tr->sums, tr->E, width, total);
+    return dgpg_dist_sum_doubles(total, (size_t)width) == 0 ? DGPG_OK : DGPG_EBACKEND;
 }
 
-/* The log's per-episode scalars (train_scalar_columns): the environment's
- * figures, the update's loss statistics, and the times; times = {episode
- * start, end of the rollout, end of the update, run start}; decisions:
- * every rank's agent-steps of the episode. */
-static void train_fill_scalars(double *scalars, const dgpg_env_stats *total, double cost_pstar,
-                               const update_stats *st, double alpha, const double *times,
-                               double decisions)
+/* The log's per-episode scalars (train_scalar_columns, then the
+ * environment's ratio columns): the environment's figures, the update's
+ * loss statistics, and the times; times = {episode start, end of the
+ * rollout, end of the update, run start}; decisions: every rank's
+ * agent-steps of the episode; total: the episode's sums. */
+static void train_fill_scalars(double *scalars, const dgpg_stats_layout *layout,
+                               const double *total, double cost_pstar, const update_stats *st,
+                               double alpha, const double *times, double decisions)
 {
-    const double cost = -total->reward / total->steps;
-    scalars[SC_REWARD] = total->reward / total->steps;
-    scalars[SC_DELAY] = total->arrived > 0 ? total->queued / total->arrived : 0.0;
-    scalars[SC_DROP_RATE] = total->arrived > 0 ? total->dropped / total->arrived : 0.0;
+    const double cost = -total[DGPG_SUM_REWARD] / total[DGPG_SUM_STEPS];
+    scalars[SC_REWARD] = -cost;
+    for (int k = 0; k < layout->n_ratios; k++)
+        scalars[SC_COUNT + k] = dgpg_stat_ratio_value(&layout->ratios[k], total);
     scalars[SC_COST] = cost;
     scalars[SC_COST_PSTAR] = cost_pstar;
     scalars[SC_COST_RATIO] = cost / cost_pstar;
@@ -1266,8 +1313,11 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
     const dgpg_log_column param_column = {"actor_params", "1",
                                           "the actor's flat parameter vector (src/train/mlp.h layout)"};
     const int64_t param_size = tr.actor.n_params;
-    dgpg_log_schema schema = {SC_COUNT, train_scalar_columns, TE_COUNT, train_tensors, 1,
-                              &param_column, &param_size, N, M, NULL};
+    dgpg_log_column columns[SC_COUNT + DGPG_KEYS_MAX];
+    char env_columns[DGPG_LIST_LEN];
+    const int n_columns = train_log_columns(&tr, columns, env_columns, sizeof env_columns);
+    dgpg_log_schema schema = {n_columns, columns, TE_COUNT, train_tensors, 1,
+                              &param_column, &param_size, N, M, env_columns, NULL};
     dgpg_checkpoint_extra extra = {{0.0, 0.0}, cfg->train.episodes,
                                    dgpg_backend_threads(tr.be), ""};
     /* the instruction set the vectorised math dispatches to (activation_cpu.c's
@@ -1305,9 +1355,9 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         double t0 = train_now();
         rc = trainer_rollout(&tr, episode);
         const double t_rollout = train_now();
-        dgpg_env_stats total = {0};
+        double total[DGPG_SUMS_FIXED + DGPG_KEYS_MAX] = {0};
         if (rc == DGPG_OK)
-            rc = trainer_sum_stats(&tr, &total);
+            rc = trainer_sum_stats(&tr, total);
         double cost_pstar = 0.0;
         if (rc == DGPG_OK)
             rc = trainer_reference(&tr, episode, &cost_pstar);
@@ -1363,9 +1413,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                      (long long)episode + 1);
             goto done;
         }
-        double scalars[SC_COUNT];
+        double scalars[SC_COUNT + DGPG_KEYS_MAX];
         const double times[4] = {t0, t1, t2, run_start};
-        train_fill_scalars(scalars, &total, cost_pstar, &st, alpha, times, decisions);
+        train_fill_scalars(scalars, &tr.stats_layout, total, cost_pstar, &st, alpha, times,
+                           decisions);
         if ((rc = train_check_logged(scalars, tensors, N, M, episode, err, err_len)) != DGPG_OK)
             goto done;
         if (rank0 && (rc = trainer_log_episode(&tr, log, log_path, episode, scalars, tensors,
@@ -1403,13 +1454,8 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             double per_episode = (t2 - run_start) / (double)summary->episodes;
             train_format_eta(per_episode * (double)(cfg->train.episodes - episode - 1), eta,
                              sizeof eta);
-            fprintf(out,
-                    "episode %4lld/%lld  reward %9.4f  cost/p* %7.4f  delay %7.3f  drops "
-                    "%6.3f%%  alpha %.3f  %9.3g agent-steps/s  ETA %s\n",
-                    (long long)episode + 1, (long long)cfg->train.episodes,
-                    scalars[SC_REWARD], scalars[SC_COST_RATIO], scalars[SC_DELAY],
-                    100.0 * scalars[SC_DROP_RATE], alpha, scalars[SC_AGENT_STEPS_PER_S], eta);
-            fflush(out);
+            train_print_episode(out, &tr.stats_layout, episode, cfg->train.episodes, scalars,
+                                alpha, eta);
         }
         if (stop_now && !last) {
             if (out)

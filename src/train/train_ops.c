@@ -35,6 +35,21 @@ int train_op_sample(dgpg_backend *be, int64_t E, int32_t N, int32_t M, uint64_t 
     return DGPG_OK;
 }
 
+int train_op_sample_pstar(dgpg_backend *be, int64_t E, int32_t N, int32_t M, uint64_t seed,
+                          uint32_t env_offset, uint64_t step, const float *p_star, float *logits,
+                          float *probs, int32_t *actions, float *logp)
+{
+    if (be->cuda)
+        return DGPG_EUNSUPPORTED;
+    for (int64_t e = 0; e < E; e++)
+        for (int32_t m = 0; m < M; m++) { /* one log per (e, m), copied to each agent */
+            const float p = p_star[e * M + m], logit = p > 0.0f ? logf(p) : -1e30f;
+            for (int32_t i = 0; i < N; i++)
+                logits[(e * N + i) * M + m] = logit;
+        }
+    return train_op_sample(be, E, N, M, seed, env_offset, step, logits, probs, actions, logp);
+}
+
 int train_op_gae(dgpg_backend *be, int64_t T, int64_t E, int64_t V, const float *rewards,
                  const float *values, const double *value_scale, const double *value_shift,
                  double gamma, double lambda, float *advantages, float *returns)

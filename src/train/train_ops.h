@@ -19,6 +19,13 @@ int train_op_sample(dgpg_backend *be, int64_t E, int32_t N, int32_t M, uint64_t 
                     uint32_t env_offset, uint64_t step, const float *logits, float *probs,
                     int32_t *actions, float *logp);
 
+/* A reference step of the analytical policy: every agent of environment e
+ * draws from p_star[e] (E, M): logits (E, N, M, scratch) = log p*, then
+ * train_op_sample. CPU backend only (DGPG_EUNSUPPORTED on CUDA). */
+int train_op_sample_pstar(dgpg_backend *be, int64_t E, int32_t N, int32_t M, uint64_t seed,
+                          uint32_t env_offset, uint64_t step, const float *p_star, float *logits,
+                          float *probs, int32_t *actions, float *logp);
+
 /* GAE over the rollout layout: rewards (T, E), values (T + 1, E, V) as the
  * critic predicts them (normalised; column j denormalised with
  * value_scale[j], value_shift[j], host), into advantages and returns

@@ -83,8 +83,8 @@ static void run_case(int n_agents, double rho, double buffer_steps, const char *
         }
         free(work_sum);
     }
-    dgpg_env_stats stats[8];
-    CHECK_INT_EQ(api->stats(inst, stats), DGPG_OK);
+    double sums[8 * CLOUD_SUMS_WIDTH];
+    CHECK_INT_EQ(api->sums(inst, sums), DGPG_OK);
     const int64_t *queue = cloud_instance_queue(inst);
     for (int64_t e = 0; e < E; e++) {
         int64_t final_queue = 0;
@@ -92,9 +92,12 @@ static void run_case(int n_agents, double rho, double buffer_steps, const char *
             final_queue += queue[e * M + m];
         CHECK_INT_EQ(arrived_total[e], served_total[e] + final_queue + dropped_total[e]);
         /* the float-only statistics hold the same integers exactly */
-        CHECK_INT_EQ((int64_t)stats[e].arrived, arrived_total[e]);
-        CHECK_INT_EQ((int64_t)stats[e].dropped, dropped_total[e]);
-        CHECK_INT_EQ((int64_t)stats[e].steps, cfg.env.horizon);
+        const double *row = sums + e * CLOUD_SUMS_WIDTH + 2;
+        CHECK_INT_EQ((int64_t)row[CLOUD_SUM_ARRIVED], arrived_total[e]);
+        CHECK_INT_EQ((int64_t)row[CLOUD_SUM_DROPPED], dropped_total[e]);
+        CHECK_INT_EQ((int64_t)row[CLOUD_SUM_ADMITTED], arrived_total[e] - dropped_total[e]);
+        CHECK_INT_EQ((int64_t)row[CLOUD_SUM_SERVED], served_total[e]);
+        CHECK_INT_EQ((int64_t)sums[e * CLOUD_SUMS_WIDTH + 1], cfg.env.horizon);
     }
     if (expect_drops)
         CHECK(all_dropped > 0);

@@ -115,22 +115,22 @@ static const double TWO_PI = 6.283185307179586476925286766559;
 
 /* ---- truth: the documented distributions -------------------------------- */
 
-static int is_bimodal(const dgpg_config_env *env) { return strcmp(env->job_size, "bimodal") == 0; }
+static int is_bimodal(const cloud_config *env) { return strcmp(env->job_size, "bimodal") == 0; }
 
 /* P(S >= s) of a large job before truncation: (s_min / s)^alpha, s >= s_min. */
-static double pareto_survival(const dgpg_config_env *env, double s)
+static double pareto_survival(const cloud_config *env, double s)
 {
     double s_min = (double)env->large_job_min;
     return s <= s_min ? 1.0 : pow(s_min / s, env->pareto_alpha);
 }
 
-static int64_t size_max(const dgpg_config_env *env)
+static int64_t size_max(const cloud_config *env)
 {
     return is_bimodal(env) ? env->job_size_cap : 1;
 }
 
 /* P(size = s): unit 1; bimodal 1 w.p. 1 - q, else the truncated discrete Pareto. */
-static double size_pmf(const dgpg_config_env *env, int64_t s)
+static double size_pmf(const cloud_config *env, int64_t s)
 {
     if (!is_bimodal(env))
         return s == 1 ? 1.0 : 0.0;
@@ -142,7 +142,7 @@ static double size_pmf(const dgpg_config_env *env, int64_t s)
     return p;
 }
 
-static double size_moment(const dgpg_config_env *env, int k)
+static double size_moment(const cloud_config *env, int k)
 {
     double acc = 0.0;
     for (int64_t s = 1; s <= size_max(env); s++)
@@ -151,7 +151,7 @@ static double size_moment(const dgpg_config_env *env, int k)
 }
 
 /* P(W = w), w < wmax, W the sum of Poisson(lam) iid sizes (Panjer). */
-static void compound_poisson(const dgpg_config_env *env, double lam, double *p, int64_t wmax)
+static void compound_poisson(const cloud_config *env, double lam, double *p, int64_t wmax)
 {
     const int64_t cap = size_max(env);
     double *f = calloc((size_t)cap + 1, sizeof *f);
@@ -245,14 +245,14 @@ static void check_z(const char *what, double observed, double expected, double s
 
 /* ---- truth: rates and scenario ------------------------------------------- */
 
-static int homogeneous(const dgpg_config_env *env)
+static int homogeneous(const cloud_config *env)
 {
     return env->lambda_sigma == 0.0 && env->phase_spread == 0.0;
 }
 
 /* lambda_i at day index d: from the config alone when every agent is alike,
  * else the scenario's table (verified by check_scenario). */
-static double agent_rate(const cloud_scenario *sc, const dgpg_config_env *env, int32_t d,
+static double agent_rate(const cloud_scenario *sc, const cloud_config *env, int32_t d,
                          int32_t i)
 {
     if (homogeneous(env))
@@ -262,7 +262,7 @@ static double agent_rate(const cloud_scenario *sc, const dgpg_config_env *env, i
 }
 
 /* sum_i lambda_i(d) */
-static double rate_sum(const cloud_scenario *sc, const dgpg_config_env *env, int32_t d)
+static double rate_sum(const cloud_scenario *sc, const cloud_config *env, int32_t d)
 {
     double acc = 0.0;
     for (int32_t i = 0; i < sc->n_agents; i++)
@@ -271,7 +271,7 @@ static double rate_sum(const cloud_scenario *sc, const dgpg_config_env *env, int
 }
 
 /* sum_i lambda_i, the day mean (the sinusoid sums to zero over a day) */
-static double base_rate_sum(const cloud_scenario *sc, const dgpg_config_env *env)
+static double base_rate_sum(const cloud_scenario *sc, const cloud_config *env)
 {
     if (homogeneous(env))
         return (double)sc->n_agents * env->lambda_mean;
@@ -284,7 +284,7 @@ static double base_rate_sum(const cloud_scenario *sc, const dgpg_config_env *env
 /* The observed load Lambda(t) / sum mu of a homogeneous scenario is
  * rho (1 + a sin(2 pi d / D)), times burst_factor in a burst: returns the
  * burst flag it shows, or -1 when it is neither. */
-static int observed_burst(const dgpg_config_env *env, int32_t d, float load)
+static int observed_burst(const cloud_config *env, int32_t d, float load)
 {
     double plain = env->rho * (1.0 + env->day_amplitude *
                                          sin(TWO_PI * (double)d / (double)env->day_length));
@@ -302,7 +302,7 @@ typedef struct rate_sample {
 } rate_sample;
 
 /* Capacity, buffers, shares and the day profile of one scenario. */
-static void check_scenario(const cloud_scenario *sc, const dgpg_config_env *env, rate_sample *rs)
+static void check_scenario(const cloud_scenario *sc, const cloud_config *env, rate_sample *rs)
 {
     const int32_t N = sc->n_agents, M = sc->n_pools, D = sc->day_length;
     const double size_mean = size_moment(env, 1);
@@ -389,7 +389,7 @@ static void check_scenario(const cloud_scenario *sc, const dgpg_config_env *env,
     }
 }
 
-static void check_all_scenarios(cloud_instance *inst, const dgpg_config_env *env, int64_t E,
+static void check_all_scenarios(cloud_instance *inst, const cloud_config *env, int64_t E,
                                 rate_sample *rs)
 {
     const cloud_scenario *scs = cloud_instance_scenarios(inst);
@@ -403,7 +403,9 @@ static void test_reward(const char *name, const char *const *sets, int n_sets)
 {
     dgpg_config cfg;
     fixture_config(&cfg, sets, n_sets);
-    const dgpg_config_env *env = &cfg.env;
+    cloud_config env_view;
+    CHECK_INT_EQ(cloud_config_read(&cfg, &env_view), DGPG_OK);
+    const cloud_config *env = &env_view;
     const dgpg_env_api *api = &dgpg_cloud_env_api;
     const int64_t E = 16;
     cloud_instance *inst = fixture_env(&cfg, 21, 0, E, 1);
@@ -531,7 +533,9 @@ static void test_day_cycle(void)
                           "env.day_length=8",       "env.horizon=13"};
     dgpg_config cfg;
     fixture_config(&cfg, sets, NSETS(sets));
-    const dgpg_config_env *env = &cfg.env;
+    cloud_config env_view;
+    CHECK_INT_EQ(cloud_config_read(&cfg, &env_view), DGPG_OK);
+    const cloud_config *env = &env_view;
     const dgpg_env_api *api = &dgpg_cloud_env_api;
     enum { E = 32, D = 8 };
     const int32_t N = 64, M = 4, OBS = CLOUD_OBS_DIM(M);
@@ -608,7 +612,9 @@ static void test_day_cycle_heterogeneous(void)
                           "env.day_length=8",    "env.horizon=16"};
     dgpg_config cfg;
     fixture_config(&cfg, sets, NSETS(sets));
-    const dgpg_config_env *env = &cfg.env;
+    cloud_config env_view;
+    CHECK_INT_EQ(cloud_config_read(&cfg, &env_view), DGPG_OK);
+    const cloud_config *env = &env_view;
     const dgpg_env_api *api = &dgpg_cloud_env_api;
     enum { E = 4, D = 8, N = 500 };
     cloud_instance *inst = fixture_env(&cfg, 6, 0, E, 1);
@@ -682,7 +688,9 @@ static void test_bursts(void)
                           "env.burst_length=3"};
     dgpg_config cfg;
     fixture_config(&cfg, sets, NSETS(sets));
-    const dgpg_config_env *env = &cfg.env;
+    cloud_config env_view;
+    CHECK_INT_EQ(cloud_config_read(&cfg, &env_view), DGPG_OK);
+    const cloud_config *env = &env_view;
     const dgpg_env_api *api = &dgpg_cloud_env_api;
     enum { E = 64, N = 8, M = 2, T = 240, L = 3, K = 2 };
     const int32_t OBS = CLOUD_OBS_DIM(M), D = 6;
@@ -760,7 +768,9 @@ static void test_job_sizes(const char *name, const char *const *sets, int n_sets
 {
     dgpg_config cfg;
     fixture_config(&cfg, sets, n_sets);
-    const dgpg_config_env *env = &cfg.env;
+    cloud_config env_view;
+    CHECK_INT_EQ(cloud_config_read(&cfg, &env_view), DGPG_OK);
+    const cloud_config *env = &env_view;
     const dgpg_env_api *api = &dgpg_cloud_env_api;
     enum { E = 32, N = 64, T = 100 };
     cloud_instance *inst = fixture_env(&cfg, 41, 0, E, 1);
@@ -824,7 +834,9 @@ static void test_capacity_exact(void)
                           "env.phase_spread=0", "env.job_size=bimodal"};
     dgpg_config cfg;
     fixture_config(&cfg, sets, NSETS(sets));
-    const dgpg_config_env *env = &cfg.env;
+    cloud_config env_view;
+    CHECK_INT_EQ(cloud_config_read(&cfg, &env_view), DGPG_OK);
+    const cloud_config *env = &env_view;
     enum { E = 3, M = 7 };
     cloud_instance *inst = fixture_env(&cfg, 51, 0, E, 1);
     CHECK_INT_EQ(dgpg_cloud_env_api.reset(inst, 2), DGPG_OK);
@@ -928,7 +940,9 @@ static void test_heuristics(const char *name, const char *const *sets, int n_set
 {
     dgpg_config cfg;
     fixture_config(&cfg, sets, n_sets);
-    const dgpg_config_env *env = &cfg.env;
+    cloud_config env_view;
+    CHECK_INT_EQ(cloud_config_read(&cfg, &env_view), DGPG_OK);
+    const cloud_config *env = &env_view;
     const dgpg_env_api *api = &dgpg_cloud_env_api;
     enum { E = 8, N = 400, M = 6 };
     const int32_t D = (int32_t)env->day_length;

@@ -63,11 +63,11 @@ int main(void)
         samples += (double)E;
     }
     double simulated = backlog_sum / samples;
-    dgpg_env_stats stats[64];
-    api->stats(inst, stats);
+    static double sums[64 * CLOUD_SUMS_WIDTH];
+    CHECK_INT_EQ(api->sums(inst, sums), DGPG_OK);
     double dropped = 0.0;
     for (int e = 0; e < E; e++)
-        dropped += stats[e].dropped;
+        dropped += sums[e * CLOUD_SUMS_WIDTH + 2 + CLOUD_SUM_DROPPED];
     printf("active pools %d of %d; mean backlog: simulated %.4f, M/M/1 %.4f (ratio %.3f)\n",
            active, M, simulated, predicted, simulated / predicted);
     CHECK(active >= 2); /* the split is exercised, not one pool alone */
