@@ -219,7 +219,9 @@ const dgpg_model_api *dgpg_find_model(const char *name)
 
 /* The built-in plug-ins, one line each: an environment (envs/NAME/) and
  * its model. */
-#define DGPG_BUILTINS(X) X(dgpg_cloud_env_api, dgpg_cloud_model_api)
+#define DGPG_BUILTINS(X)                                                                    \
+    X(dgpg_cloud_env_api, dgpg_cloud_model_api)                                             \
+    X(dgpg_hetcloud_env_api, dgpg_hetcloud_model_api)
 
 #define DGPG_DECLARE_BUILTIN(env, model)                                                    \
     extern const dgpg_env_api env;                                                          \
