@@ -190,7 +190,7 @@ static void test_registry(void)
 #endif
     char names[128];
     CHECK_INT_EQ(dgpg_env_names(names, sizeof names), DGPG_OK);
-    CHECK(strcmp(names, "cloud, toy, older") == 0);
+    CHECK(strcmp(names, "cloud, hetcloud, toy, older") == 0);
     CHECK(strcmp(dgpg_strerror(DGPG_EEXIST), "already registered") == 0);
 }
 
@@ -338,7 +338,7 @@ static void test_plugin_keys(void)
         {{"env.name=toy"}, 1, ": model.name = 'cloud_mm1': no registered model of that name for "
                               "env 'toy'; allowed: toy_model"},
         {{"env.name=nowhere"}, 1, "--set: env.name = 'nowhere': no registered environment of "
-                                  "that name; allowed: cloud, toy, older"},
+                                  "that name; allowed: cloud, hetcloud, toy, older"},
     };
     for (size_t c = 0; c < sizeof refused / sizeof refused[0]; c++) {
         err[0] = '\0';
