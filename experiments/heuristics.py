@@ -14,7 +14,13 @@ docs/RESULTS.md): algo.lr = 0.002 for every method, and for DG-PG a
 constant guidance weight alpha = 0.9. Every other key is the default
 config's.
 
-  .venv/bin/python3 experiments/heuristics.py [--size smoke|quick|full]
+--env hetcloud runs the same study on the heterogeneous two-resource cloud
+(docs/hetcloud.md) with the same settings, fixed before its first run:
+DG-PG (its model's two-resource guidance), MAPPO and IPPO against random,
+first_fit, best_fit (the paper's baseline, global information) and the
+model's p*, at N = 20, 50 and 200 (its full size has no larger N).
+
+  .venv/bin/python3 experiments/heuristics.py [--size smoke|quick|full] [--env cloud|hetcloud]
 """
 import math
 
@@ -38,13 +44,22 @@ SIZES = {
 COMMON = ["env.scenarios=sampled", "algo.lr=0.002"]
 DGPG = ["algo.guide=dgpg", "algo.critic=mappo", "algo.alpha_schedule=constant",
         "algo.alpha_start=0.9"]
-METHODS = {"DG-PG (state)": DGPG + ["model.reference=state"],
-           "DG-PG (static)": DGPG + ["model.reference=static"],
-           "MAPPO": ["algo.guide=none", "algo.critic=mappo"],
-           "IPPO": ["algo.guide=none", "algo.critic=ippo"]}
-LARGE_METHODS = ["DG-PG (state)", "MAPPO"]
-HEURISTICS = ["random", "capacity", "round_robin", "jsq", "power_of_two", "pstar",
-              "pstar_state", "led"]
+PPO = {"MAPPO": ["algo.guide=none", "algo.critic=mappo"],
+       "IPPO": ["algo.guide=none", "algo.critic=ippo"]}
+# per environment: the trained methods, those also run at the large N, the
+# heuristics, and the baseline every cost is divided by
+SETUPS = {
+    "cloud": {"methods": {"DG-PG (state)": DGPG + ["model.reference=state"],
+                          "DG-PG (static)": DGPG + ["model.reference=static"], **PPO},
+              "large": ["DG-PG (state)", "MAPPO"],
+              "heuristics": ["random", "capacity", "round_robin", "jsq", "power_of_two",
+                             "pstar", "pstar_state", "led"],
+              "baseline": "led"},
+    "hetcloud": {"methods": {"DG-PG": DGPG, **PPO}, "large": ["DG-PG", "MAPPO"],
+                 "heuristics": ["random", "first_fit", "best_fit", "pstar"],
+                 "baseline": "best_fit"},
+}
+METHODS = SETUPS["cloud"]["methods"]
 EVAL_SEED = 5000
 
 
@@ -52,14 +67,15 @@ def slug(label):
     return label.replace(" (", "-").replace(")", "").replace(" ", "-")
 
 
-def runs_at(p, n):
+def runs_at(p, n, setup=SETUPS["cloud"]):
     """(method, seed) pairs trained at N = n."""
-    methods, seeds = (METHODS, p["seeds"]) if n in p["N"] else (LARGE_METHODS, p["large_seeds"])
+    methods, seeds = ((setup["methods"], p["seeds"]) if n in p["N"]
+                      else (setup["large"], p["large_seeds"]))
     return [(m, s) for m in methods for s in seeds]
 
 
 def plan_runs(p):
-    """(N, E, episodes) of every training run, for experiments/plan.py."""
+    """(N, E, episodes) of every training run (cloud), for experiments/plan.py."""
     return [(n, p["E"][n], p["episodes"]) for n in p["N"] + p["large_N"] for _ in runs_at(p, n)]
 
 
@@ -75,6 +91,16 @@ def mean_ci(values):
     return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
 
 
+def paired_ratio(cost, base_cost):
+    """mean_ci of cost / base_cost per scenario, over the scenarios where the
+    baseline's cost is positive (a baseline with neither waiting nor
+    rejection leaves the ratio undefined); (nan, nan) if there is none."""
+    keep = np.asarray(base_cost) > 0
+    if not keep.any():
+        return math.nan, math.nan
+    return mean_ci(np.asarray(cost)[keep] / np.asarray(base_cost)[keep])
+
+
 def read_eval(path):
     """{policy name: per-scenario cost (K)} from an eval.h5."""
     import h5py
@@ -86,14 +112,16 @@ def read_eval(path):
 
 def main():
     s = study.Study("heuristics", SIZES, __doc__.split("\n")[0])
-    p = s.p
+    setup = SETUPS[s.env]
+    methods, heuristics, base = setup["methods"], setup["heuristics"], setup["baseline"]
+    p = s.p if s.env == "cloud" else dict(s.p, large_N=[], large_seeds=[])
     all_n = p["N"] + p["large_N"]
     jobs = []
     for n in sorted(all_n, reverse=True):  # the longest runs first
         env = [f"env.n_agents={n}", f"env.n_envs={p['E'][n]}", f"env.horizon={p['T']}"]
-        for method, seed in runs_at(p, n):
+        for method, seed in runs_at(p, n, setup):
             jobs.append((run_name(method, n, seed),
-                         COMMON + METHODS[method] + env + [f"train.seed={seed}"],
+                         COMMON + methods[method] + env + [f"train.seed={seed}"],
                          p["episodes"]))
     logs = s.train_all(jobs)
     s.report(list(logs.values()))
@@ -108,28 +136,28 @@ def main():
         # scenarios, environments, draws and action seeds are the same in
         # each, so the heuristics' rows repeat exactly and every ratio is
         # paired; one eval per method keeps eval.policies short
-        for m in METHODS:
-            runs = [run_name(mm, n, seed) for mm, seed in runs_at(p, n) if mm == m]
+        for m in methods:
+            runs = [run_name(mm, n, seed) for mm, seed in runs_at(p, n, setup) if mm == m]
             if not runs:
                 continue
             name = f"eval_n{n}_{slug(m)}"
             text = s.eval([f"env.n_agents={n}", f"env.n_envs={p['eval_E']}",
                            f"env.horizon={p['T']}", f"eval.seed={EVAL_SEED}",
                            f"eval.scenarios={p['scenarios']}",
-                           "eval.policies=" + ",".join(HEURISTICS + [f"run:{s.run_dir(r)}"
+                           "eval.policies=" + ",".join(heuristics + [f"run:{s.run_dir(r)}"
                                                                     for r in runs])], name)
             texts.append(f"N = {n}, {m}:\n\n```\n{text}```")
             per_policy = read_eval(f"{s.out}/{name}.h5")
-            for h in HEURISTICS:
+            for h in heuristics:
                 if h in costs[n]:
                     assert np.array_equal(costs[n][h], per_policy[h]), f"{h} differs between evals"
                 costs[n][h] = per_policy[h]
             # the seed average, per scenario
             costs[n][m] = np.mean([per_policy[f"run:{r}"] for r in runs], axis=0)
 
-    # cost relative to LED and to p*, paired per scenario, 95% t intervals
-    # over scenarios
-    labels = [m for m in METHODS] + HEURISTICS
+    # cost relative to the baseline (LED, Best-Fit) and to p*, paired per
+    # scenario, 95% t intervals over scenarios
+    labels = list(methods) + heuristics
     rows = []
     for label in labels:
         row = [label]
@@ -137,19 +165,19 @@ def main():
             if label not in costs[n]:
                 row += ["", ""]
                 continue
-            led = mean_ci(costs[n][label] / costs[n]["led"])
-            pstar = mean_ci(costs[n][label] / costs[n]["pstar"])
-            numbers.setdefault("cost_over_led", {})[f"{label}/N={n}"] = led
+            over_base = paired_ratio(costs[n][label], costs[n][base])
+            pstar = paired_ratio(costs[n][label], costs[n]["pstar"])
+            numbers.setdefault(f"cost_over_{base}", {})[f"{label}/N={n}"] = over_base
             numbers.setdefault("cost_over_pstar", {})[f"{label}/N={n}"] = pstar
-            row += [f"{led[0]:.3f} ± {led[1]:.3f}", f"{pstar[0]:.3f} ± {pstar[1]:.3f}"]
+            row += [f"{over_base[0]:.3f} ± {over_base[1]:.3f}", f"{pstar[0]:.3f} ± {pstar[1]:.3f}"]
         rows.append(row)
-    header = ["policy"] + [f"{q} N={n}" for n in all_n for q in ("/LED", "/p*")]
+    header = ["policy"] + [f"{q} N={n}" for n in all_n for q in (f"/{base}", "/p*")]
 
     # claim 3: episodes to converge, from the same runs' training logs
     conv_rows = []
-    for m in METHODS:
+    for m in methods:
         for n in all_n:
-            pairs = [(mm, seed) for mm, seed in runs_at(p, n) if mm == m]
+            pairs = [(mm, seed) for mm, seed in runs_at(p, n, setup) if mm == m]
             if not pairs:
                 continue
             rs = study.load(logs[run_name(m, n, seed)] for _, seed in pairs)
@@ -160,14 +188,17 @@ def main():
             conv_rows.append([m, n, " ".join(str(c) if c else f">{p['episodes']}" for c in conv),
                               f"{sum(c is not None for c in conv)}/{len(conv)}",
                               " ".join(f"{f:.3f}" for f in final)])
-    figure(s, all_n, costs, labels)
-    md = (f"Trained {p['episodes']} episodes across sampled scenarios (T = {p['T']}; E per N: "
+    figure(s, all_n, costs, labels, methods, base)
+    md = (f"Environment `{s.env}`. Trained {p['episodes']} episodes across sampled scenarios (T = {p['T']}; E per N: "
           f"{p['E']}); methods at N = {p['N']} with seeds {p['seeds']}, "
-          f"{LARGE_METHODS} at N = {p['large_N']} with seeds {p['large_seeds']}. Held out: "
+          f"{setup['large']} at N = {p['large_N']} with seeds {p['large_seeds']}. Held out: "
           f"{p['scenarios']} scenarios from eval.seed = {EVAL_SEED}, E = {p['eval_E']} "
           "environments each. A trained method's cost per scenario is the mean over its "
           "seeds; each cell is the mean over scenarios of the paired ratio with its 95% "
-          "Student-t half width.\n\n" + study.table(header, rows) +
+          "Student-t half width, over the scenarios where the denominator's cost is "
+          "positive (" + ", ".join(f"N = {n}: {int((costs[n][base] > 0).sum())} of "
+                                   f"{len(costs[n][base])}" for n in all_n) +
+          f" for {base}).\n\n" + study.table(header, rows) +
           "\n\nClaim 3 from the same runs: episodes to converge (cost/p* <= 1.05 for 3 "
           "consecutive episodes on the training scenarios, p* the static analytical policy "
           "on the same draws; '>K' not within K), and the final training cost/p* (mean of "
@@ -178,8 +209,8 @@ def main():
     s.finish(md, numbers)
 
 
-def figure(s, all_n, costs, labels):
-    """figures/cost_vs_n.png: held-out cost over LED's against N."""
+def figure(s, all_n, costs, labels, methods, base):
+    """figures/cost_vs_n.png: held-out cost over the baseline's against N."""
     import os
     import matplotlib
     matplotlib.use("Agg")
@@ -188,18 +219,19 @@ def figure(s, all_n, costs, labels):
     os.makedirs(os.path.join(s.out, "figures"), exist_ok=True)
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for label in labels:
-        ns = [n for n in all_n if label in costs[n]]
+        ns = [n for n in all_n if label in costs[n]
+              and not math.isnan(paired_ratio(costs[n][label], costs[n][base])[0])]
         if not ns:
             continue
-        ys = [mean_ci(costs[n][label] / costs[n]["led"]) for n in ns]
-        trained = label in METHODS
+        ys = [paired_ratio(costs[n][label], costs[n][base]) for n in ns]
+        trained = label in methods
         ax.errorbar(ns, [y[0] for y in ys], yerr=[0 if math.isnan(y[1]) else y[1] for y in ys],
                     marker="o" if trained else ".", lw=2 if trained else 1,
                     ls="-" if trained else "--", label=label, capsize=3)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("N (agents)")
-    ax.set_ylabel("held-out cost / LED's cost")
+    ax.set_ylabel(f"held-out cost / {base}'s cost")
     ax.set_title("Cost on held-out scenarios against N (95% t intervals over scenarios)")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

@@ -24,6 +24,10 @@ import dgpg_results  # noqa: E402
 from read_log import complete_rows, open_log  # noqa: E402
 
 
+# The environments a study runs on: the sets that choose each (--env).
+ENVIRONMENTS = {"cloud": [], "hetcloud": ["env.name=hetcloud", "model.name=hetcloud_util"]}
+
+
 class Study:
     def __init__(self, name, sizes, description):
         """sizes: {"smoke" | "quick" | "full": dict of the study's parameters}."""
@@ -40,7 +44,14 @@ class Study:
                         help="also copy summary.md and figures/*.png to DIR/NAME (docs/results)")
         ap.add_argument("--dgpg", default=os.environ.get("DGPG", os.path.join(ROOT, "build", "dgpg")),
                         help="the dgpg binary")
+        ap.add_argument("--env", choices=sorted(ENVIRONMENTS), default="cloud",
+                        help="the environment (cloud: the one-resource queues; hetcloud: the "
+                             "heterogeneous two-resource cloud)")
         self.args = ap.parse_args()
+        self.env = self.args.env
+        self.env_sets = ENVIRONMENTS[self.env]
+        # a study on another environment is a study of its own name
+        name = name if self.env == "cloud" else f"{name}-{self.env}"
         self.name = name
         self.size = self.args.size
         self.p = sizes[self.size]
@@ -91,7 +102,7 @@ class Study:
                     "--set", f"train.episodes={episodes}", "--set", "train.checkpoint_every=1",
                     "--set", f"backend.threads={self.args.threads}",
                     "--set", f"backend.kind={self.args.backend}"]
-            for s in sets:
+            for s in self.env_sets + list(sets):
                 args += ["--set", s]
             self._dgpg(args, out)
         return os.path.join(d, "log.h5")
@@ -109,7 +120,7 @@ class Study:
         """`dgpg eval` with the given --set items; its table in NAME.txt and NAME.h5."""
         args = ["eval", "--set", f"eval.output={os.path.join(self.out, name + '.h5')}",
                 "--set", f"backend.threads={self.args.threads}"]
-        for s in sets:
+        for s in self.env_sets + list(sets):
             args += ["--set", s]
         text = self._dgpg(args)
         with open(os.path.join(self.out, name + ".txt"), "w") as f:
