@@ -9,6 +9,7 @@
  * comparison is printed, llm.c style. Skipped (exit 77) without a device. */
 #include "backend.h"
 #include "test.h"
+#include "test_gpu.h"
 
 #include <cuda_runtime.h>
 #include <string.h>
@@ -52,11 +53,9 @@ static void fill(uniforms *g, float *x, size_t n)
 int main(void)
 {
     char err[256];
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        printf("SKIP test_gpu_backend_parity: no CUDA device visible\n");
-        return 77;
-    }
+    const int unavailable = test_gpu_unavailable("test_gpu_backend_parity");
+    if (unavailable)
+        return unavailable;
     /* a device is there: a backend that cannot be made is a failure */
     dgpg_backend *gpu = dgpg_backend_cuda(0, 0, err, sizeof err);
     dgpg_backend *gpu_tf32 = dgpg_backend_cuda(0, 1, err, sizeof err);

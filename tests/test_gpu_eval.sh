@@ -2,7 +2,8 @@
 # (ctest label gpu) `dgpg eval` on the CUDA backend prints the same table as
 # on the CPU backend, to the last digit: the environment is bitwise the same
 # on both (envs/cloud/tests/test_gpu_env_parity.c), and so are the heuristics (pstar_state
-# included). Exits 77 (skipped) where no CUDA device is visible.
+# included). Exits 77 (skipped) where no CUDA device is visible, 1 there
+# when DGPG_REQUIRE_GPU is set.
 # Usage: test_gpu_eval.sh DGPG_BINARY
 set -u
 dgpg=$1
@@ -11,6 +12,11 @@ args=(eval --policy random,jsq,power_of_two,led,pstar,pstar_state --scenarios 3 
 gpu=$("$dgpg" "${args[@]}" --set backend.kind=cuda 2>&1)
 rc=$?
 if [ $rc -ne 0 ] && grep -q "no CUDA device is visible" <<<"$gpu"; then
+    # DGPG_REQUIRE_GPU (tools/gpu-check.sh): a missing device is a failure
+    if [ -n "${DGPG_REQUIRE_GPU:-}" ] && [ "${DGPG_REQUIRE_GPU}" != 0 ]; then
+        echo "FAIL test_gpu_eval: DGPG_REQUIRE_GPU is set and no CUDA device is visible"
+        exit 1
+    fi
     echo "SKIP test_gpu_eval: no CUDA device visible"
     exit 77
 fi

@@ -8,6 +8,7 @@
  * (exit 77) without a device. */
 #include "mlp.h"
 #include "test.h"
+#include "test_gpu.h"
 
 #include <cuda_runtime.h>
 #include <string.h>
@@ -28,11 +29,9 @@ static void check_close(const char *what, const float *cpu, const float *gpu, in
 
 int main(void)
 {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        printf("SKIP test_gpu_mlp_parity: no CUDA device visible\n");
-        return 77;
-    }
+    const int unavailable = test_gpu_unavailable("test_gpu_mlp_parity");
+    if (unavailable)
+        return unavailable;
     char err[256];
     dgpg_backend *cpu = dgpg_backend_cpu(1), *gpu = dgpg_backend_cuda(0, 0, err, sizeof err);
     if (!gpu) {

@@ -38,6 +38,7 @@
 #define DIFF_LABEL "max |1 thread - 2 threads|"
 #define TOL(tol_rel) ((void)(tol_rel), 0.0) /* the same code on both sides: bitwise */
 #else
+#include "test_gpu.h"
 #include <cuda_runtime.h>
 #define DIFF_LABEL "max |cpu - gpu|"
 #define TOL(tol_rel) (tol_rel)
@@ -185,11 +186,9 @@ int main(void)
     gpu = dgpg_backend_cpu(2);
 #else
     const char *name = "test_gpu_train_ops_parity";
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        printf("SKIP test_gpu_train_ops_parity: no CUDA device visible\n");
-        return 77;
-    }
+    const int unavailable = test_gpu_unavailable("test_gpu_train_ops_parity");
+    if (unavailable)
+        return unavailable;
     gpu = dgpg_backend_cuda(0, 0, err, sizeof err);
 #endif
     if (!gpu || dgpg_backend_reserve(gpu, 1 << 20) != 0) {

@@ -2,7 +2,8 @@
 """(ctest label gpu) A short DG-PG training on the CUDA backend tracks the
 same run on the CPU backend (the reference), per episode, within stated
 float tolerances; for every guidance form and both critics. Exits 77
-(ctest: skipped) where no CUDA device is visible.
+(ctest: skipped) where no CUDA device is visible, 1 there when
+DGPG_REQUIRE_GPU is set.
 
 Why tolerances and not bitwise: cuBLAS and OpenBLAS sum the GEMMs in
 different orders, and the CUB block reductions sum the value-normaliser,
@@ -58,6 +59,11 @@ def main():
     probe = train(dgpg, scratch, "probe", "cuda", ["--set", "train.episodes=1"])
     if probe.returncode != 0 and ("not visible" in probe.stderr or
                                   "no CUDA backend" in probe.stderr):
+        # DGPG_REQUIRE_GPU (tools/gpu-check.sh): a missing device is a failure
+        if os.environ.get("DGPG_REQUIRE_GPU", "0") not in ("", "0"):
+            print("FAIL test_gpu_train_parity: DGPG_REQUIRE_GPU is set and no CUDA device "
+                  "is visible")
+            return 1
         print("SKIP test_gpu_train_parity: no CUDA device visible")
         return 77
     check("cuda training runs", probe.returncode == 0, probe.stderr[-400:])

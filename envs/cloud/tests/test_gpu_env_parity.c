@@ -23,6 +23,7 @@
  * (exit 77, ctest's SKIP_RETURN_CODE). */
 #include "env_fixture.h"
 #include "test.h"
+#include "test_gpu.h"
 
 #include <cuda_runtime.h>
 #include <string.h>
@@ -273,11 +274,9 @@ static void run_case(const char *label, const dgpg_config *cfg, const dgpg_confi
 
 int main(void)
 {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        printf("SKIP test_gpu_env_parity: no CUDA device visible\n");
-        return 77;
-    }
+    const int unavailable = test_gpu_unavailable("test_gpu_env_parity");
+    if (unavailable)
+        return unavailable;
     /* the configs outlive the instances (the CPU one keeps a pointer) */
     static dgpg_config sampled, sampled_static, fixed, fixed_static;
     const char *sets[] = {"env.n_agents=37", "env.n_pools=5", "env.job_size=bimodal",
