@@ -15,8 +15,17 @@ failed=0
 expect_env() {
     local name=$1 code=$2 pattern=$3 envs=$4
     shift 5
-    local out rc
-    out=$(env $envs timeout 60 "$dgpg" "$@" 2>&1)
+    local out rc args=("$@")
+    # a command expected to run pins the CPU: backend.kind auto would pick a
+    # device where one is visible (a refusal happens before any backend)
+    case "${args[0]:-}" in
+    train | eval | bench)
+        if [ "$code" -eq 0 ] && [[ " ${args[*]} " != *" --resume "* ]] &&
+           [[ " ${args[*]} " != *backend.kind=* ]] && [[ " ${args[*]} " != *" --backend "* ]]; then
+            args+=(--set backend.kind=cpu)
+        fi ;;
+    esac
+    out=$(env $envs timeout 60 "$dgpg" "${args[@]}" 2>&1)
     rc=$?
     if [ "$rc" -eq "$code" ] && grep -qE -- "$pattern" <<<"$out"; then
         echo "ok - $name"
@@ -56,7 +65,7 @@ else
 fi
 # bench train's phase table: the phases of an episode add up to its time
 bench_out=$(timeout 120 "$dgpg" bench train --n 30 --set env.n_envs=4 --set env.horizon=50 \
-    --set algo.minibatches=1 2>&1)
+    --set algo.minibatches=1 --set backend.kind=cpu 2>&1)
 if awk '/seconds\/episode$/ { getline; total = $5 }
         /rollout st\/s/ { getline; sum = $2 + $3 + $4 + $5 + $6 + $7; found = 1 }
         END { exit !(found && total > 0 && sum > 0.8 * total - 0.01 && sum < 1.05 * total + 0.01) }' \
@@ -101,6 +110,7 @@ expect "eval runs and prints a policy's row" 0 "^random +([0-9]+\.[0-9]{4} \+- [
 # a trained run beside the heuristics, and refused for another N
 tiny=(--set env.n_envs=2 --set env.horizon=20)
 "$dgpg" train --force --set log.dir="$scratch/runs" --set train.name=tiny --set env.n_agents=4 \
+    --set backend.kind=cpu \
     --set train.episodes=1 "${tiny[@]}" >/dev/null 2>&1
 expect "eval a trained run" 0 "^run:.*tiny +[0-9.]+ \+-" -- eval --policy pstar,run:"$scratch/runs/tiny" --scenarios 2 --output - --set env.n_agents=4 "${tiny[@]}"
 expect "eval a run of another N refused" 2 "trained for env.n_agents = 4.*allowed" -- eval --policy run:"$scratch/runs/tiny" --scenarios 2 --output - "${tiny[@]}"
@@ -108,6 +118,7 @@ expect "eval a missing run refused" 2 "run '/nonexistent': no readable" -- eval 
 # held out means not trained on: a run of one fixed scenario is refused on
 # evaluation scenarios that include it, accepted on others
 "$dgpg" train --force --set log.dir="$scratch/runs" --set train.name=tiny_fixed --set env.n_agents=4 \
+    --set backend.kind=cpu \
     --set env.scenarios=fixed --set env.seed=1001 --set train.episodes=1 "${tiny[@]}" >/dev/null 2>&1
 expect "eval on the fixed scenario trained on refused" 2 "env.seed = 1001.*eval.seed = 1000 .. 1001; allowed: evaluation seeds that exclude it" -- eval --policy run:"$scratch/runs/tiny_fixed" --scenarios 2 --output - --set env.n_agents=4 "${tiny[@]}"
 expect "eval of a fixed-scenario run elsewhere" 0 "^run:.*tiny_fixed +[0-9.]+ \+-" -- eval --policy pstar,run:"$scratch/runs/tiny_fixed" --scenarios 2 --output - --set eval.seed=1002 --set env.n_agents=4 "${tiny[@]}"

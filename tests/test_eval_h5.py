@@ -33,8 +33,9 @@ def main(dgpg, scratch):
     out = os.path.join(scratch, "eval_test.h5")
     if os.path.exists(out):
         os.remove(out)
+    # a CPU test: backend.kind auto would pick a device where one is visible
     common = ["--scenarios", "3", "--set", "env.n_envs=4", "--set", "env.horizon=50",
-              "--set", "env.n_agents=12"]
+              "--set", "env.n_agents=12", "--set", "backend.kind=cpu"]
     run = subprocess.run([dgpg, "eval", "--policy", "random,led,pstar", "--output", out] + common,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

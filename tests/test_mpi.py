@@ -22,6 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_pin import pinned  # noqa: E402
 from tap import check, finish  # noqa: E402
 
 import h5py
@@ -37,7 +38,7 @@ ROLLOUT = {"reward", "cost", "cost_pstar", "cost_ratio", "delay", "drop_rate", "
 
 
 def mpirun(np_, dgpg, args, cwd, timeout=300):
-    return subprocess.run(["mpirun", "-np", str(np_), dgpg] + args, cwd=cwd, env=ENV,
+    return subprocess.run(["mpirun", "-np", str(np_), dgpg] + pinned(args), cwd=cwd, env=ENV,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -64,7 +65,7 @@ def main():
         return 1
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
-    plain = subprocess.run([dgpg, "train", "--set", "train.name=plain"] + SMALL, cwd=scratch,
+    plain = subprocess.run([dgpg] + pinned(["train", "--set", "train.name=plain"] + SMALL), cwd=scratch,
                            capture_output=True, text=True)
     one = mpirun(1, dgpg, ["train", "--set", "train.name=one"] + SMALL, scratch)
     two = mpirun(2, dgpg, ["train", "--set", "train.name=two"] + SMALL, scratch)

@@ -103,6 +103,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_pin import pinned  # noqa: E402
 from tap import check, finish  # noqa: E402
 
 import h5py  # noqa: E402
@@ -145,7 +146,7 @@ def run(dgpg, args, cwd, env=None, timeout=TIMEOUT):
     full_env.update(env or {})
     t0 = time.monotonic()
     try:
-        r = subprocess.run([dgpg] + args, cwd=cwd, capture_output=True, text=True,
+        r = subprocess.run([dgpg] + pinned(args), cwd=cwd, capture_output=True, text=True,
                            env=full_env, timeout=timeout, stdin=subprocess.DEVNULL)
         return Result(r.returncode, r.stdout, r.stderr, False, time.monotonic() - t0)
     except subprocess.TimeoutExpired as e:
@@ -263,7 +264,7 @@ def start_and_kill(dgpg, args, scratch, run_dir, mode, delay):
     from the start to the kill)."""
     tmp = os.path.join(run_dir, "checkpoint.h5.tmp")
     stale = stat_key(tmp)
-    p = subprocess.Popen([dgpg] + args, cwd=scratch, stdout=subprocess.DEVNULL,
+    p = subprocess.Popen([dgpg] + pinned(args), cwd=scratch, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     killed, t0, at = False, time.monotonic(), 0.0
     try:

@@ -51,6 +51,9 @@ import time
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_pin import pinned  # noqa: E402
+
 COUNTS = {"passed": 0, "failed": 0}
 
 
@@ -62,7 +65,7 @@ def check(cond, what):
 def run(dgpg, args, cwd, env=None, timeout=600):
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run([dgpg] + args, cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([dgpg] + pinned(args), cwd=cwd, capture_output=True, text=True,
                           env=full_env, timeout=timeout)
 
 

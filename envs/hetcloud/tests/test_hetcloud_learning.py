@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "tests"))
 from tap import check, finish  # noqa: E402
 
-ENV = ["env.name=hetcloud", "model.name=hetcloud_util", "env.n_agents=5"]
+ENV = ["env.name=hetcloud", "model.name=hetcloud_util", "env.n_agents=5", "backend.kind=cpu"]
 TRAIN = ["env.n_envs=16", "env.horizon=200", "train.episodes=15", "train.seed=1",
          "algo.lr=0.002", "algo.guide=dgpg", "algo.critic=mappo",
          "algo.alpha_schedule=constant", "algo.alpha_start=0.9", "backend.threads=2"]
