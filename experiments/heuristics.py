@@ -200,8 +200,9 @@ def main():
                                    f"{len(costs[n][base])}" for n in all_n) +
           f" for {base}).\n\n" + study.table(header, rows) +
           "\n\nClaim 3 from the same runs: episodes to converge (cost/p* <= 1.05 for 3 "
-          "consecutive episodes on the training scenarios, p* the static analytical policy "
-          "on the same draws; '>K' not within K), and the final training cost/p* (mean of "
+          "consecutive episodes on the training scenarios, p* the environment's pstar "
+          "policy (the model's) on the same draws; '>K' not within K), and the final "
+          "training cost/p* (mean of "
           "the last 3 episodes) per seed:\n\n" +
           study.table(["method", "N", "converged at (per seed)", "converged",
                        "final cost/p* (per seed)"], conv_rows) +
