@@ -16,11 +16,12 @@ extern const dgpg_env_api dgpg_cloud_env_api;
 #ifdef DGPG_HAVE_CUDA
 /* The same environment on the CUDA backend (envs/cloud/cloud_cuda.cu): batch
  * buffers handed to observe, step and policy_act are device memory;
- * stats' output is host memory. The methods are asynchronous on the
+ * sums' output is host memory. The methods are asynchronous on the
  * instance's own blocking stream, or on the stream given to bind_stream
- * (the trainer gives its backend's: one stream per run); step waits only
- * to validate the actions, stats waits for everything. Not yet run on a
- * GPU (docs/gpu.md). */
+ * (the trainer gives its backend's: one stream per run); step does not
+ * wait (an out-of-range action is recorded on the device and reported by
+ * the next sums), sums waits for everything. Not yet run on a GPU
+ * (docs/gpu.md). */
 extern const dgpg_env_api dgpg_cloud_cuda_env_api;
 /* Its cloud_mm1 model: the batched methods only, on device memory. */
 extern const dgpg_model_api dgpg_cloud_cuda_model_api;

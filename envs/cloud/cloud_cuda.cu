@@ -63,8 +63,8 @@ int cloud_cuda_policy(const cloud_scenario *scs, int policy, uint32_t env_offset
                       int64_t n_envs, uint64_t step, const uint8_t *burst,
                       const int64_t *queue, const int32_t *work, int32_t *actions,
                       double *scratch, cudaStream_t stream);
-int cloud_cuda_validate(int64_t count, int32_t n_pools, const int32_t *actions, int *invalid,
-                        cudaStream_t stream);
+int cloud_cuda_validate(int64_t count, int32_t n_pools, uint64_t step, const int32_t *actions,
+                        cloud_bad_action *bad, cudaStream_t stream);
 int cloud_cuda_state(const cloud_scenario *scs, int64_t n_envs, uint64_t step,
                      const uint8_t *burst, const int64_t *queue, float *state,
                      cudaStream_t stream);
@@ -129,7 +129,7 @@ typedef struct cloud_cuda_instance {
     cloud_step_flows *flows;              /* (E) */
     double *sums;                         /* (E, CLOUD_SUMS_WIDTH) */
     double *scratch;                      /* (E, 2M) */
-    int *invalid;                         /* (1) */
+    cloud_bad_action *bad;                /* (1) the episode's first out-of-range action */
 } cloud_cuda_instance;
 
 /* Entries of one table over all its slots. */
@@ -147,7 +147,7 @@ static void cloud_cuda_destroy(void *instance)
     void *buffers[] = {inst->scs,       inst->queue,        inst->last_queue, inst->dispatched,
                        inst->work,      inst->last_work,    inst->last_actions, inst->burst,
                        inst->last_burst, inst->flows,       inst->sums,       inst->scratch,
-                       inst->invalid};
+                       inst->bad};
     for (size_t k = 0; k < sizeof buffers / sizeof buffers[0]; k++)
         cudaFree(buffers[k]);
     if (inst->own_stream)
@@ -305,7 +305,7 @@ static int cloud_cuda_create(void *user, const struct dgpg_config *cfg, uint64_t
         cloud_cuda_alloc(inst, (void **)&inst->sums,
                          sizeof(double) * CLOUD_SUMS_WIDTH * (size_t)E) ||
         cloud_cuda_alloc(inst, (void **)&inst->scratch, sizeof(double) * (size_t)(E * 2 * M)) ||
-        cloud_cuda_alloc(inst, (void **)&inst->invalid, sizeof(int)) ||
+        cloud_cuda_alloc(inst, (void **)&inst->bad, sizeof(cloud_bad_action)) ||
         cloud_cuda_tables_upload(inst, &host_scs[0]) ||
         cloud_cuda_scenarios_upload(inst, host_scs) ||
         cudaStreamSynchronize(inst->stream) != cudaSuccess) /* every table and fill in place */
@@ -371,6 +371,7 @@ static int cloud_cuda_reset(void *instance, uint64_t episode)
     CUDA_CHECK(cudaMemsetAsync(inst->sums, 0, sizeof(double) * CLOUD_SUMS_WIDTH * E,
                                inst->stream));
     CUDA_CHECK(cudaMemsetAsync(inst->flows, 0, sizeof(cloud_step_flows) * E, inst->stream));
+    CUDA_CHECK(cudaMemsetAsync(inst->bad, 0, sizeof(cloud_bad_action), inst->stream));
     return cloud_cuda_arrivals(inst->scs, inst->n_agents, (uint32_t)inst->env_offset,
                                inst->n_envs, inst->step, inst->work, inst->burst, inst->stream)
                ? DGPG_EBACKEND
@@ -392,17 +393,10 @@ static int cloud_cuda_step(void *instance, const int32_t *actions, float *reward
 {
     cloud_cuda_instance *inst = (cloud_cuda_instance *)instance;
     const int64_t E = inst->n_envs, N = inst->n_agents;
-    /* refuse out-of-range actions before any environment moves: the one
-     * synchronisation of a step */
-    int invalid = 0;
-    CUDA_CHECK(cudaMemsetAsync(inst->invalid, 0, sizeof(int), inst->stream));
-    if (cloud_cuda_validate(E * N, inst->n_pools, actions, inst->invalid, inst->stream))
+    /* out-of-range actions are recorded on the device, their environments
+     * do not move, and the next sums reports them: no host wait per step */
+    if (cloud_cuda_validate(E * N, inst->n_pools, inst->step, actions, inst->bad, inst->stream))
         return DGPG_EBACKEND;
-    CUDA_CHECK(cudaMemcpyAsync(&invalid, inst->invalid, sizeof(int), cudaMemcpyDeviceToHost,
-                               inst->stream));
-    CUDA_CHECK(cudaStreamSynchronize(inst->stream));
-    if (invalid)
-        return DGPG_EINVAL;
     /* the serve kernel keeps Q before the dispatch in last_queue */
     if (cloud_cuda_serve(inst->scs, (uint32_t)inst->env_offset, E, inst->step, inst->work,
                          actions, inst->burst, inst->dispatched, inst->queue, inst->last_queue,
@@ -425,10 +419,21 @@ static int cloud_cuda_step(void *instance, const int32_t *actions, float *reward
 static int cloud_cuda_sums(void *instance, double *per_env)
 {
     cloud_cuda_instance *inst = (cloud_cuda_instance *)instance;
+    cloud_bad_action bad;
     CUDA_CHECK(cudaMemcpyAsync(per_env, inst->sums,
                                sizeof(double) * CLOUD_SUMS_WIDTH * (size_t)inst->n_envs,
                                cudaMemcpyDeviceToHost, inst->stream));
+    CUDA_CHECK(cudaMemcpyAsync(&bad, inst->bad, sizeof bad, cudaMemcpyDeviceToHost,
+                               inst->stream));
     CUDA_CHECK(cudaStreamSynchronize(inst->stream));
+    if (bad.flag) {
+        const int64_t N = inst->n_agents;
+        fprintf(stderr, "dgpg: cloud (cuda): step %llu: agent %lld of environment %lld chose "
+                "action %d; allowed: 0 to %d (that environment did not move from then on)\n",
+                (unsigned long long)bad.step, (long long)(bad.index % N),
+                (long long)(inst->env_offset + bad.index / N), bad.action, inst->n_pools - 1);
+        return DGPG_EINVAL;
+    }
     return DGPG_OK;
 }
 

@@ -57,6 +57,16 @@ typedef struct cloud_scenario {
     const double *size_cdf;      /* (size_cap) P(size <= j + 1), bimodal only */
 } cloud_scenario;
 
+/* The first out-of-range action a device step met (cloud_cuda.cu): the
+ * step goes on without a host wait, the environment that held it does not
+ * move, and the next `sums` reports it. */
+typedef struct cloud_bad_action {
+    int32_t flag;                /* 0: none */
+    int32_t action;
+    int64_t index;               /* e N + i */
+    uint64_t step;
+} cloud_bad_action;
+
 /* Per environment and step: exact integer flows of work. */
 typedef struct cloud_step_flows {
     int64_t arrived;

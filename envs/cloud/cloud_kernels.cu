@@ -50,7 +50,9 @@ __global__ void cloud_arrivals_kernel(const cloud_scenario *scs, int32_t n_agent
 /* dispatch, service, reward and statistics of each environment: (E)
  * threads. last_queue (E, M) keeps Q before the dispatch, for the state
  * reference's influence. The statistics add the reward in double before
- * it is rounded to the float the caller receives, as the CPU backend does. */
+ * it is rounded to the float the caller receives, as the CPU backend does.
+ * An environment with an out-of-range action does not move (its reward is
+ * 0); cloud_validate_kernel has recorded the action for `sums` to report. */
 __global__ void cloud_serve_kernel(const cloud_scenario *scs, uint32_t env_offset,
                                    int64_t n_envs, uint64_t step, const int32_t *work,
                                    const int32_t *actions, const uint8_t *burst,
@@ -62,6 +64,11 @@ __global__ void cloud_serve_kernel(const cloud_scenario *scs, uint32_t env_offse
         return;
     const cloud_scenario sc = scs[e];
     const int64_t N = sc.n_agents, M = sc.n_pools;
+    for (int64_t i = 0; i < N; i++)
+        if ((uint32_t)actions[e * N + i] >= (uint32_t)M) {
+            reward[e] = 0.0f;
+            return;
+        }
     for (int64_t m = 0; m < M; m++)
         last_queue[e * M + m] = queue[e * M + m];
     cloud_dispatch(&sc, work + e * N, actions + e * N, dispatched + e * M);
@@ -71,13 +78,18 @@ __global__ void cloud_serve_kernel(const cloud_scenario *scs, uint32_t env_offse
     cloud_sums_add(sums + e * CLOUD_SUMS_WIDTH, r, &flows[e]);
 }
 
-/* invalid[0] = 1 if any action (E N) is outside [0, M). */
-__global__ void cloud_validate_kernel(int64_t count, int32_t n_pools, const int32_t *actions,
-                                      int *invalid)
+/* Records in *bad an action (E N) outside [0, M), the first to claim the
+ * flag (which one is the scheduler's choice); one is enough to report. */
+__global__ void cloud_validate_kernel(int64_t count, int32_t n_pools, uint64_t step,
+                                      const int32_t *actions, cloud_bad_action *bad)
 {
     int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx < count && (uint32_t)actions[idx] >= (uint32_t)n_pools)
-        *invalid = 1;
+    if (idx < count && (uint32_t)actions[idx] >= (uint32_t)n_pools &&
+        atomicCAS(&bad->flag, 0, 1) == 0) {
+        bad->action = actions[idx];
+        bad->index = idx;
+        bad->step = step;
+    }
 }
 
 /* global state (E, state_dim). */
@@ -183,14 +195,15 @@ extern "C" int cloud_cuda_policy(const cloud_scenario *scs, int policy, uint32_t
     return 0;
 }
 
-extern "C" int cloud_cuda_validate(int64_t count, int32_t n_pools, const int32_t *actions,
-                                   int *invalid, cudaStream_t stream)
+extern "C" int cloud_cuda_validate(int64_t count, int32_t n_pools, uint64_t step,
+                                   const int32_t *actions, cloud_bad_action *bad,
+                                   cudaStream_t stream)
 {
     const int block = 256;
     if (count <= 0)
         return 0;
     cloud_validate_kernel<<<(unsigned)DGPG_CEIL_DIV(count, block), block, 0, stream>>>(
-        count, n_pools, actions, invalid);
+        count, n_pools, step, actions, bad);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }

@@ -169,7 +169,10 @@ typedef struct dgpg_env_api {
     int (*observe)(void *instance, float *obs, float *state);
 
     /* Applies actions (E, N), each in [0, M), advances one step and
-     * writes the shared reward (E). Required. */
+     * writes the shared reward (E). Required. An out-of-range action is
+     * DGPG_EINVAL; an implementation on a device may report it at the
+     * next `sums` instead (no host wait per step), the environments that
+     * held one not having moved. */
     int (*step)(void *instance, const int32_t *actions, float *reward);
 
     /* Versions 1 and 2: statistics (E) since the last reset. Required

@@ -260,11 +260,17 @@ static void run_case(const char *label, const dgpg_config *cfg, const dgpg_confi
             CHECK_INT_EQ(scs[0].seed != previous_seed, sampled && episodes[k] != episodes[k - 1]);
         previous_seed = scs[0].seed;
     }
-    /* an action out of range is refused and moves nothing */
+    /* an action out of range: the step goes on without a host wait, its
+     * environment does not move, and sums reports it */
     cudaDeviceSynchronize();
+    CHECK_INT_EQ(P->gpu->sums(P->dev_env, P->sums_c), DGPG_OK);
     P->act_c[3] = (int32_t)P->M;
     cudaMemcpy(P->d_act, P->act_c, sizeof(int32_t) * N_ACT, cudaMemcpyHostToDevice);
-    CHECK_INT_EQ(P->gpu->step(P->dev_env, P->d_act, P->d_reward), DGPG_EINVAL);
+    CHECK_INT_EQ(P->gpu->step(P->dev_env, P->d_act, P->d_reward), DGPG_OK);
+    CHECK_INT_EQ(P->gpu->sums(P->dev_env, P->sums_g), DGPG_EINVAL);
+    /* environment 0 (agent 3's) kept its sums; the others took the step */
+    CHECK(memcmp(P->sums_c, P->sums_g, sizeof(double) * CLOUD_SUMS_WIDTH) == 0);
+    CHECK(P->sums_g[CLOUD_SUMS_WIDTH + 1] == P->sums_c[CLOUD_SUMS_WIDTH + 1] + 1.0);
     for (int r = 0; r < 2; r++) {
         dgpg_cloud_cuda_model_api.destroy(P->gpu_model[r]);
         dgpg_cloud_model_api.destroy(P->cpu_model[r]);
