@@ -131,7 +131,8 @@ typedef struct trainer {
     double *sample_loss;    /* (C V) value losses */
     double *acc;            /* (8): policy loss, entropy, KL, clipped, value loss sums */
     int64_t *order;         /* host: (T E_total) permutation of every rank's samples */
-    int64_t *local;         /* host: (T E) this rank's samples of a minibatch or group */
+    int64_t *local;         /* host: (T E) this rank's samples of an epoch's minibatches, or a group */
+    int64_t *mb_start;      /* host: (minibatches + 1) each minibatch's first index in local */
     int64_t *order_dev;     /* local in backend memory (= local on the CPU) */
     double *grad_sum, *grad_sumsq; /* (actor params) */
     double *norm_scratch, *norm_scale; /* host: (N) */
@@ -207,7 +208,7 @@ static void trainer_free(trainer *tr)
         if (backend_owned[k])
             dgpg_backend_release(tr->be, backend_owned[k]);
     dgpg_backend_free(tr->be);
-    void *owned[] = {tr->vnorm, tr->order, tr->local, tr->norm_scratch, tr->norm_scale, tr->host_scratch,
+    void *owned[] = {tr->vnorm, tr->order, tr->local, tr->mb_start, tr->norm_scratch, tr->norm_scale, tr->host_scratch,
                      tr->params_host, tr->sums};
     for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
         free(owned[k]);
@@ -442,6 +443,7 @@ static int trainer_alloc_buffers(trainer *tr, char *err, size_t err_len)
     tr->acc = train_balloc(tr, 8, sizeof(double), &failed);
     tr->order = train_alloc((size_t)(T * tr->E_total), sizeof(int64_t), &failed);
     tr->local = train_alloc((size_t)(T * E), sizeof(int64_t), &failed);
+    tr->mb_start = train_alloc((size_t)tr->cfg->algo.minibatches + 1, sizeof(int64_t), &failed);
     tr->order_dev = tr->cuda ? train_balloc(tr, (size_t)(T * E), sizeof(int64_t), &failed)
                              : tr->local;
     tr->grad_sum = train_balloc(tr, (size_t)tr->actor.n_params, sizeof(double), &failed);
@@ -838,17 +840,39 @@ static int trainer_upload_order(trainer *tr, int64_t n)
 
 /* This rank's samples among global samples order[first .. last) (global
  * sample t E_total + e), as local indices t E + (e - env_offset), in that
- * order, into tr->local and the backend; returns their count. */
-static int64_t trainer_localize(trainer *tr, int64_t first, int64_t last, int *rc)
+ * order, into dst; returns their count. */
+static int64_t trainer_localize_into(const trainer *tr, int64_t first, int64_t last,
+                                     int64_t *dst)
 {
     int64_t n = 0;
     for (int64_t k = first; k < last; k++) {
         const int64_t t = tr->order[k] / tr->E_total, e = tr->order[k] % tr->E_total - tr->env_offset;
         if (e >= 0 && e < tr->E)
-            tr->local[n++] = t * tr->E + e;
+            dst[n++] = t * tr->E + e;
     }
+    return n;
+}
+
+/* The same into tr->local and the backend. */
+static int64_t trainer_localize(trainer *tr, int64_t first, int64_t last, int *rc)
+{
+    const int64_t n = trainer_localize_into(tr, first, last, tr->local);
     *rc = trainer_upload_order(tr, n);
     return n;
+}
+
+/* Every minibatch of an epoch (n samples, n_mb minibatches) localised into
+ * tr->local one after the other, mb_start[mb] where each begins, and
+ * uploaded once: one host-to-device copy per epoch, not per minibatch. */
+static int trainer_localize_epoch(trainer *tr, int64_t n, int64_t n_mb)
+{
+    int64_t at = 0;
+    for (int64_t mb = 0; mb < n_mb; mb++) {
+        tr->mb_start[mb] = at;
+        at += trainer_localize_into(tr, mb * n / n_mb, (mb + 1) * n / n_mb, tr->local + at);
+    }
+    tr->mb_start[n_mb] = at;
+    return trainer_upload_order(tr, at);
 }
 
 /* Deterministic shuffle of every rank's T E_total samples for one epoch
@@ -941,15 +965,16 @@ static int trainer_update(trainer *tr, int64_t episode, double alpha, update_sta
         return DGPG_EBACKEND;
     for (int64_t epoch = 0; epoch < tr->cfg->algo.epochs; epoch++) {
         trainer_shuffle(tr, episode, epoch);
+        if (trainer_localize_epoch(tr, n, n_mb) != DGPG_OK)
+            return DGPG_EBACKEND;
         for (int64_t mb = 0; mb < n_mb; mb++) {
             /* a minibatch of every rank's samples; this rank computes its
              * share, and the gradients are summed over the ranks */
-            int64_t first = mb * n / n_mb, last = (mb + 1) * n / n_mb;
-            int64_t size = last - first;
+            const int64_t size = (mb + 1) * n / n_mb - mb * n / n_mb;
+            const int64_t *order = tr->order_dev + tr->mb_start[mb];
+            const int64_t mine = tr->mb_start[mb + 1] - tr->mb_start[mb];
             int rc;
-            const int64_t mine = trainer_localize(tr, first, last, &rc);
-            if (rc != DGPG_OK ||
-                dgpg_backend_zero(tr->be, tr->actor.grads,
+            if (dgpg_backend_zero(tr->be, tr->actor.grads,
                                   sizeof(float) * (size_t)tr->actor.n_params) != 0 ||
                 dgpg_backend_zero(tr->be, tr->critic.grads,
                                   sizeof(float) * (size_t)tr->critic.n_params) != 0)
@@ -958,7 +983,7 @@ static int trainer_update(trainer *tr, int64_t episode, double alpha, update_sta
             double critic_scale = 1.0 / (double)(size * (tr->mappo || !tr->shared ? 1 : N));
             for (int64_t at = 0; at < mine; at += tr->chunk) {
                 int64_t B = mine - at < tr->chunk ? mine - at : tr->chunk;
-                rc = trainer_actor_chunk(tr, tr->order_dev + at, B, alpha, actor_scale,
+                rc = trainer_actor_chunk(tr, order + at, B, alpha, actor_scale,
                                          tr->cfg->algo.entropy_coef, tr->cfg->algo.clip, 1);
                 if (rc != DGPG_OK)
                     return rc;
@@ -966,7 +991,7 @@ static int trainer_update(trainer *tr, int64_t episode, double alpha, update_sta
             }
             for (int64_t at = 0; at < mine; at += tr->critic_chunk) {
                 int64_t B = mine - at < tr->critic_chunk ? mine - at : tr->critic_chunk;
-                rc = trainer_critic_chunk(tr, tr->order_dev + at, B, critic_scale);
+                rc = trainer_critic_chunk(tr, order + at, B, critic_scale);
                 if (rc != DGPG_OK)
                     return rc;
                 st->value_samples += (double)(B * V);
