@@ -51,8 +51,8 @@ extern "C" {
 int cloud_cuda_arrivals(const cloud_scenario *scs, int32_t n_agents, uint32_t env_offset,
                         int64_t n_envs, uint64_t step, int32_t *work, uint8_t *burst,
                         cudaStream_t stream);
-int cloud_cuda_serve(const cloud_scenario *scs, uint32_t env_offset, int64_t n_envs,
-                     uint64_t step, const int32_t *work, const int32_t *actions,
+int cloud_cuda_serve(const cloud_scenario *scs, int32_t n_pools, uint32_t env_offset,
+                     int64_t n_envs, uint64_t step, const int32_t *work, const int32_t *actions,
                      const uint8_t *burst, int64_t *dispatched, int64_t *queue,
                      int64_t *last_queue, cloud_step_flows *flows, float *reward,
                      double *sums, cudaStream_t stream);
@@ -398,9 +398,9 @@ static int cloud_cuda_step(void *instance, const int32_t *actions, float *reward
     if (cloud_cuda_validate(E * N, inst->n_pools, inst->step, actions, inst->bad, inst->stream))
         return DGPG_EBACKEND;
     /* the serve kernel keeps Q before the dispatch in last_queue */
-    if (cloud_cuda_serve(inst->scs, (uint32_t)inst->env_offset, E, inst->step, inst->work,
-                         actions, inst->burst, inst->dispatched, inst->queue, inst->last_queue,
-                         inst->flows, reward, inst->sums, inst->stream))
+    if (cloud_cuda_serve(inst->scs, inst->n_pools, (uint32_t)inst->env_offset, E, inst->step,
+                         inst->work, actions, inst->burst, inst->dispatched, inst->queue,
+                         inst->last_queue, inst->flows, reward, inst->sums, inst->stream))
         return DGPG_EBACKEND;
     CUDA_CHECK(cudaMemcpyAsync(inst->last_work, inst->work, sizeof(int32_t) * (size_t)(E * N),
                                cudaMemcpyDeviceToDevice, inst->stream));

@@ -1,6 +1,7 @@
 /* cloud_kernels.cu — thin CUDA kernels over the cloud environment's
- * kernels/ functions: arrivals (one thread per agent), service (one thread
- * per environment), observation (one thread per agent), heuristics (one
+ * kernels/ functions: arrivals (one thread per agent), service (one block
+ * per environment, its agents' work tallied in shared memory),
+ * observation (one thread per agent), heuristics (one
  * thread per environment), and the cloud_mm1 model's batched forms (p* one
  * thread per environment; cost gradient and influence one block per
  * environment). The math is in cloud_env.h / cloud_policy.h /
@@ -47,31 +48,53 @@ __global__ void cloud_arrivals_kernel(const cloud_scenario *scs, int32_t n_agent
         burst[e] = (uint8_t)in_burst;
 }
 
-/* dispatch, service, reward and statistics of each environment: (E)
- * threads. last_queue (E, M) keeps Q before the dispatch, for the state
- * reference's influence. The statistics add the reward in double before
- * it is rounded to the float the caller receives, as the CPU backend does.
- * An environment with an out-of-range action does not move (its reward is
- * 0); cloud_validate_kernel has recorded the action for `sums` to report. */
+/* dispatch, service, reward and statistics of each environment: one
+ * block per environment. The block's threads tally the agents' work per
+ * pool in shared memory with integer atomics: A_m of cloud_dispatch,
+ * exactly, whatever the order the threads add in, so the result is the
+ * CPU's bit for bit. Then one thread serves the M pools (cloud_serve) and
+ * keeps the backlogs before the dispatch in last_queue (E, M) for the
+ * state reference's influence. The statistics add the reward in double
+ * before it is rounded to the float the caller receives, as the CPU
+ * backend does. An environment with an out-of-range action does not move
+ * (its reward is 0); cloud_validate_kernel has recorded the action for
+ * `sums` to report. Shared memory: M unsigned 64-bit tallies. */
 __global__ void cloud_serve_kernel(const cloud_scenario *scs, uint32_t env_offset,
                                    int64_t n_envs, uint64_t step, const int32_t *work,
                                    const int32_t *actions, const uint8_t *burst,
                                    int64_t *dispatched, int64_t *queue, int64_t *last_queue,
                                    cloud_step_flows *flows, float *reward, double *sums)
 {
-    int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    extern __shared__ unsigned long long tally[];
+    __shared__ int invalid;
+    const int64_t e = blockIdx.x;
     if (e >= n_envs)
         return;
+    const int64_t N = scs[e].n_agents, M = scs[e].n_pools;
+    if (threadIdx.x == 0)
+        invalid = 0;
+    for (int64_t m = threadIdx.x; m < M; m += blockDim.x)
+        tally[m] = 0;
+    __syncthreads();
+    for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
+        const int32_t k = actions[e * N + i];
+        if ((uint32_t)k >= (uint32_t)M)
+            invalid = 1; /* every writer writes 1 */
+        else
+            atomicAdd(&tally[k], (unsigned long long)work[e * N + i]);
+    }
+    __syncthreads();
+    if (threadIdx.x != 0)
+        return;
+    if (invalid) {
+        reward[e] = 0.0f;
+        return;
+    }
     const cloud_scenario sc = scs[e];
-    const int64_t N = sc.n_agents, M = sc.n_pools;
-    for (int64_t i = 0; i < N; i++)
-        if ((uint32_t)actions[e * N + i] >= (uint32_t)M) {
-            reward[e] = 0.0f;
-            return;
-        }
-    for (int64_t m = 0; m < M; m++)
+    for (int64_t m = 0; m < M; m++) {
         last_queue[e * M + m] = queue[e * M + m];
-    cloud_dispatch(&sc, work + e * N, actions + e * N, dispatched + e * M);
+        dispatched[e * M + m] = (int64_t)tally[m];
+    }
     double r = cloud_serve(&sc, env_offset + (uint32_t)e, step, burst[e], dispatched + e * M,
                            queue + e * M, &flows[e]);
     reward[e] = (float)r;
@@ -151,18 +174,19 @@ extern "C" int cloud_cuda_arrivals(const cloud_scenario *scs, int32_t n_agents,
     return 0;
 }
 
-extern "C" int cloud_cuda_serve(const cloud_scenario *scs, uint32_t env_offset, int64_t n_envs,
-                                uint64_t step, const int32_t *work, const int32_t *actions,
-                                const uint8_t *burst, int64_t *dispatched, int64_t *queue,
-                                int64_t *last_queue, cloud_step_flows *flows, float *reward,
-                                double *sums, cudaStream_t stream)
+extern "C" int cloud_cuda_serve(const cloud_scenario *scs, int32_t n_pools,
+                                uint32_t env_offset, int64_t n_envs, uint64_t step,
+                                const int32_t *work, const int32_t *actions, const uint8_t *burst,
+                                int64_t *dispatched, int64_t *queue, int64_t *last_queue,
+                                cloud_step_flows *flows, float *reward, double *sums,
+                                cudaStream_t stream)
 {
-    const int block = 128;
+    const int block = 256; /* threads over an environment's agents */
     if (n_envs <= 0)
         return 0;
-    cloud_serve_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
-        scs, env_offset, n_envs, step, work, actions, burst, dispatched, queue, last_queue,
-        flows, reward, sums);
+    cloud_serve_kernel<<<(unsigned)n_envs, block, sizeof(unsigned long long) * (size_t)n_pools,
+                         stream>>>(scs, env_offset, n_envs, step, work, actions, burst,
+                                   dispatched, queue, last_queue, flows, reward, sums);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
