@@ -234,8 +234,9 @@ def check_cost_vs_n(where, meta, out, base="led"):
         t = stats.t.ppf(0.975, k - 1) if k > 1 else math.nan
 
         def point(r):
-            return (n, r.mean(), r.mean() - t * r.std(ddof=1) / np.sqrt(k),
-                    r.mean() + t * r.std(ddof=1) / np.sqrt(k))
+            # one scenario has no interval: the figure draws the point alone
+            half = t * r.std(ddof=1) / np.sqrt(k) if k > 1 else 0.0
+            return (n, r.mean(), r.mean() - half, r.mean() + half)
         for i, name in enumerate(names):
             if not name.startswith("run:"):
                 heuristics[name] = point(rel[i])
