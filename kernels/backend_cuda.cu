@@ -11,6 +11,7 @@
 #include "cuda_check.h"
 #include "nn.h"
 #include "ppo.h"
+#include "train_math.h"
 
 #include <cub/block/block_reduce.cuh>
 #include <cublas_v2.h>
@@ -328,6 +329,48 @@ extern "C" int dgpg__cuda_net_scale(struct dgpg__cuda_backend *cb, const dgpg_ne
     if (cuda_per_net(cb, layout->K) ||
         dgpg__cuda_copy(cb, cb->per_net, scale, sizeof(double) * (size_t)layout->K, 1))
         return -7;
+    for (int l = 0; l < layout->layers; l++) {
+        int64_t w = layout->K * layout->weight_size[l], b = layout->K * layout->bias_size[l];
+        if (w > 0)
+            cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(w, block), block, 0, cb->stream>>>(
+                layout->K, layout->weight_size[l], x + layout->weight_offset[l], cb->per_net);
+        if (b > 0)
+            cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(b, block), block, 0, cb->stream>>>(
+                layout->K, layout->bias_size[l], x + layout->bias_offset[l], cb->per_net);
+        CUDA_CHECK(cudaGetLastError());
+    }
+    return 0;
+}
+
+/* From each network's squared norm in place, its clipping scale
+ * (train_clip_scale), and the mean of the norms added to *norm_sum: one
+ * block, the networks' norms summed in index order as the CPU does. */
+__global__ void cuda_clip_scales_kernel(int64_t K, double max_norm, double *per_net,
+                                        double *norm_sum)
+{
+    if (threadIdx.x == 0 && blockIdx.x == 0) {
+        double total = 0.0;
+        for (int64_t k = 0; k < K; k++) {
+            total += sqrt(per_net[k]);
+            per_net[k] = train_clip_scale(per_net[k], max_norm);
+        }
+        *norm_sum += total / (double)K;
+    }
+}
+
+extern "C" int dgpg__cuda_net_clip(struct dgpg__cuda_backend *cb, const dgpg_net_layout *layout,
+                                   float *x, double max_norm, double *norm_sum)
+{
+    const int block = 256;
+    if (layout->K <= 0)
+        return 0;
+    if (cuda_per_net(cb, layout->K))
+        return -7;
+    cuda_net_sq_norm_kernel<<<(unsigned)layout->K, NET_NORM_BLOCK, 0, cb->stream>>>(
+        *layout, x, cb->per_net);
+    cuda_clip_scales_kernel<<<1, 32, 0, cb->stream>>>(layout->K, max_norm, cb->per_net,
+                                                      norm_sum);
+    CUDA_CHECK(cudaGetLastError());
     for (int l = 0; l < layout->layers; l++) {
         int64_t w = layout->K * layout->weight_size[l], b = layout->K * layout->bias_size[l];
         if (w > 0)

@@ -15,6 +15,15 @@
 
 #include <math.h>
 
+/* Gradient clipping of one network (algo.max_grad_norm): the factor its
+ * gradient is scaled by, from its squared norm; both backends' clip ops
+ * use it (src/backends/backend.h, dgpg_net_clip). */
+static inline DGPG_HD double train_clip_scale(double sq_norm, double max_norm)
+{
+    const double norm = sqrt(sq_norm);
+    return norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
+}
+
 /* algo.guide */
 enum train_guide { GUIDE_NONE, GUIDE_DGPG, GUIDE_TARGET, GUIDE_DESCENT, GUIDE_CV };
 

@@ -264,6 +264,16 @@ int dgpg_net_scale(dgpg_backend *be, const dgpg_net_layout *layout, float *x,
     return dgpg__cpu_net_scale(layout, x, scale);
 }
 
+int dgpg_net_clip(dgpg_backend *be, const dgpg_net_layout *layout, float *x, double max_norm,
+                  double *norm_sum)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_net_clip(be->cuda, layout, x, max_norm, norm_sum);
+#endif
+    return dgpg__cpu_net_clip(be, layout, x, max_norm, norm_sum);
+}
+
 int dgpg_adam(dgpg_backend *be, int64_t n, float *params, float *m, float *v,
               const float *grads, double lr, double eps, int64_t step)
 {

@@ -80,6 +80,12 @@ int dgpg_net_sq_norms(dgpg_backend *be, const dgpg_net_layout *layout, const flo
 /* x *= scale[k] on each network's part (scale: K, host memory). */
 int dgpg_net_scale(dgpg_backend *be, const dgpg_net_layout *layout, float *x,
                    const double *scale);
+/* Gradient clipping on the backend, with no host transfer: each network's
+ * part of x is scaled by train_clip_scale of its squared norm and
+ * max_norm, and the mean over networks of the norms before clipping is
+ * added to *norm_sum (one double in backend memory). */
+int dgpg_net_clip(dgpg_backend *be, const dgpg_net_layout *layout, float *x, double max_norm,
+                  double *norm_sum);
 /* One Adam step (PyTorch's order of operations, betas 0.9 / 0.999) on n
  * parameters; `step` counts from 1. */
 int dgpg_adam(dgpg_backend *be, int64_t n, float *params, float *m, float *v,

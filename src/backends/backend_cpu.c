@@ -12,6 +12,7 @@
 
 #include "../../kernels/nn.h"
 #include "../../kernels/ppo.h"
+#include "../../kernels/train_math.h"
 
 #include <cblas.h>
 #include <libxsmm.h>
@@ -300,6 +301,38 @@ int dgpg__cpu_net_scale(const dgpg_net_layout *layout, float *x, const double *s
             for (int64_t j = 0; j < layout->bias_size[l]; j++)
                 b[j] = (float)(b[j] * scale[k]);
         }
+    return 0;
+}
+
+int dgpg__cpu_net_clip(dgpg_backend *be, const dgpg_net_layout *layout, float *x, double max_norm,
+                       double *norm_sum)
+{
+    (void)be;
+    double total = 0.0;
+    /* network by network: its squares in the order of dgpg__cpu_net_sq_norms,
+     * then its slices scaled as dgpg__cpu_net_scale does, no scratch */
+    for (int64_t k = 0; k < layout->K; k++) {
+        double sq = 0.0;
+        for (int l = 0; l < layout->layers; l++) {
+            const float *w = x + layout->weight_offset[l] + k * layout->weight_size[l];
+            const float *b = x + layout->bias_offset[l] + k * layout->bias_size[l];
+            for (int64_t j = 0; j < layout->weight_size[l]; j++)
+                sq += (double)w[j] * w[j];
+            for (int64_t j = 0; j < layout->bias_size[l]; j++)
+                sq += (double)b[j] * b[j];
+        }
+        total += sqrt(sq);
+        const double scale = train_clip_scale(sq, max_norm);
+        for (int l = 0; l < layout->layers; l++) {
+            float *w = x + layout->weight_offset[l] + k * layout->weight_size[l];
+            float *b = x + layout->bias_offset[l] + k * layout->bias_size[l];
+            for (int64_t j = 0; j < layout->weight_size[l]; j++)
+                w[j] = (float)(w[j] * scale);
+            for (int64_t j = 0; j < layout->bias_size[l]; j++)
+                b[j] = (float)(b[j] * scale);
+        }
+    }
+    *norm_sum += total / (double)layout->K;
     return 0;
 }
 

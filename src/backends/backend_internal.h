@@ -43,6 +43,8 @@ int dgpg__cpu_mlp_backward(int threads, const dgpg_mlp_shape *shape, const float
 
 int dgpg__cpu_net_sq_norms(const dgpg_net_layout *layout, const float *x, double *out);
 int dgpg__cpu_net_scale(const dgpg_net_layout *layout, float *x, const double *scale);
+int dgpg__cpu_net_clip(dgpg_backend *be, const dgpg_net_layout *layout, float *x, double max_norm,
+                       double *norm_sum);
 int dgpg__cpu_adam(int threads, int64_t n, float *params, float *m, float *v, const float *grads,
                    double lr, double eps, int64_t step);
 
@@ -54,6 +56,8 @@ int dgpg__cuda_net_sq_norms(struct dgpg__cuda_backend *cb, const dgpg_net_layout
                             const float *x, double *out);
 int dgpg__cuda_net_scale(struct dgpg__cuda_backend *cb, const dgpg_net_layout *layout, float *x,
                          const double *scale);
+int dgpg__cuda_net_clip(struct dgpg__cuda_backend *cb, const dgpg_net_layout *layout, float *x,
+                        double max_norm, double *norm_sum);
 int dgpg__cuda_adam(struct dgpg__cuda_backend *cb, int64_t n, float *params, float *m, float *v,
                     const float *grads, double lr, double eps, int64_t step);
 int dgpg__cuda_devices(void);

@@ -256,6 +256,12 @@ int mlp_grad_scale(mlp *net, const double *scale)
     return dgpg_net_scale(net->be, &layout, net->grads, scale);
 }
 
+int mlp_grad_clip(mlp *net, double max_norm, double *norm_sum)
+{
+    dgpg_net_layout layout = mlp_layout(net);
+    return dgpg_net_clip(net->be, &layout, net->grads, max_norm, norm_sum);
+}
+
 int mlp_adam_step(mlp *net, double lr, double eps)
 {
     net->adam_step++;

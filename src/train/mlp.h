@@ -61,6 +61,10 @@ int mlp_grad_sq_norms(const mlp *net, double *out);
 /* Scales network k's gradients by scale[k] (host memory). */
 int mlp_grad_scale(mlp *net, const double *scale);
 
+/* Clips each network's gradient to norm max_norm on the backend and adds
+ * the mean of the norms before clipping to *norm_sum (backend memory). */
+int mlp_grad_clip(mlp *net, double max_norm, double *norm_sum);
+
 /* One Adam step on every parameter (increments adam_step). */
 int mlp_adam_step(mlp *net, double lr, double eps);
 

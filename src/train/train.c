@@ -809,20 +809,12 @@ static int trainer_critic_chunk(trainer *tr, const int64_t *samples, int64_t B, 
 }
 
 /* Global gradient-norm clipping of each network, then one Adam step. */
+/* Clipping and the Adam step on the backend, no host transfer: the mean
+ * of the networks' gradient norms before clipping is added to
+ * *grad_norm_sum, one double in backend memory (tr->acc). */
 static int trainer_clip_and_step(trainer *tr, mlp *net, double *grad_norm_sum)
 {
-    const double max_norm = tr->cfg->algo.max_grad_norm;
-    if (mlp_grad_sq_norms(net, tr->norm_scratch) != 0)
-        return DGPG_EBACKEND;
-    double total = 0.0;
-    for (int64_t k = 0; k < net->K; k++) {
-        double norm = sqrt(tr->norm_scratch[k]);
-        total += norm;
-        tr->norm_scale[k] = norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
-    }
-    if (grad_norm_sum)
-        *grad_norm_sum += total / (double)net->K;
-    if (mlp_grad_scale(net, tr->norm_scale) != 0 ||
+    if (mlp_grad_clip(net, tr->cfg->algo.max_grad_norm, grad_norm_sum) != 0 ||
         mlp_adam_step(net, tr->cfg->algo.lr, tr->cfg->algo.adam_eps) != 0)
         return DGPG_EBACKEND;
     return DGPG_OK;
@@ -998,8 +990,10 @@ static int trainer_update(trainer *tr, int64_t episode, double alpha, update_sta
             }
             if (trainer_sum_grads(tr, &tr->actor) != DGPG_OK ||
                 trainer_sum_grads(tr, &tr->critic) != DGPG_OK ||
-                trainer_clip_and_step(tr, &tr->actor, &st->grad_norm) != DGPG_OK ||
-                trainer_clip_and_step(tr, &tr->critic, NULL) != DGPG_OK)
+                /* tr->acc: [7] the actor's norms; [5] a discard for the
+                 * critic's (overwritten by the counts below) */
+                trainer_clip_and_step(tr, &tr->actor, tr->acc + 7) != DGPG_OK ||
+                trainer_clip_and_step(tr, &tr->critic, tr->acc + 5) != DGPG_OK)
                 return DGPG_EBACKEND;
             st->minibatches += 1.0;
         }
@@ -1008,6 +1002,7 @@ static int trainer_update(trainer *tr, int64_t episode, double alpha, update_sta
     double acc[8];
     if (dgpg_backend_download(tr->be, acc, tr->acc, sizeof acc) != 0)
         return DGPG_EBACKEND;
+    st->grad_norm = acc[7]; /* every rank's networks are the same after the sum */
     acc[5] = st->decisions;
     acc[6] = st->value_samples;
     if (dgpg_dist_sum_doubles(acc, 7) != 0)
