@@ -154,6 +154,26 @@ __global__ void cuda_bias_grad_kernel(int64_t B, int64_t K, int64_t d, const flo
     bias_grad[idx] = sum;
 }
 
+/* Many rows, few columns (shared parameters: K = 1 network over B = E N
+ * samples' rows): one block per column, its threads over the rows in
+ * double, a CUB block reduction. The order differs from the CPU's
+ * sequential float sum: within its rounding (test_gpu_backend_parity
+ * compares both with a double sum). */
+#define BIAS_ROWS_BLOCK 256
+__global__ void cuda_bias_grad_rows_kernel(int64_t B, int64_t cols, const float *dz,
+                                           float *bias_grad)
+{
+    typedef cub::BlockReduce<double, BIAS_ROWS_BLOCK> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    const int64_t c = blockIdx.x;
+    double sum = 0.0;
+    for (int64_t b = threadIdx.x; b < B; b += blockDim.x)
+        sum += (double)dz[b * cols + c];
+    const double total = reduce(temp).Sum(sum);
+    if (threadIdx.x == 0)
+        bias_grad[c] = (float)((double)bias_grad[c] + total);
+}
+
 extern "C" int dgpg__cuda_bias_act(struct dgpg__cuda_backend *cb, int64_t B, int64_t K,
                                    int64_t d, const float *bias, int tanh_on, float *y)
 {
@@ -185,6 +205,14 @@ extern "C" int dgpg__cuda_bias_grad(struct dgpg__cuda_backend *cb, int64_t B, in
     const int block = 128;
     if (K * d <= 0)
         return 0;
+    /* few columns and many rows: a thread per column would walk every row
+     * alone (shared parameters: `hidden` threads over E N rows) */
+    if (B >= 1024 && K * d <= 4096) {
+        cuda_bias_grad_rows_kernel<<<(unsigned)(K * d), BIAS_ROWS_BLOCK, 0, cb->stream>>>(
+            B, K * d, dz, bias_grad);
+        CUDA_CHECK(cudaGetLastError());
+        return 0;
+    }
     cuda_bias_grad_kernel<<<(unsigned)DGPG_CEIL_DIV(K * d, block), block, 0, cb->stream>>>(
         B, K, d, dz, bias_grad);
     CUDA_CHECK(cudaGetLastError());

@@ -150,6 +150,41 @@ int main(void)
     CHECK_INT_EQ(dgpg_bias_grad(gpu, B, K, d, d_dy, d_bg), 0);
     dgpg_backend_sync(gpu);
     compare("bias gradient (accumulated)", bg, d_bg, (size_t)K * d, 1e-6);
+    /* the bias gradient over many rows of few columns (shared parameters:
+     * K = 1, E N rows), where the device sums each column in parallel in
+     * double: both backends against a double sum, the device within 1e-6
+     * of the column's absolute sum, the CPU's sequential float sum within
+     * its own rounding, rows x 2^-24 of it */
+    {
+        const int64_t rows = 20000, cols = 64;
+        const size_t nr = (size_t)(rows * cols);
+        float *dz = malloc(sizeof(float) * nr), *g_c = calloc((size_t)cols, sizeof(float));
+        float *g_back = malloc(sizeof(float) * (size_t)cols);
+        fill(&g, dz, nr);
+        float *d_dz = device_copy(dz, nr), *d_g = device_copy(g_c, (size_t)cols);
+        CHECK_INT_EQ(dgpg_bias_grad(cpu, rows, 1, (int)cols, dz, g_c), 0);
+        CHECK_INT_EQ(dgpg_bias_grad(gpu, rows, 1, (int)cols, d_dz, d_g), 0);
+        dgpg_backend_sync(gpu);
+        cudaMemcpy(g_back, d_g, sizeof(float) * (size_t)cols, cudaMemcpyDeviceToHost);
+        for (int64_t c = 0; c < cols; c++) {
+            double exact = 0.0, magnitude = 0.0;
+            for (int64_t r = 0; r < rows; r++) {
+                exact += dz[r * cols + c];
+                magnitude += fabs(dz[r * cols + c]);
+            }
+            CHECK_QUIET(fabs(g_back[c] - exact) <= 1e-6 * magnitude,
+                        "bias gradient over %lld rows, column %lld: gpu %.9g, exact %.9g",
+                        (long long)rows, (long long)c, g_back[c], exact);
+            CHECK_QUIET(fabs(g_c[c] - exact) <= (double)rows * 0x1.0p-24 * magnitude,
+                        "bias gradient over %lld rows, column %lld: cpu %.9g, exact %.9g",
+                        (long long)rows, (long long)c, g_c[c], exact);
+        }
+        cudaFree(d_dz);
+        cudaFree(d_g);
+        free(dz);
+        free(g_c);
+        free(g_back);
+    }
     printf("device SGEMM rate: %.1f GFLOP/s\n", dgpg_backend_sgemm_peak(gpu));
     cudaFree(d_y);
     cudaFree(d_dy);
