@@ -59,8 +59,8 @@ int cloud_cuda_serve(const cloud_scenario *scs, int32_t n_pools, uint32_t env_of
 int cloud_cuda_observe(const cloud_scenario *scs, int32_t n_agents, int64_t n_envs,
                        uint64_t step, const int32_t *work, const uint8_t *burst,
                        const int64_t *queue, float *obs, cudaStream_t stream);
-int cloud_cuda_policy(const cloud_scenario *scs, int policy, uint32_t env_offset,
-                      int64_t n_envs, uint64_t step, const uint8_t *burst,
+int cloud_cuda_policy(const cloud_scenario *scs, int policy, int32_t n_agents,
+                      uint32_t env_offset, int64_t n_envs, uint64_t step, const uint8_t *burst,
                       const int64_t *queue, const int32_t *work, int32_t *actions,
                       double *scratch, cudaStream_t stream);
 int cloud_cuda_validate(int64_t count, int32_t n_pools, uint64_t step, const int32_t *actions,
@@ -457,9 +457,9 @@ static int cloud_cuda_policy_act(void *instance, int policy, int32_t *actions)
     cloud_cuda_instance *inst = (cloud_cuda_instance *)instance;
     if (policy < 0 || policy >= cloud_cuda_policy_count(instance))
         return DGPG_ENOTFOUND;
-    return cloud_cuda_policy(inst->scs, policy, (uint32_t)inst->env_offset, inst->n_envs,
-                             inst->step, inst->burst, inst->queue, inst->work, actions,
-                             inst->scratch, inst->stream)
+    return cloud_cuda_policy(inst->scs, policy, inst->n_agents, (uint32_t)inst->env_offset,
+                             inst->n_envs, inst->step, inst->burst, inst->queue, inst->work,
+                             actions, inst->scratch, inst->stream)
                ? DGPG_EBACKEND
                : DGPG_OK;
 }

@@ -1,10 +1,10 @@
 /* cloud_kernels.cu — thin CUDA kernels over the cloud environment's
  * kernels/ functions: arrivals (one thread per agent), service (one block
  * per environment, its agents' work tallied in shared memory),
- * observation (one thread per agent), heuristics (one
- * thread per environment), and the cloud_mm1 model's batched forms (p* one
- * thread per environment; cost gradient and influence one block per
- * environment). The math is in cloud_env.h / cloud_policy.h /
+ * observation (one thread per agent), heuristics (a block per environment
+ * to prepare, then one thread per agent; LED one thread per environment),
+ * and the cloud_mm1 model's batched forms (p* one thread per environment;
+ * cost gradient and influence one block per environment). The math is in cloud_env.h / cloud_policy.h /
  * cloud_model.h, the same source the CPU backend loops over; these kernels
  * only map threads to (environment, agent) pairs and sum over agents.
  *
@@ -142,19 +142,62 @@ __global__ void cloud_observe_kernel(const cloud_scenario *scs, int32_t n_agents
                         obs + idx * CLOUD_OBS_DIM(sc.n_pools));
 }
 
-/* heuristic actions (E, N): one thread per environment; scratch (E, 2M). */
-__global__ void cloud_policy_kernel(const cloud_scenario *scs, int policy, uint32_t env_offset,
-                                    int64_t n_envs, uint64_t step, const uint8_t *burst,
-                                    const int64_t *queue, const int32_t *work, int32_t *actions,
-                                    double *scratch)
+/* Heuristic actions (E, N) in two kernels where the agents choose
+ * independently: one block per environment prepares what they all read
+ * (cloud_policy_prepare into scratch (E, 2M); p*(s)'s W summed over the
+ * agents in 64-bit integers, exact in any order), then one thread per
+ * (environment, agent) chooses (cloud_policy_agent). LED, sequential,
+ * is one thread per environment (cloud_policy_led). */
+#define POLICY_PREPARE_BLOCK 128
+__global__ void cloud_policy_prepare_kernel(const cloud_scenario *scs, int policy,
+                                            int64_t n_envs, uint64_t step, const uint8_t *burst,
+                                            const int64_t *queue, const int32_t *work,
+                                            double *scratch)
 {
-    int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    typedef cub::BlockReduce<long long, POLICY_PREPARE_BLOCK> reduce;
+    __shared__ typename reduce::TempStorage temp;
+    const int64_t e = blockIdx.x;
+    if (e >= n_envs)
+        return;
+    const int64_t N = scs[e].n_agents, M = scs[e].n_pools;
+    long long part = 0;
+    if (policy == CLOUD_POLICY_PSTAR_STATE)
+        for (int64_t i = threadIdx.x; i < N; i += blockDim.x)
+            part += work[e * N + i];
+    const long long total = reduce(temp).Sum(part);
+    if (threadIdx.x == 0) {
+        const cloud_scenario sc = scs[e];
+        cloud_policy_prepare(&sc, (cloud_policy)policy, step, burst[e], queue + e * M,
+                             (double)total, scratch + e * 2 * M);
+    }
+}
+
+__global__ void cloud_policy_agent_kernel(const cloud_scenario *scs, int policy,
+                                          int32_t n_agents, uint32_t env_offset, int64_t n_envs,
+                                          uint64_t step, const int64_t *queue,
+                                          const double *scratch, int32_t *actions)
+{
+    const int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const int64_t e = idx / n_agents;
+    if (e >= n_envs)
+        return;
+    const cloud_scenario sc = scs[e];
+    const int64_t M = sc.n_pools;
+    actions[idx] = cloud_policy_agent(&sc, (cloud_policy)policy, env_offset + (uint32_t)e, step,
+                                      queue + e * M, (int32_t)(idx % n_agents),
+                                      scratch + e * 2 * M);
+}
+
+__global__ void cloud_policy_led_kernel(const cloud_scenario *scs, int64_t n_envs,
+                                        const int64_t *queue, const int32_t *work,
+                                        int32_t *actions, double *scratch)
+{
+    const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= n_envs)
         return;
     const cloud_scenario sc = scs[e];
     const int64_t N = sc.n_agents, M = sc.n_pools;
-    cloud_policy_act(&sc, (cloud_policy)policy, env_offset + (uint32_t)e, step, burst[e],
-                     queue + e * M, work + e * N, actions + e * N, scratch + e * 2 * M);
+    cloud_policy_led(&sc, queue + e * M, work + e * N, actions + e * N, scratch + e * 2 * M);
 }
 
 /* ---- launchers: explicit stream, CEIL_DIV grid, launch checked ----
@@ -205,16 +248,25 @@ extern "C" int cloud_cuda_observe(const cloud_scenario *scs, int32_t n_agents, i
     return 0;
 }
 
-extern "C" int cloud_cuda_policy(const cloud_scenario *scs, int policy, uint32_t env_offset,
-                                 int64_t n_envs, uint64_t step, const uint8_t *burst,
-                                 const int64_t *queue, const int32_t *work, int32_t *actions,
-                                 double *scratch, cudaStream_t stream)
+extern "C" int cloud_cuda_policy(const cloud_scenario *scs, int policy, int32_t n_agents,
+                                 uint32_t env_offset, int64_t n_envs, uint64_t step,
+                                 const uint8_t *burst, const int64_t *queue, const int32_t *work,
+                                 int32_t *actions, double *scratch, cudaStream_t stream)
 {
     const int block = 128;
     if (n_envs <= 0)
         return 0;
-    cloud_policy_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
-        scs, policy, env_offset, n_envs, step, burst, queue, work, actions, scratch);
+    if (cloud_policy_is_sequential((cloud_policy)policy)) {
+        cloud_policy_led_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
+            scs, n_envs, queue, work, actions, scratch);
+        CUDA_CHECK(cudaGetLastError());
+        return 0;
+    }
+    cloud_policy_prepare_kernel<<<(unsigned)n_envs, POLICY_PREPARE_BLOCK, 0, stream>>>(
+        scs, policy, n_envs, step, burst, queue, work, scratch);
+    const int64_t total = n_envs * n_agents;
+    cloud_policy_agent_kernel<<<(unsigned)DGPG_CEIL_DIV(total, 256), 256, 0, stream>>>(
+        scs, policy, n_agents, env_offset, n_envs, step, queue, scratch, actions);
     CUDA_CHECK(cudaGetLastError());
     return 0;
 }
