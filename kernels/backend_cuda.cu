@@ -334,6 +334,24 @@ __global__ void cuda_slice_scale_kernel(int64_t K, int64_t size, float *x, const
         x[idx] = (float)(x[idx] * scale[idx / size]);
 }
 
+/* Each network's slices of x scaled by its factor in cb->per_net (device). */
+static int cuda_scale_by_per_net(struct dgpg__cuda_backend *cb, const dgpg_net_layout *layout,
+                                 float *x)
+{
+    const int block = 256;
+    for (int l = 0; l < layout->layers; l++) {
+        int64_t w = layout->K * layout->weight_size[l], b = layout->K * layout->bias_size[l];
+        if (w > 0)
+            cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(w, block), block, 0, cb->stream>>>(
+                layout->K, layout->weight_size[l], x + layout->weight_offset[l], cb->per_net);
+        if (b > 0)
+            cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(b, block), block, 0, cb->stream>>>(
+                layout->K, layout->bias_size[l], x + layout->bias_offset[l], cb->per_net);
+        CUDA_CHECK(cudaGetLastError());
+    }
+    return 0;
+}
+
 extern "C" int dgpg__cuda_net_sq_norms(struct dgpg__cuda_backend *cb,
                                        const dgpg_net_layout *layout, const float *x,
                                        double *out)
@@ -351,23 +369,12 @@ extern "C" int dgpg__cuda_net_sq_norms(struct dgpg__cuda_backend *cb,
 extern "C" int dgpg__cuda_net_scale(struct dgpg__cuda_backend *cb, const dgpg_net_layout *layout,
                                     float *x, const double *scale)
 {
-    const int block = 256;
     if (layout->K <= 0)
         return 0;
     if (cuda_per_net(cb, layout->K) ||
         dgpg__cuda_copy(cb, cb->per_net, scale, sizeof(double) * (size_t)layout->K, 1))
         return -7;
-    for (int l = 0; l < layout->layers; l++) {
-        int64_t w = layout->K * layout->weight_size[l], b = layout->K * layout->bias_size[l];
-        if (w > 0)
-            cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(w, block), block, 0, cb->stream>>>(
-                layout->K, layout->weight_size[l], x + layout->weight_offset[l], cb->per_net);
-        if (b > 0)
-            cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(b, block), block, 0, cb->stream>>>(
-                layout->K, layout->bias_size[l], x + layout->bias_offset[l], cb->per_net);
-        CUDA_CHECK(cudaGetLastError());
-    }
-    return 0;
+    return cuda_scale_by_per_net(cb, layout, x);
 }
 
 /* From each network's squared norm in place, its clipping scale
@@ -389,7 +396,6 @@ __global__ void cuda_clip_scales_kernel(int64_t K, double max_norm, double *per_
 extern "C" int dgpg__cuda_net_clip(struct dgpg__cuda_backend *cb, const dgpg_net_layout *layout,
                                    float *x, double max_norm, double *norm_sum)
 {
-    const int block = 256;
     if (layout->K <= 0)
         return 0;
     if (cuda_per_net(cb, layout->K))
@@ -399,17 +405,7 @@ extern "C" int dgpg__cuda_net_clip(struct dgpg__cuda_backend *cb, const dgpg_net
     cuda_clip_scales_kernel<<<1, 32, 0, cb->stream>>>(layout->K, max_norm, cb->per_net,
                                                       norm_sum);
     CUDA_CHECK(cudaGetLastError());
-    for (int l = 0; l < layout->layers; l++) {
-        int64_t w = layout->K * layout->weight_size[l], b = layout->K * layout->bias_size[l];
-        if (w > 0)
-            cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(w, block), block, 0, cb->stream>>>(
-                layout->K, layout->weight_size[l], x + layout->weight_offset[l], cb->per_net);
-        if (b > 0)
-            cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(b, block), block, 0, cb->stream>>>(
-                layout->K, layout->bias_size[l], x + layout->bias_offset[l], cb->per_net);
-        CUDA_CHECK(cudaGetLastError());
-    }
-    return 0;
+    return cuda_scale_by_per_net(cb, layout, x);
 }
 
 extern "C" int dgpg__cuda_adam(struct dgpg__cuda_backend *cb, int64_t n, float *params,

@@ -17,10 +17,8 @@
 static const char *const job_size_words[] = {"unit", "bimodal", NULL};
 static const char *const reference_words[] = {"state", "static", NULL};
 
-#define INT_ROW(k, lo, hi, def, h)                                                         \
-    {#k, DGPG_KEY_INT, offsetof(cloud_config, k), def, lo, hi, 0, 0, NULL, h}
-#define REAL_ROW(k, lo_open, lo, hi, hi_open, def, h)                                      \
-    {#k, DGPG_KEY_REAL, offsetof(cloud_config, k), def, lo, hi, lo_open, hi_open, NULL, h}
+#define INT_ROW(...) DGPG_INT_KEY(cloud_config, __VA_ARGS__)
+#define REAL_ROW(...) DGPG_REAL_KEY(cloud_config, __VA_ARGS__)
 
 /* The defaults are the environment's reference configuration (docs/environment.md). */
 const dgpg_config_key cloud_config_keys[CLOUD_CONFIG_KEYS] = {
@@ -35,8 +33,8 @@ const dgpg_config_key cloud_config_keys[CLOUD_CONFIG_KEYS] = {
     REAL_ROW(burst_prob, 0, 0.0, 1.0, 0, "0.0", "probability a burst window is a burst"),
     REAL_ROW(burst_factor, 0, 1.0, 100.0, 0, "2.0", "rate multiplier inside a burst"),
     INT_ROW(burst_length, 1, 100000, "10", "steps per burst window"),
-    {"job_size", DGPG_KEY_WORD, offsetof(cloud_config, job_size), "unit", 0, 0, 0, 0,
-     job_size_words, "job size distribution: unit, or bimodal (unit and Pareto-tailed large)"},
+    DGPG_WORD_KEY(cloud_config, job_size, job_size_words, "unit",
+                  "job size distribution: unit, or bimodal (unit and Pareto-tailed large)"),
     REAL_ROW(large_job_prob, 0, 0.0, 1.0, 0, "0.05", "bimodal: probability a job is large"),
     INT_ROW(large_job_min, 1, 1000000, "8", "bimodal: Pareto scale of large jobs"),
     REAL_ROW(pareto_alpha, 1, 1.0, 10.0, 0, "1.5",
@@ -50,11 +48,11 @@ const dgpg_config_key cloud_config_keys[CLOUD_CONFIG_KEYS] = {
 };
 
 const dgpg_config_key cloud_model_config_keys[CLOUD_MODEL_CONFIG_KEYS] = {
-    {"barrier", DGPG_KEY_REAL, offsetof(cloud_model_config, barrier), "0.95", 0.5, 0.999, 0, 0,
-     NULL, "utilisation where the smooth barrier replaces rho/(1-rho)"},
-    {"reference", DGPG_KEY_WORD, offsetof(cloud_model_config, reference), "state", 0, 0, 0, 0,
-     reference_words,
-     "efficient state of the guidance: state (reads the backlogs) or static (p* of the flows)"},
+    DGPG_REAL_KEY(cloud_model_config, barrier, 0, 0.5, 0.999, 0, "0.95",
+                  "utilisation where the smooth barrier replaces rho/(1-rho)"),
+    DGPG_WORD_KEY(cloud_model_config, reference, reference_words, "state",
+                  "efficient state of the guidance: state (reads the backlogs) or static (p* of "
+                  "the flows)"),
 };
 
 const dgpg_stat_info cloud_sum_info[CLOUD_SUMS] = {

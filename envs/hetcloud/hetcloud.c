@@ -30,10 +30,8 @@ const int32_t hetcloud_family_mem_per_cpu[HETCLOUD_FAMILIES] = {4, 2, 8};
 
 /* ---- config --------------------------------------------------------------- */
 
-#define INT_ROW(k, lo, hi, def, h)                                                         \
-    {#k, DGPG_KEY_INT, offsetof(hetcloud_config, k), def, lo, hi, 0, 0, NULL, h}
-#define REAL_ROW(k, lo_open, lo, hi, hi_open, def, h)                                      \
-    {#k, DGPG_KEY_REAL, offsetof(hetcloud_config, k), def, lo, hi, lo_open, hi_open, NULL, h}
+#define INT_ROW(...) DGPG_INT_KEY(hetcloud_config, __VA_ARGS__)
+#define REAL_ROW(...) DGPG_REAL_KEY(hetcloud_config, __VA_ARGS__)
 
 static const dgpg_config_key hetcloud_keys[] = {
     REAL_ROW(rho, 1, 0.0, 1.5, 0, "0.7",

@@ -45,8 +45,8 @@ typedef struct toy_params {
 } toy_params;
 
 static const dgpg_config_key toy_keys[] = {
-    {"overload", DGPG_KEY_REAL, offsetof(toy_params, overload), "1.5", 1.0, 100.0, 1, 0, NULL,
-     "a resource is overloaded above this multiple of its fair share of the work"},
+    DGPG_REAL_KEY(toy_params, overload, 1, 1.0, 100.0, 0, "1.5",
+                  "a resource is overloaded above this multiple of its fair share of the work"),
 };
 
 /* Statistics: reward and steps, then these sums. */

@@ -95,6 +95,17 @@ typedef struct dgpg_config_key {
     const char *help;           /* one line: what the key means */
 } dgpg_config_key;
 
+/* Rows written briefly: TYPE is the parameter block's struct, key one of
+ * its members (and the key's name); lo_open / hi_open 1 exclude a bound. */
+#define DGPG_INT_KEY(TYPE, key, lo, hi, def, help)                                          \
+    {#key, DGPG_KEY_INT, offsetof(TYPE, key), def, lo, hi, 0, 0, NULL, help}
+#define DGPG_REAL_KEY(TYPE, key, lo_open, lo, hi, hi_open, def, help)                        \
+    {#key, DGPG_KEY_REAL, offsetof(TYPE, key), def, lo, hi, lo_open, hi_open, NULL, help}
+#define DGPG_WORD_KEY(TYPE, key, words, def, help)                                           \
+    {#key, DGPG_KEY_WORD, offsetof(TYPE, key), def, 0, 0, 0, 0, words, help}
+#define DGPG_BOOL_KEY(TYPE, key, def, help)                                                  \
+    {#key, DGPG_KEY_BOOL, offsetof(TYPE, key), def, 0, 0, 0, 0, NULL, help}
+
 /* The parameter block of the environment (model) plug-in a resolved config
  * names, laid out by that plug-in's rows; NULL for a plug-in without rows. */
 DGPG_API const void *dgpg_config_env_params(const struct dgpg_config *cfg);

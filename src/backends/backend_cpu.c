@@ -273,34 +273,45 @@ int dgpg__cpu_mlp_backward(int threads, const dgpg_mlp_shape *s, const float *pa
     return 0;
 }
 
+/* Network k's sum of squares over its slices of x, layer by layer. */
+static double cpu_net_sq_norm(const dgpg_net_layout *layout, const float *x, int64_t k)
+{
+    double sum = 0.0;
+    for (int l = 0; l < layout->layers; l++) {
+        const float *w = x + layout->weight_offset[l] + k * layout->weight_size[l];
+        const float *b = x + layout->bias_offset[l] + k * layout->bias_size[l];
+        for (int64_t j = 0; j < layout->weight_size[l]; j++)
+            sum += (double)w[j] * w[j];
+        for (int64_t j = 0; j < layout->bias_size[l]; j++)
+            sum += (double)b[j] * b[j];
+    }
+    return sum;
+}
+
+/* Network k's slices of x times scale. */
+static void cpu_net_scale_one(const dgpg_net_layout *layout, float *x, int64_t k, double scale)
+{
+    for (int l = 0; l < layout->layers; l++) {
+        float *w = x + layout->weight_offset[l] + k * layout->weight_size[l];
+        float *b = x + layout->bias_offset[l] + k * layout->bias_size[l];
+        for (int64_t j = 0; j < layout->weight_size[l]; j++)
+            w[j] = (float)(w[j] * scale);
+        for (int64_t j = 0; j < layout->bias_size[l]; j++)
+            b[j] = (float)(b[j] * scale);
+    }
+}
+
 int dgpg__cpu_net_sq_norms(const dgpg_net_layout *layout, const float *x, double *out)
 {
-    for (int64_t k = 0; k < layout->K; k++) {
-        double sum = 0.0;
-        for (int l = 0; l < layout->layers; l++) {
-            const float *w = x + layout->weight_offset[l] + k * layout->weight_size[l];
-            const float *b = x + layout->bias_offset[l] + k * layout->bias_size[l];
-            for (int64_t j = 0; j < layout->weight_size[l]; j++)
-                sum += (double)w[j] * w[j];
-            for (int64_t j = 0; j < layout->bias_size[l]; j++)
-                sum += (double)b[j] * b[j];
-        }
-        out[k] = sum;
-    }
+    for (int64_t k = 0; k < layout->K; k++)
+        out[k] = cpu_net_sq_norm(layout, x, k);
     return 0;
 }
 
 int dgpg__cpu_net_scale(const dgpg_net_layout *layout, float *x, const double *scale)
 {
-    for (int l = 0; l < layout->layers; l++)
-        for (int64_t k = 0; k < layout->K; k++) {
-            float *w = x + layout->weight_offset[l] + k * layout->weight_size[l];
-            float *b = x + layout->bias_offset[l] + k * layout->bias_size[l];
-            for (int64_t j = 0; j < layout->weight_size[l]; j++)
-                w[j] = (float)(w[j] * scale[k]);
-            for (int64_t j = 0; j < layout->bias_size[l]; j++)
-                b[j] = (float)(b[j] * scale[k]);
-        }
+    for (int64_t k = 0; k < layout->K; k++)
+        cpu_net_scale_one(layout, x, k, scale[k]);
     return 0;
 }
 
@@ -309,28 +320,10 @@ int dgpg__cpu_net_clip(dgpg_backend *be, const dgpg_net_layout *layout, float *x
 {
     (void)be;
     double total = 0.0;
-    /* network by network: its squares in the order of dgpg__cpu_net_sq_norms,
-     * then its slices scaled as dgpg__cpu_net_scale does, no scratch */
     for (int64_t k = 0; k < layout->K; k++) {
-        double sq = 0.0;
-        for (int l = 0; l < layout->layers; l++) {
-            const float *w = x + layout->weight_offset[l] + k * layout->weight_size[l];
-            const float *b = x + layout->bias_offset[l] + k * layout->bias_size[l];
-            for (int64_t j = 0; j < layout->weight_size[l]; j++)
-                sq += (double)w[j] * w[j];
-            for (int64_t j = 0; j < layout->bias_size[l]; j++)
-                sq += (double)b[j] * b[j];
-        }
+        const double sq = cpu_net_sq_norm(layout, x, k);
         total += sqrt(sq);
-        const double scale = train_clip_scale(sq, max_norm);
-        for (int l = 0; l < layout->layers; l++) {
-            float *w = x + layout->weight_offset[l] + k * layout->weight_size[l];
-            float *b = x + layout->bias_offset[l] + k * layout->bias_size[l];
-            for (int64_t j = 0; j < layout->weight_size[l]; j++)
-                w[j] = (float)(w[j] * scale);
-            for (int64_t j = 0; j < layout->bias_size[l]; j++)
-                b[j] = (float)(b[j] * scale);
-        }
+        cpu_net_scale_one(layout, x, k, train_clip_scale(sq, max_norm));
     }
     *norm_sum += total / (double)layout->K;
     return 0;
