@@ -95,8 +95,17 @@ extern "C" void dgpg__cuda_free(struct dgpg__cuda_backend *cb)
     free(cb);
 }
 
+unsigned long long dgpg__cuda_launches, dgpg__cuda_host_waits;
+
+extern "C" void dgpg__cuda_counters(unsigned long long *launches, unsigned long long *host_waits)
+{
+    *launches = dgpg__cuda_launches;
+    *host_waits = dgpg__cuda_host_waits;
+}
+
 extern "C" int dgpg__cuda_sync(struct dgpg__cuda_backend *cb)
 {
+    DGPG_HOST_WAITED();
     CUDA_CHECK(cudaStreamSynchronize(cb->stream));
     return 0;
 }
@@ -115,6 +124,7 @@ extern "C" int dgpg__cuda_gemm_strided_batched(struct dgpg__cuda_backend *cb, in
 {
     if (m == 0 || n == 0 || batch == 0)
         return 0;
+    DGPG_LAUNCHED(1);
     CUBLAS_CHECK(cublasSgemmStridedBatched(cb->cublas, cuda_op(transa), cuda_op(transb), m, n, k,
                                            &alpha, A, lda, strideA, B, ldb, strideB, &beta, C,
                                            ldc, strideC, batch));
@@ -181,6 +191,7 @@ extern "C" int dgpg__cuda_bias_act(struct dgpg__cuda_backend *cb, int64_t B, int
     int64_t total = B * K * d;
     if (total <= 0)
         return 0; /* a grid of no blocks is an error to CUDA, nothing to do to us */
+    DGPG_LAUNCHED(1);
     cuda_bias_act_kernel<<<(unsigned)DGPG_CEIL_DIV(total, block), block, 0, cb->stream>>>(
         total, K, d, bias, tanh_on, y);
     CUDA_CHECK(cudaGetLastError());
@@ -193,6 +204,7 @@ extern "C" int dgpg__cuda_tanh_backward(struct dgpg__cuda_backend *cb, int64_t n
     const int block = 256;
     if (n <= 0)
         return 0;
+    DGPG_LAUNCHED(1);
     cuda_tanh_backward_kernel<<<(unsigned)DGPG_CEIL_DIV(n, block), block, 0, cb->stream>>>(
         n, y, dy, dz);
     CUDA_CHECK(cudaGetLastError());
@@ -208,11 +220,13 @@ extern "C" int dgpg__cuda_bias_grad(struct dgpg__cuda_backend *cb, int64_t B, in
     /* few columns and many rows: a thread per column would walk every row
      * alone (shared parameters: `hidden` threads over E N rows) */
     if (B >= 1024 && K * d <= 4096) {
+        DGPG_LAUNCHED(1);
         cuda_bias_grad_rows_kernel<<<(unsigned)(K * d), BIAS_ROWS_BLOCK, 0, cb->stream>>>(
             B, K * d, dz, bias_grad);
         CUDA_CHECK(cudaGetLastError());
         return 0;
     }
+    DGPG_LAUNCHED(1);
     cuda_bias_grad_kernel<<<(unsigned)DGPG_CEIL_DIV(K * d, block), block, 0, cb->stream>>>(
         B, K, d, dz, bias_grad);
     CUDA_CHECK(cudaGetLastError());
@@ -286,6 +300,7 @@ extern "C" int dgpg__cuda_copy(struct dgpg__cuda_backend *cb, void *dst, const v
     CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes,
                                to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost,
                                cb->stream));
+    DGPG_HOST_WAITED();
     CUDA_CHECK(cudaStreamSynchronize(cb->stream));
     return 0;
 }
@@ -341,12 +356,16 @@ static int cuda_scale_by_per_net(struct dgpg__cuda_backend *cb, const dgpg_net_l
     const int block = 256;
     for (int l = 0; l < layout->layers; l++) {
         int64_t w = layout->K * layout->weight_size[l], b = layout->K * layout->bias_size[l];
-        if (w > 0)
+        if (w > 0) {
+            DGPG_LAUNCHED(1);
             cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(w, block), block, 0, cb->stream>>>(
                 layout->K, layout->weight_size[l], x + layout->weight_offset[l], cb->per_net);
-        if (b > 0)
+        }
+        if (b > 0) {
+            DGPG_LAUNCHED(1);
             cuda_slice_scale_kernel<<<(unsigned)DGPG_CEIL_DIV(b, block), block, 0, cb->stream>>>(
                 layout->K, layout->bias_size[l], x + layout->bias_offset[l], cb->per_net);
+        }
         CUDA_CHECK(cudaGetLastError());
     }
     return 0;
@@ -360,6 +379,7 @@ extern "C" int dgpg__cuda_net_sq_norms(struct dgpg__cuda_backend *cb,
         return 0;
     if (cuda_per_net(cb, layout->K))
         return -7;
+    DGPG_LAUNCHED(1);
     cuda_net_sq_norm_kernel<<<(unsigned)layout->K, NET_NORM_BLOCK, 0, cb->stream>>>(
         *layout, x, cb->per_net);
     CUDA_CHECK(cudaGetLastError());
@@ -400,8 +420,10 @@ extern "C" int dgpg__cuda_net_clip(struct dgpg__cuda_backend *cb, const dgpg_net
         return 0;
     if (cuda_per_net(cb, layout->K))
         return -7;
+    DGPG_LAUNCHED(1);
     cuda_net_sq_norm_kernel<<<(unsigned)layout->K, NET_NORM_BLOCK, 0, cb->stream>>>(
         *layout, x, cb->per_net);
+    DGPG_LAUNCHED(1);
     cuda_clip_scales_kernel<<<1, 32, 0, cb->stream>>>(layout->K, max_norm, cb->per_net,
                                                       norm_sum);
     CUDA_CHECK(cudaGetLastError());
@@ -415,6 +437,7 @@ extern "C" int dgpg__cuda_adam(struct dgpg__cuda_backend *cb, int64_t n, float *
     if (n <= 0)
         return 0; /* no blocks: an error to CUDA, nothing to do here */
     const int block = 256;
+    DGPG_LAUNCHED(1);
     cuda_adam_kernel<<<(unsigned)DGPG_CEIL_DIV(n, block), block, 0, cb->stream>>>(
         n, params, m, v, grads, lr, eps, step);
     CUDA_CHECK(cudaGetLastError());

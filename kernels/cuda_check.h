@@ -16,4 +16,18 @@
         }                                                                                 \
     } while (0)
 
+/* Process-wide counters that `dgpg bench train --backend cuda` reports
+ * (dgpg_backend_counters): kernel launches (cuBLAS calls counted once
+ * each) and host waits (a synchronisation, or a copy the host waits for).
+ * The CUDA path is driven from one host thread. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+extern unsigned long long dgpg__cuda_launches, dgpg__cuda_host_waits;
+#ifdef __cplusplus
+}
+#endif
+#define DGPG_LAUNCHED(n) (dgpg__cuda_launches += (unsigned long long)(n))
+#define DGPG_HOST_WAITED() (dgpg__cuda_host_waits += 1ull)
+
 #endif

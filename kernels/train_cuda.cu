@@ -56,6 +56,7 @@ static int train_debug_sync(void)
 #define TRAIN_LAUNCH(kernel, count, cb, ...)                                               \
     do {                                                                                  \
         if ((count) > 0) { /* no blocks: an error to CUDA, nothing to do to us */         \
+            DGPG_LAUNCHED(1);                                                             \
             kernel<<<(unsigned)DGPG_CEIL_DIV((int64_t)(count), TRAIN_BLOCK), TRAIN_BLOCK, 0, \
                      train_stream(cb)>>>(__VA_ARGS__);                                    \
             CUDA_CHECK(cudaGetLastError());                                               \
@@ -113,9 +114,11 @@ static int train_sum_into(struct dgpg__cuda_backend *cb, const double *x, int64_
         return -7;
     int64_t blocks = DGPG_CEIL_DIV(n, (int64_t)TRAIN_BLOCK * 8);
     blocks = blocks < TRAIN_PARTIAL_BLOCKS ? blocks : TRAIN_PARTIAL_BLOCKS;
+    DGPG_LAUNCHED(1);
     train_partial_sums_kernel<<<(unsigned)blocks, TRAIN_BLOCK, 0, train_stream(cb)>>>(
         x, n, stride, channels, partials);
     CUDA_CHECK(cudaGetLastError());
+    DGPG_LAUNCHED(1);
     train_finish_sums_kernel<<<1, TRAIN_BLOCK, 0, train_stream(cb)>>>(partials, (int)blocks,
                                                                       channels, acc);
     CUDA_CHECK(cudaGetLastError());
@@ -259,9 +262,11 @@ extern "C" int dgpg__cuda_train_column_sums(struct dgpg__cuda_backend *cb, int64
         const int64_t room = TRAIN_PARTIALS / (2 * cols);
         per_column = per_column < 1 ? 1 : (per_column > room ? room : per_column);
         dim3 grid((unsigned)per_column, (unsigned)cols);
+        DGPG_LAUNCHED(1);
         train_column_partials_kernel<<<grid, TRAIN_BLOCK, 0, train_stream(cb)>>>(rows, cols, x,
                                                                                  partials);
         CUDA_CHECK(cudaGetLastError());
+        DGPG_LAUNCHED(1);
         train_column_finish_kernel<<<(unsigned)cols, TRAIN_BLOCK, 0, train_stream(cb)>>>(
             cols, (int)per_column, partials, out);
         CUDA_CHECK(cudaGetLastError());
@@ -494,6 +499,7 @@ extern "C" int dgpg__cuda_train_net_sums(struct dgpg__cuda_backend *cb,
     if (!staged)
         return -7;
     if (layout->K > 0) {
+        DGPG_LAUNCHED(1);
         train_net_sums_kernel<<<(unsigned)layout->K, TRAIN_BLOCK, 0, train_stream(cb)>>>(
             *layout, x, staged);
         CUDA_CHECK(cudaGetLastError());

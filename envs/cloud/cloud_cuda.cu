@@ -344,6 +344,7 @@ static int cloud_cuda_scenarios_sample(cloud_cuda_instance *inst, uint64_t episo
     /* the copies of the last rebuild may still read the host tables (and
      * kernels queued before this reset read the device ones; the stream
      * orders those) */
+    DGPG_HOST_WAITED();
     CUDA_CHECK(cudaStreamSynchronize(inst->stream));
     int rc = dgpg_cloud_env_api.reset(inst->host, episode);
     if (rc != DGPG_OK)
@@ -425,6 +426,7 @@ static int cloud_cuda_sums(void *instance, double *per_env)
                                cudaMemcpyDeviceToHost, inst->stream));
     CUDA_CHECK(cudaMemcpyAsync(&bad, inst->bad, sizeof bad, cudaMemcpyDeviceToHost,
                                inst->stream));
+    DGPG_HOST_WAITED();
     CUDA_CHECK(cudaStreamSynchronize(inst->stream));
     if (bad.flag) {
         const int64_t N = inst->n_agents;
@@ -468,6 +470,7 @@ static int cloud_cuda_policy_act(void *instance, int policy, int32_t *actions)
 static int cloud_cuda_bind_stream(void *instance, void *stream)
 {
     cloud_cuda_instance *inst = (cloud_cuda_instance *)instance;
+    DGPG_HOST_WAITED();
     CUDA_CHECK(cudaStreamSynchronize(inst->stream)); /* nothing pending on the old one */
     inst->stream = stream ? (cudaStream_t)stream : inst->own_stream;
     return DGPG_OK;

@@ -211,6 +211,7 @@ extern "C" int cloud_cuda_arrivals(const cloud_scenario *scs, int32_t n_agents,
     int64_t total = n_envs * n_agents;
     if (total <= 0)
         return 0;
+    DGPG_LAUNCHED(1);
     cloud_arrivals_kernel<<<(unsigned)DGPG_CEIL_DIV(total, block), block, 0, stream>>>(
         scs, n_agents, env_offset, n_envs, step, work, burst);
     CUDA_CHECK(cudaGetLastError());
@@ -227,6 +228,7 @@ extern "C" int cloud_cuda_serve(const cloud_scenario *scs, int32_t n_pools,
     const int block = 256; /* threads over an environment's agents */
     if (n_envs <= 0)
         return 0;
+    DGPG_LAUNCHED(1);
     cloud_serve_kernel<<<(unsigned)n_envs, block, sizeof(unsigned long long) * (size_t)n_pools,
                          stream>>>(scs, env_offset, n_envs, step, work, actions, burst,
                                    dispatched, queue, last_queue, flows, reward, sums);
@@ -242,6 +244,7 @@ extern "C" int cloud_cuda_observe(const cloud_scenario *scs, int32_t n_agents, i
     int64_t total = n_envs * n_agents;
     if (total <= 0)
         return 0;
+    DGPG_LAUNCHED(1);
     cloud_observe_kernel<<<(unsigned)DGPG_CEIL_DIV(total, block), block, 0, stream>>>(
         scs, n_agents, n_envs, step, work, burst, queue, obs);
     CUDA_CHECK(cudaGetLastError());
@@ -257,14 +260,17 @@ extern "C" int cloud_cuda_policy(const cloud_scenario *scs, int policy, int32_t 
     if (n_envs <= 0)
         return 0;
     if (cloud_policy_is_sequential((cloud_policy)policy)) {
+        DGPG_LAUNCHED(1);
         cloud_policy_led_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
             scs, n_envs, queue, work, actions, scratch);
         CUDA_CHECK(cudaGetLastError());
         return 0;
     }
+    DGPG_LAUNCHED(1);
     cloud_policy_prepare_kernel<<<(unsigned)n_envs, POLICY_PREPARE_BLOCK, 0, stream>>>(
         scs, policy, n_envs, step, burst, queue, work, scratch);
     const int64_t total = n_envs * n_agents;
+    DGPG_LAUNCHED(1);
     cloud_policy_agent_kernel<<<(unsigned)DGPG_CEIL_DIV(total, 256), 256, 0, stream>>>(
         scs, policy, n_agents, env_offset, n_envs, step, queue, scratch, actions);
     CUDA_CHECK(cudaGetLastError());
@@ -278,6 +284,7 @@ extern "C" int cloud_cuda_validate(int64_t count, int32_t n_pools, uint64_t step
     const int block = 256;
     if (count <= 0)
         return 0;
+    DGPG_LAUNCHED(1);
     cloud_validate_kernel<<<(unsigned)DGPG_CEIL_DIV(count, block), block, 0, stream>>>(
         count, n_pools, step, actions, bad);
     CUDA_CHECK(cudaGetLastError());
@@ -291,6 +298,7 @@ extern "C" int cloud_cuda_state(const cloud_scenario *scs, int64_t n_envs, uint6
     const int block = 128;
     if (n_envs <= 0)
         return 0;
+    DGPG_LAUNCHED(1);
     cloud_state_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
         scs, n_envs, step, burst, queue, state);
     CUDA_CHECK(cudaGetLastError());
@@ -465,6 +473,7 @@ extern "C" int cloud_cuda_model_pstar(const cloud_scenario *scs, int64_t n_envs,
     const int block = 128;
     if (n_envs <= 0)
         return 0;
+    DGPG_LAUNCHED(1);
     cloud_model_pstar_kernel<<<(unsigned)DGPG_CEIL_DIV(n_envs, block), block, 0, stream>>>(
         scs, n_envs, step, burst, state_reference, queue, work, p_star, scratch);
     CUDA_CHECK(cudaGetLastError());
@@ -479,6 +488,7 @@ extern "C" int cloud_cuda_model_cost_grad(const cloud_scenario *scs, int64_t n_e
 {
     if (n_envs <= 0)
         return 0;
+    DGPG_LAUNCHED(1);
     cloud_model_cost_grad_kernel<<<(unsigned)n_envs, CLOUD_MODEL_BLOCK, 0, stream>>>(
         scs, step, burst, barrier, state_reference, queue, work, probs, grad, scratch);
     CUDA_CHECK(cudaGetLastError());
@@ -495,6 +505,7 @@ extern "C" int cloud_cuda_model_influence(const cloud_scenario *scs, int64_t n_e
 {
     if (n_envs <= 0)
         return 0;
+    DGPG_LAUNCHED(1);
     cloud_model_influence_kernel<<<(unsigned)n_envs, CLOUD_MODEL_BLOCK, 0, stream>>>(
         scs, last_step, last_burst, state_reference, last_queue, flows, last_work,
         last_actions, probs, out, scratch);

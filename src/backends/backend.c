@@ -240,6 +240,18 @@ int dgpg_backend_download(dgpg_backend *be, void *dst, const void *src, size_t b
     return 0;
 }
 
+void dgpg_backend_counters(uint64_t *launches, uint64_t *host_waits)
+{
+#ifdef DGPG_HAVE_CUDA
+    unsigned long long l = 0, w = 0;
+    dgpg__cuda_counters(&l, &w);
+    *launches = (uint64_t)l;
+    *host_waits = (uint64_t)w;
+#else
+    *launches = *host_waits = 0;
+#endif
+}
+
 int dgpg_net_sq_norms(dgpg_backend *be, const dgpg_net_layout *layout, const float *x,
                       double *out)
 {

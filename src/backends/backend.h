@@ -62,6 +62,11 @@ int dgpg_backend_reserve(dgpg_backend *be, size_t doubles);
  * environments on the device run on it, so the run has one stream. */
 void *dgpg_backend_stream(dgpg_backend *be);
 
+/* The CUDA path's process-wide counters: kernel launches (a cuBLAS call
+ * counted once) and host waits (a synchronisation or a copy the host
+ * waits for); both 0 without CUDA. */
+void dgpg_backend_counters(uint64_t *launches, uint64_t *host_waits);
+
 /* Where each network's slices lie in a flat parameter (or gradient)
  * vector of K networks: per linear layer l, the weights of network k at
  * weight_offset[l] + k weight_size[l], its biases at bias_offset[l] +

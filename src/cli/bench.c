@@ -289,6 +289,26 @@ static int bench_train_sizes(const dgpg_config *cfg, const int64_t *n_agents, in
         fprintf(out, " %14.4g %14.4g\n", steps / s->phase_seconds[TRAIN_PHASE_ROLLOUT],
                 steps / s->phase_seconds[TRAIN_PHASE_UPDATE]);
     }
+    if (dgpg_backend_kind_is_cuda(cfg->backend.kind)) {
+        /* what the CUDA path costs the host: kernel launches (cuBLAS calls
+         * once each) per rollout step, and host waits per episode */
+        fprintf(out, "CUDA launches per rollout step and per episode, host waits per episode "
+                "(rollout, p* ref, advantages, variance, update, log+ckpt):\n");
+        for (int k = 0; k < n_sizes; k++) {
+            const dgpg_train_summary *s = &phases[k];
+            const double episodes = (double)s->episodes;
+            double launches = 0.0;
+            for (int ph = 0; ph < TRAIN_PHASE_COUNT; ph++)
+                launches += s->phase_launches[ph];
+            fprintf(out, "%8lld %10.1f %12.0f   waits:", (long long)n_agents[k],
+                    s->phase_launches[TRAIN_PHASE_ROLLOUT] / episodes /
+                        (double)cfg->env.horizon,
+                    launches / episodes);
+            for (int ph = 0; ph < TRAIN_PHASE_COUNT; ph++)
+                fprintf(out, " %8.1f", s->phase_host_waits[ph] / episodes);
+            fprintf(out, "\n");
+        }
+    }
     free(phases);
     return rc;
 }

@@ -104,7 +104,9 @@ static const char usage_bench[] =
     "cuBLAS 8192^3 on the device); then the seconds per episode of each phase\n"
     "(rollout, the p* reference episode, advantages, gradient-variance estimate,\n"
     "update, log and checkpoints) and the rollout's and the update's own\n"
-    "agent-steps per second. Both print the BLAS, its core and the CPU's ISA.\n";
+    "agent-steps per second; on CUDA also the kernel launches per rollout step\n"
+    "and the host waits per episode of each phase. Both print the BLAS, its core\n"
+    "and the CPU's ISA.\n";
 
 typedef struct cli_args {
     const char *config_path;

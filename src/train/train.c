@@ -1151,6 +1151,29 @@ static void train_print_episode(FILE *out, const dgpg_stats_layout *layout, int6
     fflush(out);
 }
 
+/* A phase boundary of an episode: the time and the CUDA counters. */
+typedef struct train_mark {
+    double t;
+    uint64_t launches, host_waits;
+} train_mark;
+
+static double train_mark_now(train_mark *m)
+{
+    dgpg_backend_counters(&m->launches, &m->host_waits);
+    return m->t = train_now();
+}
+
+/* Each phase's seconds, launches and host waits, from its boundaries. */
+static void train_add_phases(dgpg_train_summary *summary, const train_mark *marks)
+{
+    for (int ph = 0; ph < TRAIN_PHASE_COUNT; ph++) {
+        summary->phase_seconds[ph] += marks[ph + 1].t - marks[ph].t;
+        summary->phase_launches[ph] += (double)(marks[ph + 1].launches - marks[ph].launches);
+        summary->phase_host_waits[ph] +=
+            (double)(marks[ph + 1].host_waits - marks[ph].host_waits);
+    }
+}
+
 static void train_format_eta(double seconds, char *out, size_t len)
 {
     long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
@@ -1372,9 +1395,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                                  : ppo_alpha(schedule, cfg->algo.alpha_start, cfg->algo.alpha_end,
                                              cfg->algo.alpha_decay, episode,
                                              extra.alpha_episodes);
-        double t0 = train_now();
+        train_mark marks[TRAIN_PHASE_COUNT + 1];
+        double t0 = train_mark_now(&marks[0]);
         rc = trainer_rollout(&tr, episode);
-        const double t_rollout = train_now();
+        train_mark_now(&marks[1]);
         double total[DGPG_SUMS_FIXED + DGPG_KEYS_MAX] = {0};
         if (rc == DGPG_OK)
             rc = trainer_sum_stats(&tr, total);
@@ -1386,7 +1410,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                      (long long)episode + 1, dgpg_strerror(rc));
             goto done;
         }
-        double t1 = train_now();
+        double t1 = train_mark_now(&marks[2]);
         if ((rc = trainer_advantages(&tr, alpha, tensors[TE_GUIDANCE])) != DGPG_OK) {
             snprintf(err, err_len, "episode %lld: the advantages failed: %s",
                      (long long)episode + 1, dgpg_strerror(rc));
@@ -1397,10 +1421,10 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
             goto done;
         if ((rc = trainer_check_rollout(&tr, episode, err, err_len)) != DGPG_OK)
             goto done;
-        const double t_advantages = train_now();
+        train_mark_now(&marks[3]);
         update_stats st;
         rc = trainer_gradient_variance(&tr, alpha, tensors[TE_GRAD_VAR], tensors[TE_GRAD_MEAN_SQ]);
-        const double t_variance = train_now();
+        train_mark_now(&marks[4]);
         if (rc == DGPG_OK)
             rc = trainer_update(&tr, episode, alpha, &st);
         if (rc != DGPG_OK) {
@@ -1414,7 +1438,7 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
         }
         if ((rc = trainer_check_update(&tr, episode, &st, err, err_len)) != DGPG_OK)
             goto done;
-        double t2 = train_now();
+        double t2 = train_mark_now(&marks[5]);
         /* network FLOPs of the update: forward 2 P_eff per decision and
          * backward 4 P_eff, over epochs, plus the variance pass (fwd + bwd) */
         double per_decision = 2.0 * (double)tr.actor.n_params / (double)tr.actor.K;
@@ -1461,10 +1485,8 @@ int dgpg_train_run(const dgpg_config *cfg, const dgpg_train_opts *opts,
                 goto done;
             }
         }
-        const double phase_ends[TRAIN_PHASE_COUNT + 1] = {
-            t0, t_rollout, t1, t_advantages, t_variance, t2, train_now()};
-        for (int ph = 0; ph < TRAIN_PHASE_COUNT; ph++)
-            summary->phase_seconds[ph] += phase_ends[ph + 1] - phase_ends[ph];
+        train_mark_now(&marks[TRAIN_PHASE_COUNT]);
+        train_add_phases(summary, marks);
         if (summary->episodes == 0)
             summary->first_cost_ratio = scalars[SC_COST_RATIO];
         summary->final_cost_ratio = scalars[SC_COST_RATIO];

@@ -44,6 +44,8 @@ typedef struct dgpg_train_summary {
     double update_gflops;      /* network math rate in the update phase */
     double seconds;
     double phase_seconds[TRAIN_PHASE_COUNT]; /* summed over the episodes run */
+    /* CUDA kernel launches and host waits, likewise (0 on the CPU) */
+    double phase_launches[TRAIN_PHASE_COUNT], phase_host_waits[TRAIN_PHASE_COUNT];
     int interrupted;           /* the signal that stopped the run early, or 0 */
 } dgpg_train_summary;
 
