@@ -37,7 +37,12 @@ struct dgpg__cuda_backend {
     int64_t per_net_size;
     double *scratch;         /* (scratch_size) device scratch of the trainer's ops (train_cuda.cu) */
     size_t scratch_size;
+    void *cublas_workspace;  /* cuBLAS's own, set once, so that a capture allocates nothing */
+    cudaGraphExec_t step_graph; /* the rollout step's, updated at every capture */
 };
+
+/* cuBLAS's workspace: 32 MiB, what it asks for on Hopper. */
+#define CUDA_CUBLAS_WORKSPACE ((size_t)32 << 20)
 
 /* One Adam step per parameter (kernels/ppo.h, as the CPU backend). */
 __global__ void cuda_adam_kernel(int64_t n, float *param, float *m, float *v, const float *grad,
@@ -70,7 +75,10 @@ extern "C" struct dgpg__cuda_backend *dgpg__cuda_create(int device, int tf32, ch
         cublasCreate(&cb->cublas) != CUBLAS_STATUS_SUCCESS ||
         cublasSetStream(cb->cublas, cb->stream) != CUBLAS_STATUS_SUCCESS ||
         cublasSetMathMode(cb->cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                           : CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) {
+                                           : CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS ||
+        cudaMalloc(&cb->cublas_workspace, CUDA_CUBLAS_WORKSPACE) != cudaSuccess ||
+        cublasSetWorkspace(cb->cublas, cb->cublas_workspace, CUDA_CUBLAS_WORKSPACE) !=
+            CUBLAS_STATUS_SUCCESS) {
         snprintf(err, err_len, "backend.kind = 'cuda': creating the stream or the cuBLAS "
                  "handle on device %d failed (last CUDA error: %s)", device,
                  cudaGetErrorString(cudaGetLastError()));
@@ -88,8 +96,12 @@ extern "C" void dgpg__cuda_free(struct dgpg__cuda_backend *cb)
         cudaFree(cb->per_net);
     if (cb->scratch)
         cudaFree(cb->scratch);
+    if (cb->step_graph)
+        cudaGraphExecDestroy(cb->step_graph);
     if (cb->cublas)
         cublasDestroy(cb->cublas);
+    if (cb->cublas_workspace)
+        cudaFree(cb->cublas_workspace);
     if (cb->stream)
         cudaStreamDestroy(cb->stream);
     free(cb);
@@ -101,6 +113,55 @@ extern "C" void dgpg__cuda_counters(unsigned long long *launches, unsigned long 
 {
     *launches = dgpg__cuda_launches;
     *host_waits = dgpg__cuda_host_waits;
+}
+
+/* The rollout step as a CUDA graph (backend.cuda_graph): the step's work
+ * is captured from the stream (relaxed mode: nothing in it waits on the
+ * host), the one instantiated graph is updated with it (the topology is
+ * the same every step; the kernel arguments change: the step, the
+ * buffers' offsets) or instantiated anew, and launched once. */
+extern "C" int dgpg__cuda_capture_begin(struct dgpg__cuda_backend *cb)
+{
+    CUDA_CHECK(cudaStreamBeginCapture(cb->stream, cudaStreamCaptureModeRelaxed));
+    return 0;
+}
+
+extern "C" int dgpg__cuda_capture_end(struct dgpg__cuda_backend *cb, int run)
+{
+    cudaGraph_t graph = NULL;
+    cudaError_t rc = cudaStreamEndCapture(cb->stream, &graph);
+    if (!run) { /* the step failed while it was captured: nothing runs */
+        if (graph)
+            cudaGraphDestroy(graph);
+        cudaGetLastError();
+        return 0;
+    }
+    if (rc != cudaSuccess) {
+        fprintf(stderr, "dgpg: backend.cuda_graph = true: the rollout step could not be "
+                "captured as a CUDA graph (%s: something in it waits on the host or is not "
+                "capturable); allowed: backend.cuda_graph = false\n", cudaGetErrorString(rc));
+        return -7;
+    }
+    if (cb->step_graph) {
+        cudaGraphExecUpdateResultInfo info;
+        if (cudaGraphExecUpdate(cb->step_graph, graph, &info) != cudaSuccess) {
+            cudaGetLastError(); /* a changed topology: instantiate anew */
+            cudaGraphExecDestroy(cb->step_graph);
+            cb->step_graph = NULL;
+        }
+    }
+    if (!cb->step_graph && cudaGraphInstantiate(&cb->step_graph, graph, 0) != cudaSuccess) {
+        fprintf(stderr, "dgpg: backend.cuda_graph = true: instantiating the rollout step's "
+                "graph failed (%s); allowed: backend.cuda_graph = false\n",
+                cudaGetErrorString(cudaGetLastError()));
+        cudaGraphDestroy(graph);
+        cb->step_graph = NULL;
+        return -7;
+    }
+    cudaGraphDestroy(graph);
+    DGPG_LAUNCHED(1);
+    CUDA_CHECK(cudaGraphLaunch(cb->step_graph, cb->stream));
+    return 0;
 }
 
 extern "C" int dgpg__cuda_sync(struct dgpg__cuda_backend *cb)

@@ -795,6 +795,36 @@ static int run_writer(const char *dir, int episodes)
     return dgpg_log_close(log) ? 1 : 0;
 }
 
+/* A file written before a key existed (its /config lacks the attribute):
+ * the run's config matches it where the key is at its default, and is
+ * refused, naming the key and the default, where it is not. The file is
+ * the stored config of this version with the attribute deleted, which is
+ * what an older version wrote. */
+static void test_config_from_before_a_key(const char *dir)
+{
+    char path[512], err[DGPG_ERR_LEN] = "";
+    snprintf(path, sizeof path, "%s/older_config.h5", dir);
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(file >= 0);
+    CHECK_INT_EQ(h5util_write_config(file, &cfg), 0);
+    hid_t group = H5Gopen2(file, "config", H5P_DEFAULT);
+    CHECK(group >= 0 && H5Adelete(group, "backend.cuda_graph") >= 0);
+    H5Gclose(group);
+    CHECK_INT_EQ(h5util_config_matches(file, &cfg, err, sizeof err), 0);
+    dgpg_config later = cfg;
+    later.backend.cuda_graph = 1;
+    CHECK_INT_EQ(h5util_config_matches(file, &later, err, sizeof err), -1);
+    CHECK_QUIET(strstr(err, "backend.cuda_graph = 'true' in the run's config, but this file was "
+                       "written before the key existed, so with its default 'false'") != NULL,
+                "'%s'", err);
+    /* a key the file holds still has to match */
+    later = cfg;
+    later.backend.tf32 = !cfg.backend.tf32;
+    CHECK_INT_EQ(h5util_config_matches(file, &later, err, sizeof err), -1);
+    CHECK(strstr(err, "backend.tf32 = ") != NULL);
+    H5Fclose(file);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2 && !(argc == 4 && strcmp(argv[2], "--writer") == 0)) {
@@ -813,6 +843,7 @@ int main(int argc, char **argv)
     snprintf(capture_path, sizeof capture_path, "%s/stderr.txt", argv[1]);
     test_write_read_resume(argv[1]);
     test_refusals(argv[1]);
+    test_config_from_before_a_key(argv[1]);
     test_kill(argv[1]);
     return test_finish("h5log");
 }

@@ -14,7 +14,8 @@
 #   4. compute-sanitizer memcheck and racecheck on the trainer-ops and
 #      environment parity tests;
 #   5. dgpg bench env on CUDA at N = 1500 and 10000 (E = 64), bench train on
-#      CUDA at N = 1500 and 10000;
+#      CUDA at N = 1500 and 10000, and at 1500 with the rollout steps as
+#      CUDA graphs (backend.cuda_graph);
 #   6. a 20-episode training at N = 1500, E = 64 on CUDA, timed.
 # Exit 0 when every step passed, 1 when one failed, 2 without a GPU.
 #
@@ -144,6 +145,8 @@ cd "$work"
 step "bench env cuda N=1500 E=64" 120 "$bin/dgpg" bench env --backend cuda --n 1500 --e 64
 step "bench env cuda N=10000 E=64" 180 "$bin/dgpg" bench env --backend cuda --n 10000 --e 64
 step "bench train cuda N=1500,10000" 300 "$bin/dgpg" bench train --backend cuda --n 1500,10000
+step "bench train cuda N=1500, rollout steps as CUDA graphs" 120 "$bin/dgpg" bench train \
+    --backend cuda --n 1500 --set backend.cuda_graph=true
 
 # 6. a 20-episode training at N = 1500
 step "train cuda N=1500 E=64 20 episodes" 300 "$bin/dgpg" train --force \

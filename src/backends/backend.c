@@ -240,6 +240,29 @@ int dgpg_backend_download(dgpg_backend *be, void *dst, const void *src, size_t b
     return 0;
 }
 
+int dgpg_backend_capture_begin(dgpg_backend *be)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_capture_begin(be->cuda);
+#else
+    (void)be;
+#endif
+    return 0;
+}
+
+int dgpg_backend_capture_end(dgpg_backend *be, int run)
+{
+#ifdef DGPG_HAVE_CUDA
+    if (be->cuda)
+        return dgpg__cuda_capture_end(be->cuda, run);
+#else
+    (void)be;
+    (void)run;
+#endif
+    return 0;
+}
+
 void dgpg_backend_counters(uint64_t *launches, uint64_t *host_waits)
 {
 #ifdef DGPG_HAVE_CUDA

@@ -62,6 +62,14 @@ int dgpg_backend_reserve(dgpg_backend *be, size_t doubles);
  * environments on the device run on it, so the run has one stream. */
 void *dgpg_backend_stream(dgpg_backend *be);
 
+/* Capturing work into a CUDA graph: what is enqueued between begin and
+ * end is recorded, not run; end runs it once as one graph (run = 1; the
+ * backend keeps the instantiated graph and updates it at the next
+ * capture) or discards it (run = 0, after a failure). No-ops on the CPU
+ * backend, where the work runs as it is enqueued. */
+int dgpg_backend_capture_begin(dgpg_backend *be);
+int dgpg_backend_capture_end(dgpg_backend *be, int run);
+
 /* The CUDA path's process-wide counters: kernel launches (a cuBLAS call
  * counted once) and host waits (a synchronisation or a copy the host
  * waits for); both 0 without CUDA. */

@@ -61,6 +61,8 @@ int dgpg__cuda_net_clip(struct dgpg__cuda_backend *cb, const dgpg_net_layout *la
 int dgpg__cuda_adam(struct dgpg__cuda_backend *cb, int64_t n, float *params, float *m, float *v,
                     const float *grads, double lr, double eps, int64_t step);
 int dgpg__cuda_devices(void);
+int dgpg__cuda_capture_begin(struct dgpg__cuda_backend *cb);
+int dgpg__cuda_capture_end(struct dgpg__cuda_backend *cb, int run);
 void dgpg__cuda_counters(unsigned long long *launches, unsigned long long *host_waits);
 void *dgpg__cuda_stream(struct dgpg__cuda_backend *cb); /* a cudaStream_t */
 double *dgpg__cuda_scratch(struct dgpg__cuda_backend *cb, size_t doubles);

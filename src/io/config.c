@@ -128,6 +128,8 @@ static const field FIELDS[] = {
     F_INT(backend, threads, 0, 1024, "CPU threads, 0 = every core"),
     F_INT(backend, device, 0, 1024, "CUDA device index"),
     F_BOOL(backend, tf32, "TF32 tensor-core GEMMs on CUDA (FP32 otherwise)"),
+    F_BOOL(backend, cuda_graph,
+           "CUDA: each rollout step captured and launched as one CUDA graph (CPU: no effect)"),
 
     F_INT(eval, scenarios, 2, 100000, "held-out scenarios"),
     F_INT(eval, seed, 0, SEED_MAX, "first scenario seed"),

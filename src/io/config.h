@@ -84,6 +84,7 @@ typedef struct dgpg_config_backend {
     int64_t threads;               /* CPU threads, 0 = all cores */
     int64_t device;                /* CUDA device index */
     int tf32;                      /* bool: TF32 tensor-core GEMMs on CUDA */
+    int cuda_graph;                /* bool: each rollout step as one CUDA graph */
 } dgpg_config_backend;
 
 typedef struct dgpg_config_eval {

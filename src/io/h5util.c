@@ -352,22 +352,35 @@ hid_t h5util_open_checked(const char *path, const char *allowed, char *err, size
 
 typedef struct h5util_config_compare {
     hid_t group;
+    const dgpg_config *defaults; /* the embedded default for the run's plug-ins, or NULL */
     char *err;
     size_t err_len;
     int mismatch;
 } h5util_config_compare;
 
 /* Every key of the run's config must equal the file's, except
- * train.episodes (a resumed run may be given more episodes). */
+ * train.episodes (a resumed run may be given more episodes). A key the
+ * file does not hold was added by a later version: the run's value must
+ * then be its default, which is what the file's run ran with. */
 static void h5util_compare_key(void *user, const char *section, const char *key,
                                const char *value)
 {
     h5util_config_compare *cc = user;
-    char name[2 * DGPG_NAME_LEN], stored[DGPG_LIST_LEN + 64];
+    char name[2 * DGPG_NAME_LEN], stored[DGPG_LIST_LEN + 64], fallback[DGPG_LIST_LEN + 64];
     if (cc->mismatch || (strcmp(section, "train") == 0 && strcmp(key, "episodes") == 0))
         return;
     snprintf(name, sizeof name, "%s.%s", section, key);
-    if (h5util_read_string_attr(cc->group, name, stored, sizeof stored) != 0) {
+    if (h5util_read_string_attr(cc->group, name, stored, sizeof stored) != 0 && cc->defaults &&
+        H5Aexists(cc->group, name) == 0 &&
+        dgpg_config_value(cc->defaults, name, fallback, sizeof fallback) == DGPG_OK) {
+        H5Eclear2(H5E_DEFAULT);
+        if (strcmp(fallback, value) != 0) {
+            snprintf(cc->err, cc->err_len, "%s = '%s' in the run's config, but this file was "
+                     "written before the key existed, so with its default '%s'; allowed: '%s'",
+                     name, value, fallback, fallback);
+            cc->mismatch = 1;
+        }
+    } else if (h5util_read_string_attr(cc->group, name, stored, sizeof stored) != 0) {
         snprintf(cc->err, cc->err_len, "damaged, or not written by dgpg %s: its stored config "
                  "key %s cannot be read; allowed: a file written by dgpg %s",
                  DGPG_VERSION_STRING, name, DGPG_VERSION_STRING);
@@ -391,9 +404,20 @@ int h5util_config_matches(hid_t file, const dgpg_config *cfg, char *err, size_t 
                  "be opened; allowed: a file written by dgpg %s", DGPG_VERSION_STRING);
         return -1;
     }
-    h5util_config_compare cc = {group, err, err_len, 0};
+    /* the defaults a key added since the file was written stands for */
+    dgpg_config *defaults = malloc(sizeof *defaults);
+    char env_set[DGPG_NAME_LEN + 16], model_set[DGPG_NAME_LEN + 16], ignored[DGPG_ERR_LEN];
+    snprintf(env_set, sizeof env_set, "env.name=%s", cfg->env.name);
+    snprintf(model_set, sizeof model_set, "model.name=%s", cfg->model.name);
+    const char *sets[] = {env_set, model_set};
+    if (defaults && dgpg_config_load(defaults, NULL, sets, 2, ignored, sizeof ignored) != 0) {
+        free(defaults);
+        defaults = NULL;
+    }
+    h5util_config_compare cc = {group, defaults, err, err_len, 0};
     dgpg_config_foreach(cfg, h5util_compare_key, &cc);
     H5Gclose(group);
+    free(defaults);
     return cc.mismatch ? -1 : 0;
 }
 

@@ -551,38 +551,54 @@ static int trainer_critic_backward(trainer *tr, int64_t B, const float *input)
 }
 
 /* One rollout of T steps; fills the rollout storage and the env stats. */
-static int trainer_rollout(trainer *tr, int64_t episode)
+/* Rollout step t of `episode`: observe, act, the critic's values, the
+ * model's terms, the environment's step. Nothing in it waits on the host
+ * (on CUDA), so it can be captured as one graph. */
+static int trainer_rollout_step(trainer *tr, int64_t episode, int64_t t)
 {
     const int64_t E = tr->E, N = tr->N, M = tr->M, T = tr->T, D = tr->D, S = tr->S;
     const int64_t V = tr->mappo ? 1 : N;
-    const uint64_t seed = (uint64_t)tr->cfg->train.seed;
+    const uint64_t step = (uint64_t)(episode * T + t);
+    float *obs = tr->obs + t * E * N * D;
+    float *state = tr->mappo ? tr->state + t * E * S : NULL;
+    int32_t *actions = tr->actions + t * E * N;
+    float *probs = tr->probs + t * E * N * M;
+    int rc = tr->env_api->observe(tr->env, obs, state);
+    if (rc != DGPG_OK)
+        return rc;
+    const float *logits = trainer_actor_forward(tr, E, obs);
+    if (!logits || train_op_sample(tr->be, E, (int32_t)N, (int32_t)M,
+                                   (uint64_t)tr->cfg->train.seed, (uint32_t)tr->env_offset, step,
+                                   logits, probs, actions, tr->logp + t * E * N) != DGPG_OK)
+        return DGPG_EBACKEND;
+    const float *v = trainer_critic_forward(tr, E, tr->mappo ? state : obs);
+    if (!v || dgpg_backend_copy(tr->be, tr->values + t * E * V, v,
+                                sizeof(float) * (size_t)(E * V)) != 0)
+        return DGPG_EBACKEND;
+    /* the model's view at this step, before it moves on */
+    rc = tr->model_api->optimal_probs_batch(tr->model, tr->p_star + t * E * M);
+    if (rc == DGPG_OK && (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV))
+        rc = tr->model_api->cost_grad_batch(tr->model, probs, tr->grad_p + t * E * N * M);
+    if (rc == DGPG_OK)
+        rc = tr->env_api->step(tr->env, actions, tr->rewards + t * E);
+    if (rc == DGPG_OK && tr->guide == GUIDE_DGPG)
+        rc = tr->model_api->influence_batch(tr->model, probs, tr->guidance + t * E * N);
+    return rc;
+}
+
+static int trainer_rollout(trainer *tr, int64_t episode)
+{
+    const int64_t E = tr->E, N = tr->N, T = tr->T;
+    const int64_t V = tr->mappo ? 1 : N;
+    /* backend.cuda_graph: each step captured, then launched as one graph */
+    const int graph = tr->cuda && tr->cfg->backend.cuda_graph;
     int rc = tr->env_api->reset(tr->env, (uint64_t)episode);
     for (int64_t t = 0; rc == DGPG_OK && t < T; t++) {
-        const uint64_t step = (uint64_t)(episode * T + t);
-        float *obs = tr->obs + t * E * N * D;
-        float *state = tr->mappo ? tr->state + t * E * S : NULL;
-        int32_t *actions = tr->actions + t * E * N;
-        float *probs = tr->probs + t * E * N * M;
-        rc = tr->env_api->observe(tr->env, obs, state);
-        if (rc != DGPG_OK)
-            break;
-        const float *logits = trainer_actor_forward(tr, E, obs);
-        if (!logits || train_op_sample(tr->be, E, (int32_t)N, (int32_t)M, seed,
-                                       (uint32_t)tr->env_offset, step, logits,
-                                       probs, actions, tr->logp + t * E * N) != DGPG_OK)
+        if (graph && dgpg_backend_capture_begin(tr->be) != 0)
             return DGPG_EBACKEND;
-        const float *v = trainer_critic_forward(tr, E, tr->mappo ? state : obs);
-        if (!v || dgpg_backend_copy(tr->be, tr->values + t * E * V, v,
-                                    sizeof(float) * (size_t)(E * V)) != 0)
-            return DGPG_EBACKEND;
-        /* the model's view at this step, before it moves on */
-        rc = tr->model_api->optimal_probs_batch(tr->model, tr->p_star + t * E * M);
-        if (rc == DGPG_OK && (tr->guide == GUIDE_DESCENT || tr->guide == GUIDE_CV))
-            rc = tr->model_api->cost_grad_batch(tr->model, probs, tr->grad_p + t * E * N * M);
-        if (rc == DGPG_OK)
-            rc = tr->env_api->step(tr->env, actions, tr->rewards + t * E);
-        if (rc == DGPG_OK && tr->guide == GUIDE_DGPG)
-            rc = tr->model_api->influence_batch(tr->model, probs, tr->guidance + t * E * N);
+        rc = trainer_rollout_step(tr, episode, t);
+        if (graph && dgpg_backend_capture_end(tr->be, rc == DGPG_OK) != 0 && rc == DGPG_OK)
+            rc = DGPG_EBACKEND;
     }
     if (rc != DGPG_OK)
         return rc;
