@@ -1,4 +1,5 @@
-"""What the studies measure, computed once from the training logs (h5py):
+"""What the studies measure, computed once from the training logs (read by
+the dgpg_analysis package, python/):
 convergence, per-agent gradient variance and SNR, log-log slopes with
 their confidence intervals, the learned action distribution against p*.
 tools/report_figures.py draws from these; experiments/ drivers tabulate
@@ -6,11 +7,14 @@ them; src/cli/report.c applies the same convergence rule (docs/RESULTS.md).
 """
 import math
 import os
+import sys
 
 import numpy as np
 from scipy import stats
 
-from read_log import complete_rows, open_log
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _analysis_path  # noqa: E402,F401
+import dgpg_analysis  # noqa: E402
 
 # "Converged" (docs/RESULTS.md, fixed before any study ran): the first
 # episode from which cost / cost(p*) stays at or below CONVERGE_RATIO for
@@ -36,12 +40,11 @@ class Run:
 
     def __init__(self, path):
         self.path = path
-        with open_log(path) as f:
-            n = complete_rows(f)
-            self.config = {k: str(v) for k, v in f["config"].attrs.items()}
-            self.episode = {k: d[:n] for k, d in f["episode"].items()}
-            self.agent = {k: d[:n] for k, d in f["agent"].items()}
-        self.episodes = n
+        log = dgpg_analysis.load_log(path)
+        self.config = dict(log.config_text)  # the text `dgpg config` prints
+        self.episode = {k: log.episodes[k].to_numpy() for k in log.episodes.columns}
+        self.agent = {k: a.values for k, a in log.agents.items()}
+        self.episodes = len(log.episodes)
         c = self.config
         self.n_agents = int(c["env.n_agents"])
         self.seed = int(c["train.seed"])

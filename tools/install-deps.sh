@@ -10,10 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requirements=tools/requirements.txt
-probe="import h5py, numpy, scipy, matplotlib"
+probe="import h5py, numpy, scipy, matplotlib, pandas, xarray, tensorboardX, dgpg_analysis"
 if [ "${1:-}" = "--test" ]; then
     requirements=tools/requirements-test.txt
-    probe="import h5py, numpy, scipy, matplotlib, torch, jax, optax, os, sys; sys.exit(not os.access('.venv/bin/hadolint', os.X_OK))"
+    probe="import h5py, numpy, scipy, matplotlib, pandas, xarray, tensorboardX, dgpg_analysis, torch, jax, optax, tensorboard, nbclient, ipykernel, os, sys; sys.exit(not os.access('.venv/bin/hadolint', os.X_OK))"
 fi
 
 packages=(cmake make gcc pkg-config libhdf5-dev librandom123-dev libyaml-dev libssl-dev
@@ -40,5 +40,8 @@ if [ ! -x .venv/bin/python3 ]; then
 fi
 if ! .venv/bin/python3 -c "$probe" 2>/dev/null; then
     .venv/bin/python3 -m pip install -q --disable-pip-version-check -r "$requirements"
+    # the log reader package (python/), editable: the tools and the tree's
+    # copy are one (a user outside the tree: pip install ./python)
+    .venv/bin/python3 -m pip install -q --disable-pip-version-check -e ./python
 fi
 echo "install-deps: ready ($(.venv/bin/python3 --version), $(cmake --version | head -1))"

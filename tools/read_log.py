@@ -23,7 +23,10 @@ Open it as this script does, with SWMR:
         config = dict(f["config"].attrs)                              # "env.n_agents" -> "50"
 
 `episode` is a dict of equal-length numpy arrays, so pandas takes it as it
-is: pandas.DataFrame(episode). load_log() below returns the same dicts.
+is: pandas.DataFrame(episode). The dgpg_analysis package (python/, `pip
+install ./python`) does all of this: dgpg_analysis.load_log(path) gives the
+config, the episodes as a DataFrame with units, the per-agent tensors as
+xarray DataArrays and the snapshots on demand.
 
 That works for a finished run, a running one (data up to the last
 completed episode; call d.refresh() on a dataset to see new rows) and a
@@ -42,47 +45,20 @@ every /episode and /agent dataset holds, without NaN, are complete;
 complete_rows() counts them.
 """
 import math
+import os
 import sys
 import time
 
-import h5py
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _analysis_path  # noqa: E402,F401
+from dgpg_analysis._files import (LOG_KIND, DgpgFileError, complete_rows, open_file,  # noqa: E402
+                                  refresh)
 
 
 def open_log(path):
-    """The log opened for reading with SWMR (see the module docstring)."""
-    return h5py.File(path, "r", libver="latest", swmr=True)
-
-
-def complete_rows(f):
-    """Number of episodes every /episode and /agent dataset holds in full."""
-    datasets = list(f["episode"].values()) + list(f["agent"].values())
-    if not datasets:
-        return 0
-    rows = min(d.shape[0] for d in datasets)
-    # the last row may still be NaN (written, not yet flushed) in some dataset
-    while rows > 0 and any(np.isnan(d[rows - 1]).any() for d in datasets):
-        rows -= 1
-    return rows
-
-
-def refresh(f):
-    """Makes every dataset show what the writer has flushed since."""
-    for group in ("episode", "agent", "snapshot"):
-        for d in f[group].values():
-            d.refresh()
-
-
-def load_log(path):
-    """Returns (config, episode, agent, snapshot): dicts of str or numpy
-    arrays, the complete episodes only; snapshot includes "episode"."""
-    with open_log(path) as f:
-        rows = complete_rows(f)
-        config = dict(f["config"].attrs)
-        episode = {n: d[:rows] for n, d in f["episode"].items()}
-        agent = {n: d[:rows] for n, d in f["agent"].items()}
-        snapshot = {n: d[()] for n, d in f["snapshot"].items()}
-    return config, episode, agent, snapshot
+    """The log opened for reading with SWMR (see the module docstring);
+    dgpg_analysis.DgpgFileError for a file that is not a dgpg log."""
+    return open_file(path, LOG_KIND)
 
 
 def print_config(f, path, out=sys.stdout):
@@ -135,8 +111,8 @@ def main(argv):
     path = args[0]
     try:
         f = open_log(path)
-    except OSError as e:
-        sys.exit(f"read_log: {path}: {e}")
+    except DgpgFileError as e:
+        sys.exit(f"read_log: {e}")
     with f:
         print_config(f, path)
         names, widths, header = table_header(f)
