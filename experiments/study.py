@@ -21,7 +21,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import dgpg_results  # noqa: E402
-from read_log import complete_rows, open_log  # noqa: E402
+from read_log import complete_rows, open_log  # noqa: E402  (dgpg_analysis's reader)
 
 
 # The environments a study runs on: the sets that choose each (--env).
