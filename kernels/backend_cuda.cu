@@ -108,6 +108,7 @@ extern "C" void dgpg__cuda_free(struct dgpg__cuda_backend *cb)
 }
 
 unsigned long long dgpg__cuda_launches, dgpg__cuda_host_waits;
+int dgpg__cuda_capturing;
 
 extern "C" void dgpg__cuda_counters(unsigned long long *launches, unsigned long long *host_waits)
 {
@@ -123,6 +124,7 @@ extern "C" void dgpg__cuda_counters(unsigned long long *launches, unsigned long 
 extern "C" int dgpg__cuda_capture_begin(struct dgpg__cuda_backend *cb)
 {
     CUDA_CHECK(cudaStreamBeginCapture(cb->stream, cudaStreamCaptureModeRelaxed));
+    dgpg__cuda_capturing = 1;
     return 0;
 }
 
@@ -130,6 +132,7 @@ extern "C" int dgpg__cuda_capture_end(struct dgpg__cuda_backend *cb, int run)
 {
     cudaGraph_t graph = NULL;
     cudaError_t rc = cudaStreamEndCapture(cb->stream, &graph);
+    dgpg__cuda_capturing = 0;
     if (!run) { /* the step failed while it was captured: nothing runs */
         if (graph)
             cudaGraphDestroy(graph);

@@ -17,17 +17,20 @@
     } while (0)
 
 /* Process-wide counters that `dgpg bench train --backend cuda` reports
- * (dgpg_backend_counters): kernel launches (cuBLAS calls counted once
- * each) and host waits (a synchronisation, or a copy the host waits for).
- * The CUDA path is driven from one host thread. */
+ * (dgpg_backend_counters): launches the host makes (a kernel, a cuBLAS
+ * call, a graph: one each; a kernel recorded into a graph during a capture
+ * is not one) and host waits (a synchronisation, or a copy the host waits
+ * for). The CUDA path is driven from one host thread. */
 #ifdef __cplusplus
 extern "C" {
 #endif
 extern unsigned long long dgpg__cuda_launches, dgpg__cuda_host_waits;
+extern int dgpg__cuda_capturing;
 #ifdef __cplusplus
 }
 #endif
-#define DGPG_LAUNCHED(n) (dgpg__cuda_launches += (unsigned long long)(n))
+#define DGPG_LAUNCHED(n)                                                                   \
+    (dgpg__cuda_launches += dgpg__cuda_capturing ? 0ull : (unsigned long long)(n))
 #define DGPG_HOST_WAITED() (dgpg__cuda_host_waits += 1ull)
 
 #endif

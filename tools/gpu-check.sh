@@ -117,7 +117,11 @@ libcheck() {
     done
     return $bad
 }
-step "libraries resolve (ldd)" 60 libcheck || { note "FAIL: a library is missing"; exit 1; }
+export -f libcheck
+export bin
+# `timeout` runs programs, not shell functions: through bash -c
+step "libraries resolve (ldd)" 60 bash -c libcheck ||
+    { note "FAIL: a library is missing (the step's output names it)"; exit 1; }
 
 # 3. the GPU tests, each run directly
 for t in test_gpu_backend_parity test_gpu_train_ops_parity test_gpu_mlp_parity \

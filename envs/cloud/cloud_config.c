@@ -161,8 +161,10 @@ int cloud_config_check(void *user, const struct dgpg_config *cfg, char *err, siz
          * the observation and four int32 buffers (work, last work, last
          * actions, actions); per (environment, pool): two int64 */
         long double tables = e->burst_prob > 0.0 ? 2.0L : 1.0L;
-        long double rates =
-            (long double)e->day_length * (long double)e->n_agents * (4.0L + 32.0L * tables);
+        /* sampled scenarios: a set of tables per environment */
+        long double slots = e->sampled ? (long double)e->n_envs : 1.0L;
+        long double rates = slots * (long double)e->day_length * (long double)e->n_agents *
+                            (4.0L + 32.0L * tables);
         long double batch = (long double)e->n_envs * (long double)e->n_agents *
                                 (4.0L * (4.0L + 2.0L * (long double)e->n_pools) + 16.0L) +
                             (long double)e->n_envs * (long double)e->n_pools * 16.0L;

@@ -66,24 +66,22 @@ __global__ void cloud_serve_kernel(const cloud_scenario *scs, uint32_t env_offse
                                    cloud_step_flows *flows, float *reward, double *sums)
 {
     extern __shared__ unsigned long long tally[];
-    __shared__ int invalid;
     const int64_t e = blockIdx.x;
     if (e >= n_envs)
         return;
     const int64_t N = scs[e].n_agents, M = scs[e].n_pools;
-    if (threadIdx.x == 0)
-        invalid = 0;
     for (int64_t m = threadIdx.x; m < M; m += blockDim.x)
         tally[m] = 0;
     __syncthreads();
+    int mine_invalid = 0;
     for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
         const int32_t k = actions[e * N + i];
         if ((uint32_t)k >= (uint32_t)M)
-            invalid = 1; /* every writer writes 1 */
+            mine_invalid = 1;
         else
             atomicAdd(&tally[k], (unsigned long long)work[e * N + i]);
     }
-    __syncthreads();
+    const int invalid = __syncthreads_or(mine_invalid);
     if (threadIdx.x != 0)
         return;
     if (invalid) {
@@ -457,6 +455,10 @@ __global__ void cloud_model_influence_kernel(const cloud_scenario *scs, uint64_t
     cloud_model_block_expected_load(N, M, work, pe, load, temp);
     for (int32_t i = threadIdx.x; i < N; i += blockDim.x) {
         const int32_t k = last_actions[e * N + i];
+        if ((uint32_t)k >= (uint32_t)M) { /* refused: reported by the next sums */
+            out[e * N + i] = 0.0f;
+            continue;
+        }
         out[e * N + i] =
             (float)(state_reference
                         ? cloud_model_state_influence(qe[k], load[k], sc.mu[k], reference[k],

@@ -112,9 +112,11 @@ static int hetcloud_check(void *user, const struct dgpg_config *cfg, char *err, 
     }
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     if (pages > 0 && page > 0) {
-        /* per (day step, agent): a float rate and a 32-byte Poisson entry;
+        /* per (day step, agent): a float rate and a 32-byte Poisson entry,
+         * for every environment under sampled scenarios (a table each);
          * per (environment, server): running slots and queue, 8 bytes a job */
-        long double need = (long double)c.day_length * c.n_agents * 36.0L +
+        const long double tables = c.sampled ? (long double)c.n_envs : 1.0L;
+        long double need = tables * (long double)c.day_length * c.n_agents * 36.0L +
                            (long double)c.n_envs * c.n_servers *
                                ((long double)largest + (long double)c.queue_jobs) * 8.0L;
         long double mem = (long double)pages * (long double)page;

@@ -38,8 +38,8 @@ static inline DGPG_HD void hetcloud_model_demand(const hetcloud_scenario *sc,
 }
 
 /* p* (M) for demand R (M, 2) and requests (w_cpu, w_mem). Exact: the
- * servers by b_n / (2 a_n) ascending enter the active set while the level
- * nu stays above their b_n. work (M) is scratch. */
+ * servers by b_n ascending enter the active set while the level nu stays
+ * above their b_n. work (M) is scratch. */
 static inline DGPG_HD void hetcloud_model_split(const hetcloud_scenario *sc, const double *demand,
                                                 double w_cpu, double w_mem, double *p,
                                                 double *work)

@@ -360,7 +360,7 @@ static int eval_load_actors(const dgpg_config *cfg, int cuda, const dgpg_env_api
  * "table_columns": the environment's ratio columns, then cost_ratio. */
 static int eval_attr_table_columns(hid_t group, const eval_metrics *metrics)
 {
-    char columns[DGPG_LIST_LEN] = "";
+    char columns[64 * (48 + 1) + 16] = ""; /* every ratio's name (at most 48 characters) */
     size_t used = 0;
     for (int k = 0; k < metrics->layout.n_ratios && used < sizeof columns; k++)
         used += (size_t)snprintf(columns + used, sizeof columns - used, "%s,",
@@ -414,7 +414,7 @@ static int eval_write_h5(hid_t file, const char *path, const dgpg_config *cfg,
             summary[p] = s.mean;
             summary[P + p] = s.ci95;
         }
-        char name[64], desc[512];
+        char name[96], desc[512]; /* names are at most 48 characters (the registry) */
         hsize_t dims2[2] = {P, (hsize_t)K};
         if (h5util_write_doubles(group, info->name, 2, dims2, v, info->units,
                                  info->description))

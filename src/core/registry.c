@@ -5,6 +5,7 @@
 
 #include "dgpg/dgpg.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +57,15 @@ static int is_identifier(const char *s)
     return 1;
 }
 
+/* Every word fits its DGPG_WORD_LEN slot with its NUL. */
+static int registry_words_fit(const char *const *words)
+{
+    for (; *words; words++)
+        if (strlen(*words) >= DGPG_WORD_LEN)
+            return 0;
+    return 1;
+}
+
 /* The keys every environment has: a plug-in's rows may not reuse them. */
 static const char *const env_generic_keys[] = {"name", "n_agents", "n_pools", "n_envs",
                                                "horizon", "seed", "scenarios", NULL};
@@ -92,6 +102,15 @@ static int registry_check_keys(const char *what, const char *name, const dgpg_co
             problem_text = "a key without default_value or help";
         else if (row->type == DGPG_KEY_WORD && (!row->words || !row->words[0]))
             problem_text = "a word key without words";
+        else if (row->type == DGPG_KEY_WORD && !registry_words_fit(row->words))
+            problem_text = "a word of DGPG_WORD_LEN (64) characters or more";
+        else if ((row->type == DGPG_KEY_INT || row->type == DGPG_KEY_REAL) &&
+                 !(isfinite(row->min) && isfinite(row->max) && row->min <= row->max))
+            problem_text = "a range whose bounds are not finite, or min above max";
+        else if (row->type == DGPG_KEY_INT &&
+                 !(row->min >= -9.2e18 && row->max <= 9.2e18 && row->min == floor(row->min) &&
+                   row->max == floor(row->max)))
+            problem_text = "an integer range beyond int64 or not whole";
         for (const char *const *g = generic; !problem_text && *g; g++)
             if (strcmp(*g, row->key) == 0)
                 problem_text = "a key every plug-in of its kind has";
@@ -116,12 +135,14 @@ static int registry_check_stats(const dgpg_env_api *api)
                                "sums, n_sums, sum_info, n_ratios or ratios missing or out of "
                                "range; allowed: a sums method and at most 64 of each");
     for (int k = 0; k < api->n_sums; k++)
-        if (!is_identifier(api->sum_info[k].name))
+        if (!is_identifier(api->sum_info[k].name) || strlen(api->sum_info[k].name) > 48)
             return registry_refuse("environment", api->name,
-                                   "a sum whose name is not an identifier");
+                                   "a sum whose name is not an identifier of at most 48 "
+                                   "characters");
     for (int k = 0; k < api->n_ratios; k++) {
         const dgpg_stat_ratio *r = &api->ratios[k];
-        if (!is_identifier(r->info.name) || r->numerator < 0 || r->numerator >= api->n_sums ||
+        if (!is_identifier(r->info.name) || strlen(r->info.name) > 48 || r->numerator < 0 ||
+            r->numerator >= api->n_sums ||
             r->denominator < 0 || r->denominator >= api->n_sums)
             return registry_refuse("environment", api->name,
                                    "a ratio whose name is not an identifier or whose sums are "
@@ -147,6 +168,15 @@ int dgpg_register_env(const dgpg_env_api *api)
                                      api->n_config_keys, api->params_size, env_generic_keys);
         if (rc == DGPG_OK)
             rc = registry_check_stats(api);
+        /* its CUDA implementation is not registered but reports the same
+         * statistics, which the trainer and eval size their arrays from */
+        const dgpg_env_api *cuda = api->cuda;
+        if (rc == DGPG_OK && cuda && cuda->version >= 3 &&
+            (registry_check_stats(cuda) != DGPG_OK || cuda->n_sums != api->n_sums ||
+             cuda->n_ratios != api->n_ratios))
+            rc = registry_refuse("environment", api->name,
+                                 "its cuda implementation's statistics are malformed or differ "
+                                 "from its own; allowed: the same sums and ratios");
         if (rc != DGPG_OK)
             return rc;
     }

@@ -775,6 +775,22 @@ static int load_section(load_ctx *c, size_t sec)
                              c->err_len);
         yaml_event_delete(&vev);
         if (rc) return -1;
+        /* a plug-in name no plug-in has: here, in the order of the file */
+        if (!c->names_only && sec <= 1 && strcmp(f->key, "name") == 0) {
+            const char *name = (const char *)c->cfg + f->offset;
+            if (sec == 0 ? !dgpg_find_env(name) : !dgpg_find_model(name)) {
+                char names[512];
+                loc_text(loc, sizeof loc, c->src, key_line);
+                if (sec == 0)
+                    dgpg_env_names(names, sizeof names);
+                else
+                    dgpg_model_names(names, sizeof names);
+                snprintf(c->err, c->err_len, "%s: %s.name = '%s': no registered %s of that "
+                         "name; allowed: %s", loc, SECTIONS[sec], name,
+                         sec == 0 ? "environment" : "model", names);
+                return -1;
+            }
+        }
         c->key_line[fi] = key_line;
     }
 }
@@ -1130,6 +1146,15 @@ static int config_set(dgpg_config *cfg, const schema *sc, int names_only, const 
 
 int dgpg_config_set(dgpg_config *cfg, const char *assignment, char *err, size_t err_len)
 {
+    /* a plug-in's keys and defaults come with its name: a name is chosen
+     * when a config is loaded, where every layer is read against it */
+    if (assignment && (strncmp(assignment, "env.name=", 9) == 0 ||
+                       strncmp(assignment, "model.name=", 11) == 0)) {
+        snprintf(err, err_len, "--set '%.64s': a plug-in's name cannot change in a resolved "
+                 "config; allowed: env.name and model.name among dgpg_config_load's sets",
+                 assignment);
+        return -1;
+    }
     schema *sc = malloc(sizeof *sc);
     if (!sc) {
         snprintf(err, err_len, "--set: out of memory");
@@ -1157,48 +1182,45 @@ static void name_location(const char *path, const size_t *default_lines, const s
         loc_text(loc, loc_len, DEFAULT_SOURCE, default_lines[fi]);
 }
 
-/* The first pass: env.name and model.name as every layer leaves them. */
-static int config_resolve_names(dgpg_config *cfg, schema *sc, const char *path,
-                                const char *const *sets, int n_sets, char *err, size_t err_len)
+/* The first pass: env.name and model.name as every layer leaves them;
+ * nothing is reported here (the second pass reports every problem where,
+ * and in the order, it occurs). */
+static void config_resolve_names(dgpg_config *cfg, schema *sc, const char *path,
+                                 const char *const *sets, int n_sets)
 {
-    size_t *lines = calloc(2 * SCHEMA_MAX, sizeof *lines);
     char ignored[DGPG_ERR_LEN];
-    if (!lines) {
-        snprintf(err, err_len, "out of memory resolving the config");
-        return -1;
-    }
-    size_t *default_lines = lines, *file_lines = lines + SCHEMA_MAX;
     memset(cfg, 0, sizeof *cfg);
     schema_build(sc, "", "");
-    /* errors are the second pass's to report, where and in the order they occur */
-    load_source(cfg, sc, 1, DEFAULT_SOURCE, dgpg_default_yaml, strlen(dgpg_default_yaml),
-                default_lines, ignored, sizeof ignored);
+    load_source(cfg, sc, 1, DEFAULT_SOURCE, dgpg_default_yaml, strlen(dgpg_default_yaml), NULL,
+                ignored, sizeof ignored);
     if (path)
-        load_file(cfg, sc, 1, path, file_lines, ignored, sizeof ignored);
+        load_file(cfg, sc, 1, path, NULL, ignored, sizeof ignored);
     for (int i = 0; sets && i < n_sets; i++)
         config_set(cfg, sc, 1, sets[i], ignored, sizeof ignored);
+}
 
-    char loc[DGPG_PATH_LEN + 32], names[512];
-    int rc = 0;
+/* After the second pass: the plug-ins the names name are registered, and
+ * the model is one of the environment's; loc_of says where each name was
+ * set last. */
+static int config_check_names(const dgpg_config *cfg, const char *env_loc, const char *model_loc,
+                              char *err, size_t err_len)
+{
+    char names[512];
     const dgpg_model_api *model = dgpg_find_model(cfg->model.name);
     if (!dgpg_find_env(cfg->env.name)) {
-        name_location(path, default_lines, file_lines, sets, n_sets, "env.name",
-                      find_field(sc, 0, "name"), loc, sizeof loc);
         dgpg_env_names(names, sizeof names);
         snprintf(err, err_len, "%s: env.name = '%s': no registered environment of that name; "
-                 "allowed: %s", loc, cfg->env.name, names);
-        rc = -1;
-    } else if (!model || strcmp(model->env_name, cfg->env.name) != 0) {
-        name_location(path, default_lines, file_lines, sets, n_sets, "model.name",
-                      find_field(sc, 1, "name"), loc, sizeof loc);
+                 "allowed: %s", env_loc, cfg->env.name, names);
+        return -1;
+    }
+    if (!model || strcmp(model->env_name, cfg->env.name) != 0) {
         dgpg_model_names_for(cfg->env.name, names, sizeof names);
         snprintf(err, err_len, "%s: model.name = '%s': no registered model of that name for "
-                 "env '%s'; allowed: %s", loc, cfg->model.name, cfg->env.name,
+                 "env '%s'; allowed: %s", model_loc, cfg->model.name, cfg->env.name,
                  names[0] ? names : "(none: register a model of this environment)");
-        rc = -1;
+        return -1;
     }
-    free(lines);
-    return rc;
+    return 0;
 }
 
 /* The plug-ins' rows start at their defaults. */
@@ -1223,7 +1245,6 @@ static int config_plugin_defaults(dgpg_config *cfg, const schema *sc, char *err,
 int dgpg_config_load(dgpg_config *cfg, const char *path, const char *const *sets, int n_sets,
                      char *err, size_t err_len)
 {
-    size_t key_line[SCHEMA_MAX];
     int rc = dgpg_register_builtins();
     if (rc != DGPG_OK) {
         snprintf(err, err_len, "internal error: the built-in plug-ins do not register: %s",
@@ -1231,27 +1252,30 @@ int dgpg_config_load(dgpg_config *cfg, const char *path, const char *const *sets
         return -1;
     }
     schema *sc = malloc(sizeof *sc);
-    if (!sc) {
+    size_t *lines = calloc(2 * SCHEMA_MAX, sizeof *lines);
+    if (!sc || !lines) {
+        free(sc);
+        free(lines);
         snprintf(err, err_len, "out of memory resolving the config");
         return -1;
     }
+    size_t *default_lines = lines, *file_lines = lines + SCHEMA_MAX;
     /* Which keys the env and model sections hold depends on the plug-ins
      * they name, which any layer may change: a first pass finds the names,
-     * the second reads every key against their rows. */
-    rc = config_resolve_names(cfg, sc, path, sets, n_sets, err, err_len);
-    if (rc == 0) {
-        char env_name[DGPG_NAME_LEN], model_name[DGPG_NAME_LEN];
-        snprintf(env_name, sizeof env_name, "%s", cfg->env.name);
-        snprintf(model_name, sizeof model_name, "%s", cfg->model.name);
-        schema_build(sc, env_name, model_name);
-        memset(cfg, 0, sizeof *cfg);
-        rc = load_source(cfg, sc, 0, DEFAULT_SOURCE, dgpg_default_yaml, strlen(dgpg_default_yaml),
-                         key_line, err, err_len);
-    }
+     * the second reads every key against their rows (a name no plug-in
+     * has is reported where it stands, or at the end). */
+    config_resolve_names(cfg, sc, path, sets, n_sets);
+    char env_name[DGPG_NAME_LEN], model_name[DGPG_NAME_LEN];
+    snprintf(env_name, sizeof env_name, "%s", cfg->env.name);
+    snprintf(model_name, sizeof model_name, "%s", cfg->model.name);
+    schema_build(sc, env_name, model_name);
+    memset(cfg, 0, sizeof *cfg);
+    rc = load_source(cfg, sc, 0, DEFAULT_SOURCE, dgpg_default_yaml, strlen(dgpg_default_yaml),
+                     default_lines, err, err_len);
     /* Every later layer only overrides, so a key the default forgets would
      * silently stay zero. */
     for (size_t i = 0; rc == 0 && i < N_FIELDS; i++) {
-        if (!key_line[i]) {
+        if (!default_lines[i]) {
             snprintf(err, err_len, "internal error: %s does not set %s.%s", DEFAULT_SOURCE,
                      FIELDS[i].section, FIELDS[i].key);
             rc = -1;
@@ -1262,10 +1286,19 @@ int dgpg_config_load(dgpg_config *cfg, const char *path, const char *const *sets
     if (rc == 0) {
         snprintf(cfg->source, sizeof cfg->source, "%s", path ? path : DEFAULT_SOURCE);
         if (path)
-            rc = load_file(cfg, sc, 0, path, NULL, err, err_len);
+            rc = load_file(cfg, sc, 0, path, file_lines, err, err_len);
     }
     for (int i = 0; rc == 0 && sets && i < n_sets; i++)
         rc = config_set(cfg, sc, 0, sets[i], err, err_len);
+    if (rc == 0) {
+        char env_loc[DGPG_PATH_LEN + 32], model_loc[DGPG_PATH_LEN + 32];
+        name_location(path, default_lines, file_lines, sets, n_sets, "env.name",
+                      find_field(sc, 0, "name"), env_loc, sizeof env_loc);
+        name_location(path, default_lines, file_lines, sets, n_sets, "model.name",
+                      find_field(sc, 1, "name"), model_loc, sizeof model_loc);
+        rc = config_check_names(cfg, env_loc, model_loc, err, err_len);
+    }
+    free(lines);
     free(sc);
     return rc;
 }
