@@ -102,12 +102,11 @@ def paired_ratio(cost, base_cost):
 
 
 def read_eval(path):
-    """{policy name: per-scenario cost (K)} from an eval.h5."""
-    import h5py
-    with h5py.File(path, "r") as f:
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["eval/policy"][()]]
-        cost = f["eval/cost"][()]
-    return {n: cost[k] for k, n in enumerate(names)}
+    """{policy name: per-scenario cost (K)} from an eval.h5 (dgpg_analysis)."""
+    import dgpg_analysis  # the tools' path makes it importable (study.py)
+    table = dgpg_analysis.load_eval(path).per_scenario
+    return {p: g.sort_values("scenario_seed")["cost"].to_numpy()
+            for p, g in table.groupby("policy", sort=False)}
 
 
 def main():
