@@ -91,7 +91,8 @@ typedef struct dgpg_config_key {
     const char *default_value;  /* YAML text, e.g. "0.8", "unit", "true" */
     double min, max;            /* INT, REAL: the allowed range */
     int min_open, max_open;     /* REAL: 1 where the bound itself is excluded */
-    const char *const *words;   /* WORD: the allowed words, NULL-terminated */
+    const char *const *words;   /* WORD: the allowed words, NULL-terminated, each
+                                   shorter than DGPG_WORD_LEN */
     const char *help;           /* one line: what the key means */
 } dgpg_config_key;
 
@@ -130,7 +131,7 @@ DGPG_API int dgpg_config_env_settings(const struct dgpg_config *cfg, dgpg_env_se
  * the environment are ratios of two of them (indices into the plug-in's
  * own sums). */
 typedef struct dgpg_stat_info {
-    const char *name;          /* column name: a C identifier */
+    const char *name;          /* column name: a C identifier of at most 48 characters */
     const char *units;
     const char *description;
 } dgpg_stat_info;
@@ -294,7 +295,9 @@ typedef struct dgpg_model_api {
  * plug-in of an API version this library does not know (0, or newer than
  * DGPG_*_API_VERSION), or whose key rows or statistics are malformed (a
  * name that is not an identifier or is used twice, a value outside the
- * parameter block, a ratio's index outside its sums), is DGPG_EINVAL;
+ * parameter block, a range not finite or reversed, an integer range beyond
+ * int64, a word too long for its slot, a ratio's index outside its sums,
+ * a cuda implementation whose statistics differ), is DGPG_EINVAL;
  * dgpg_registry_error says which. */
 DGPG_API int dgpg_register_env(const dgpg_env_api *api);
 DGPG_API int dgpg_register_model(const dgpg_model_api *api);
