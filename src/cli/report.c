@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -302,6 +303,12 @@ static int report_find_tools(char *tools, size_t tools_len, char *python, size_t
     }
     if (!tools[0])
         return -1;
+    /* the tools' real directory: where `tools` passes through a link, the
+     * lexical tools/../.venv is not the real .venv's path, and a Python
+     * started by that path does not find its virtual environment */
+    char real[PATH_MAX];
+    if (realpath(tools, real) && strlen(real) < tools_len)
+        snprintf(tools, tools_len, "%s", real);
     if (env_python && env_python[0]) {
         snprintf(python, python_len, "%s", env_python);
     } else {
