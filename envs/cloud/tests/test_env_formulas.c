@@ -7,7 +7,7 @@
  * uses fixed seeds, so it passes or fails the same way on every run; its
  * bound is a 4.5-sigma one (Z_MAX: a two-sided false alarm of about 7e-6
  * per check for an arbitrary seed), and chi-square bounds are the same
- * tail by Wilson-Hilferty (chi2_bound). Cells of a chi-square with an
+ * tail by Wilson-Hilferty (test_chi2_bound, tests/test_chi2.h). Cells of a chi-square with an
  * expected count below 5 are merged, smallest first.
  *
  * 1. Reward (SPEC "Shared reward", docs "One step" 5):
@@ -102,13 +102,14 @@
  * test 30x slower. Runtime: about 0.3 s in Release. */
 #include "env_fixture.h"
 #include "test.h"
+#include "test_chi2.h"
 
 #include <string.h>
 
 #define SEED 0x5eedf0a1u
 #include "test_uniforms.h"
 
-#define Z_MAX 4.5
+#define Z_MAX TEST_Z_MAX
 #define NSETS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const double TWO_PI = 6.283185307179586476925286766559;
@@ -168,74 +169,6 @@ static void compound_poisson(const cloud_config *env, double lam, double *p, int
 }
 
 /* ---- statistics ----------------------------------------------------------- */
-
-typedef struct chi2 {
-    double stat, df;
-    int64_t zero_hits; /* draws that fell in a cell of probability 0 */
-} chi2;
-
-/* Pearson's statistic of one multinomial sample (obs) against its expected
- * counts (ex, summing to the draws), cells below 5 merged smallest first. */
-static void chi2_add(chi2 *c, const double *obs, const double *ex, int k)
-{
-    int *idx = malloc(sizeof(int) * (size_t)k);
-    int n = 0;
-    for (int i = 0; i < k; i++) {
-        if (ex[i] <= 0.0) {
-            c->zero_hits += (int64_t)obs[i];
-            continue;
-        }
-        int j = n++;
-        while (j > 0 && ex[idx[j - 1]] > ex[i]) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = i;
-    }
-    double go = 0.0, ge = 0.0, last_o = 0.0, last_e = 0.0;
-    int groups = 0;
-    for (int j = 0; j < n; j++) {
-        go += obs[idx[j]];
-        ge += ex[idx[j]];
-        if (ge >= 5.0) {
-            if (groups)
-                c->stat += (last_o - last_e) * (last_o - last_e) / last_e;
-            last_o = go;
-            last_e = ge;
-            groups++;
-            go = ge = 0.0;
-        }
-    }
-    if (ge > 0.0) {
-        last_o += go;
-        last_e += ge;
-        groups += groups == 0;
-    }
-    if (groups) {
-        c->stat += (last_o - last_e) * (last_o - last_e) / last_e;
-        c->df += groups - 1;
-    }
-    free(idx);
-}
-
-/* The chi-square(df) quantile at the Z_MAX normal tail (Wilson-Hilferty). */
-static double chi2_bound(double df)
-{
-    if (df < 1.0)
-        return 1e-9;
-    double h = 2.0 / (9.0 * df), c = 1.0 - h + Z_MAX * sqrt(h);
-    return df * c * c * c;
-}
-
-static void check_chi2(const char *what, const chi2 *c)
-{
-    printf("  %-22s chi2 %10.1f on %5.0f df (bound %.1f), zero-probability hits %lld\n", what,
-           c->stat, c->df, chi2_bound(c->df), (long long)c->zero_hits);
-    CHECK_QUIET(c->df >= 1.0 && c->stat <= chi2_bound(c->df), "%s: chi2 %.1f on %.0f df > %.1f",
-                what, c->stat, c->df, chi2_bound(c->df));
-    CHECK_QUIET(c->zero_hits == 0, "%s: %lld draws where the formula gives probability 0", what,
-                (long long)c->zero_hits);
-}
 
 static void check_z(const char *what, double observed, double expected, double sd)
 {
@@ -589,8 +522,8 @@ static void test_day_cycle(void)
     }
     printf("day cycle: sum z^2 = %.2f over %d slots (bound %.1f); a day index off by one "
            "would be at least %.1f sigma off in every slot\n",
-           chi, D, chi2_bound(D), shift_min);
-    CHECK_LE(chi, chi2_bound(D));
+           chi, D, test_chi2_bound(D), shift_min);
+    CHECK_LE(chi, test_chi2_bound(D));
     api->destroy(inst);
     free(actions);
     free(reward);
@@ -809,14 +742,14 @@ static void test_job_sizes(const char *name, const char *const *sets, int n_sets
     }
     obs[bins] = hist[wmax];
     ex[bins++] = draws * (tail > 0.0 ? tail : 0.0);
-    chi2 c = {0};
-    chi2_add(&c, obs, ex, bins);
+    test_chi2 c = {0};
+    test_chi2_add(&c, obs, ex, bins);
     const double m1 = size_moment(env, 1), m2 = size_moment(env, 2);
     printf("job sizes %s: E[size] %.6f, mean work %.6f (truth %.6f)\n", name, m1, total / draws,
            lam * m1);
     char what[64];
     snprintf(what, sizeof what, "%s work", name);
-    check_chi2(what, &c);
+    test_check_chi2(what, &c);
     snprintf(what, sizeof what, "%s mean work", name);
     check_z(what, total / draws, lam * m1, sqrt(lam * m2 / draws));
     free(p);
@@ -951,7 +884,7 @@ static void test_heuristics(const char *name, const char *const *sets, int n_set
     int32_t *acts = malloc(sizeof(int32_t) * (size_t)(H_COUNT * E * N));
     int32_t *warm = malloc(sizeof(int32_t) * (size_t)(E * N));
     float reward[E];
-    chi2 c[H_COUNT];
+    test_chi2 c[H_COUNT];
     memset(c, 0, sizeof c);
     int64_t states = 0, p2_states = 0, jsq_ties = 0, jsq_mu_ties = 0, led_ties = 0;
     int64_t jsq_rounded = 0;
@@ -1069,22 +1002,22 @@ static void test_heuristics(const char *name, const char *const *sets, int n_set
                                 counts[h][a[h][i]] += 1.0;
                     for (int m = 0; m < M; m++)
                         ex[m] = (double)N / M;
-                    chi2_add(&c[H_RANDOM], counts[H_RANDOM], ex, M);
+                    test_chi2_add(&c[H_RANDOM], counts[H_RANDOM], ex, M);
                     for (int m = 0; m < M; m++)
                         ex[m] = N * sc->mu[m] / mu_sum;
-                    chi2_add(&c[H_CAPACITY], counts[H_CAPACITY], ex, M);
+                    test_chi2_add(&c[H_CAPACITY], counts[H_CAPACITY], ex, M);
                     const double lambda_t = size_mean * rate_sum(sc, env, d);
                     truth_pstar_static(M, sc->mu, lambda_t, prob);
                     for (int m = 0; m < M; m++)
                         ex[m] = N * prob[m];
-                    chi2_add(&c[H_PSTAR], counts[H_PSTAR], ex, M);
+                    test_chi2_add(&c[H_PSTAR], counts[H_PSTAR], ex, M);
                     double W = 0.0;
                     for (int i = 0; i < N; i++)
                         W += wk[i];
                     truth_pstar_state(M, sc->mu, Q, W, prob);
                     for (int m = 0; m < M; m++)
                         ex[m] = N * prob[m];
-                    chi2_add(&c[H_PSTAR_STATE], counts[H_PSTAR_STATE], ex, M);
+                    test_chi2_add(&c[H_PSTAR_STATE], counts[H_PSTAR_STATE], ex, M);
                     /* power of two: the better of two distinct uniform pools */
                     int distinct = 1, worst = 0, worst_unique = 1;
                     for (int m = 0; m < M; m++)
@@ -1109,7 +1042,7 @@ static void test_heuristics(const char *name, const char *const *sets, int n_set
                                 larger += b[m2] > b[m];
                             ex[m] = N * larger / (M * (M - 1) / 2.0);
                         }
-                        chi2_add(&c[H_P2], counts[H_P2], ex, M);
+                        test_chi2_add(&c[H_P2], counts[H_P2], ex, M);
                     }
                 }
             }
@@ -1128,7 +1061,7 @@ static void test_heuristics(const char *name, const char *const *sets, int n_set
             continue;
         char what[64];
         snprintf(what, sizeof what, "%s %s", name, H_NAMES[sampled[k]]);
-        check_chi2(what, &c[sampled[k]]);
+        test_check_chi2(what, &c[sampled[k]]);
     }
     CHECK(p2_unique_worst >= states / 2);
     free(acts);

@@ -18,6 +18,7 @@
 #include "env_fixture.h"
 #include "hetcloud.h"
 #include "test.h"
+#include "test_chi2.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -25,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define Z_MAX 4.5
+#define Z_MAX TEST_Z_MAX
 
 /* GiB per vCPU: general purpose, compute optimised, memory optimised (the
  * instance families of the paper's cloud: m-, c- and r-type instances). */
@@ -130,74 +131,6 @@ static inline double hc_lambda(const hetcloud_scenario *sc, uint64_t step)
 }
 
 /* ---- statistics ------------------------------------------------------------ */
-
-typedef struct hc_chi2 {
-    double stat, df;
-    int64_t zero_hits; /* draws in a cell of probability 0 */
-} hc_chi2;
-
-/* Pearson's statistic of one multinomial sample against its expected
- * counts (summing to the draws); cells below 5 merged, smallest first. */
-static inline void hc_chi2_add(hc_chi2 *c, const double *obs, const double *ex, int k)
-{
-    int *idx = malloc(sizeof(int) * (size_t)k);
-    int n = 0;
-    for (int i = 0; i < k; i++) {
-        if (ex[i] <= 0.0) {
-            c->zero_hits += (int64_t)obs[i];
-            continue;
-        }
-        int j = n++;
-        while (j > 0 && ex[idx[j - 1]] > ex[i]) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = i;
-    }
-    double go = 0.0, ge = 0.0, last_o = 0.0, last_e = 0.0;
-    int groups = 0;
-    for (int j = 0; j < n; j++) {
-        go += obs[idx[j]];
-        ge += ex[idx[j]];
-        if (ge >= 5.0) {
-            if (groups)
-                c->stat += (last_o - last_e) * (last_o - last_e) / last_e;
-            last_o = go;
-            last_e = ge;
-            groups++;
-            go = ge = 0.0;
-        }
-    }
-    if (ge > 0.0) {
-        last_o += go;
-        last_e += ge;
-        groups += groups == 0;
-    }
-    if (groups) {
-        c->stat += (last_o - last_e) * (last_o - last_e) / last_e;
-        c->df += groups - 1;
-    }
-    free(idx);
-}
-
-/* The chi-square(df) quantile at the Z_MAX normal tail (Wilson-Hilferty). */
-static inline double hc_chi2_bound(double df)
-{
-    if (df < 1.0)
-        return 1e-9;
-    double h = 2.0 / (9.0 * df), c = 1.0 - h + Z_MAX * sqrt(h);
-    return df * c * c * c;
-}
-
-static inline void hc_check_chi2(const char *what, const hc_chi2 *c)
-{
-    printf("  %-34s chi2 %9.1f on %4.0f df (bound %.1f), zero-probability hits %lld\n", what,
-           c->stat, c->df, hc_chi2_bound(c->df), (long long)c->zero_hits);
-    CHECK_QUIET(c->df >= 1.0 && c->stat <= hc_chi2_bound(c->df),
-                "%s: chi2 %.1f on %.0f df > %.1f", what, c->stat, c->df, hc_chi2_bound(c->df));
-    CHECK_QUIET(c->zero_hits == 0, "%s: %lld draws where the law gives probability 0", what,
-                (long long)c->zero_hits);
-}
 
 static inline void hc_check_z(const char *what, double observed, double expected, double sd)
 {

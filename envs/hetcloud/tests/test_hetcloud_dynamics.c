@@ -561,12 +561,12 @@ static void job_law(const params *p, uint64_t seed)
     for (int s = 0; s < p->cap; s++)
         for (int k = 0; k < n_ratio; k++)
             ex[s * n_ratio + k] = (double)draws * pmf[s] / n_ratio;
-    hc_chi2 c = {0, 0, 0};
-    hc_chi2_add(&c, obs, ex, cells);
+    test_chi2 c = {0, 0, 0};
+    test_chi2_add(&c, obs, ex, cells);
     char what[96];
     snprintf(what, sizeof what, "job (cpu, ratio), q=%g min=%d a=%g", p->large_prob, p->large_min,
              p->alpha);
-    hc_check_chi2(what, &c);
+    test_check_chi2(what, &c);
     double ones = 0.0;
     for (int k = 0; k < n_ratio; k++)
         ones += obs[k];
@@ -576,7 +576,7 @@ static void job_law(const params *p, uint64_t seed)
         var += pmf[s - 1] * (s - mean) * (s - mean);
     hc_check_z("mean cpu", cpu_sum / draws, mean, sqrt(var / draws));
     /* counts: n_i(t) ~ Poisson(lambda_i(d)), d = step mod D, over environments */
-    hc_chi2 cc = {0, 0, 0};
+    test_chi2 cc = {0, 0, 0};
     for (int i = 0; i < p->N; i++) {
         const int d = 3;
         const double lam = sc->rate[(int64_t)d * p->N + i];
@@ -594,9 +594,9 @@ static void job_law(const params *p, uint64_t seed)
             pk *= lam / (k + 1);
         }
         x[K - 1] = n_draws * (1.0 - acc);
-        hc_chi2_add(&cc, o, x, K);
+        test_chi2_add(&cc, o, x, K);
     }
-    hc_check_chi2("job counts, Poisson(lambda_i(d))", &cc);
+    test_check_chi2("job counts, Poisson(lambda_i(d))", &cc);
     /* the agents' counts are independent: the correlation of agents i and
      * i + 1 (the same 4-agent random draw, or adjacent ones) over n
      * environments, z = r sqrt(n) */

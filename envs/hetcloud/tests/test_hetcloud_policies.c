@@ -210,11 +210,11 @@ static void random_case(void)
     CHECK_INT_EQ(out_of_range, 0);
     for (int k = 0; k < N * M; k++)
         ex[k] = (double)T * E / M;
-    hc_chi2 c = {0, 0, 0};
-    hc_chi2_add(&c, obs, ex, N * M);
+    test_chi2 c = {0, 0, 0};
+    test_chi2_add(&c, obs, ex, N * M);
     /* the cells' counts are multinomial per agent: N (M - 1) degrees */
     c.df = N * (M - 1);
-    hc_check_chi2("random: (agent, action) uniform", &c);
+    test_check_chi2("random: (agent, action) uniform", &c);
     free(a);
     free(rew);
     api->destroy(inst);
