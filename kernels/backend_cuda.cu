@@ -435,18 +435,27 @@ static int cuda_scale_by_per_net(struct dgpg__cuda_backend *cb, const dgpg_net_l
     return 0;
 }
 
-extern "C" int dgpg__cuda_net_sq_norms(struct dgpg__cuda_backend *cb,
-                                       const dgpg_net_layout *layout, const float *x,
-                                       double *out)
+/* Each network's sum of squares of x into cb->per_net (device, K). */
+static int cuda_sq_norms_to_per_net(struct dgpg__cuda_backend *cb,
+                                    const dgpg_net_layout *layout, const float *x)
 {
-    if (layout->K <= 0)
-        return 0;
     if (cuda_per_net(cb, layout->K))
         return -7;
     DGPG_LAUNCHED(1);
     cuda_net_sq_norm_kernel<<<(unsigned)layout->K, NET_NORM_BLOCK, 0, cb->stream>>>(
         *layout, x, cb->per_net);
     CUDA_CHECK(cudaGetLastError());
+    return 0;
+}
+
+extern "C" int dgpg__cuda_net_sq_norms(struct dgpg__cuda_backend *cb,
+                                       const dgpg_net_layout *layout, const float *x,
+                                       double *out)
+{
+    if (layout->K <= 0)
+        return 0;
+    if (cuda_sq_norms_to_per_net(cb, layout, x))
+        return -7;
     return dgpg__cuda_copy(cb, out, cb->per_net, sizeof(double) * (size_t)layout->K, 0);
 }
 
@@ -482,11 +491,8 @@ extern "C" int dgpg__cuda_net_clip(struct dgpg__cuda_backend *cb, const dgpg_net
 {
     if (layout->K <= 0)
         return 0;
-    if (cuda_per_net(cb, layout->K))
+    if (cuda_sq_norms_to_per_net(cb, layout, x))
         return -7;
-    DGPG_LAUNCHED(1);
-    cuda_net_sq_norm_kernel<<<(unsigned)layout->K, NET_NORM_BLOCK, 0, cb->stream>>>(
-        *layout, x, cb->per_net);
     DGPG_LAUNCHED(1);
     cuda_clip_scales_kernel<<<1, 32, 0, cb->stream>>>(layout->K, max_norm, cb->per_net,
                                                       norm_sum);
