@@ -117,4 +117,17 @@ static inline DGPG_HD int32_t dgpg_cdf_search(const double *cdf, int32_t n, doub
     return lo;
 }
 
+/* The seed of environment `env`'s training scenario in `episode` under
+ * env.scenarios = sampled, from the base seed env.seed: bit 63 set, while
+ * every seed a config can name (env.seed, eval.seed + k) stays below
+ * 2^62, so no evaluation scenario is ever a training one (every
+ * environment plug-in with sampled scenarios draws its seeds here). */
+#define DGPG_TRAINING_SEED_BIT (UINT64_C(1) << 63)
+static inline DGPG_HD uint64_t dgpg_training_scenario_seed(uint64_t base_seed, uint64_t episode,
+                                                           uint32_t env)
+{
+    philox4x32_ctr_t r = dgpg_philox(base_seed, 0, episode, env, DGPG_STREAM_SCENARIO, 2);
+    return DGPG_TRAINING_SEED_BIT | ((uint64_t)r.v[1] << 32) | (uint64_t)r.v[0];
+}
+
 #endif

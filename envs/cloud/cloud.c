@@ -108,8 +108,7 @@ static double cloud_size_table(const cloud_config *env, double *size_cdf)
 
 uint64_t cloud_training_scenario_seed(uint64_t base_seed, uint64_t episode, uint32_t env)
 {
-    philox4x32_ctr_t r = dgpg_philox(base_seed, 0, episode, env, DGPG_STREAM_SCENARIO, 2);
-    return CLOUD_TRAINING_SEED_BIT | ((uint64_t)r.v[1] << 32) | (uint64_t)r.v[0];
+    return dgpg_training_scenario_seed(base_seed, episode, env);
 }
 
 /* The storage of every slot and the shared tables (once, at create). */

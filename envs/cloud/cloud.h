@@ -38,7 +38,7 @@ extern const char *const cloud_policy_names[CLOUD_POLICY_COUNT];
 /* env.scenarios = sampled draws training scenarios whose seeds all have
  * this bit set; configurable seeds (scenario and evaluation) stay below
  * 2^62, so no evaluation scenario is ever a training one. */
-#define CLOUD_TRAINING_SEED_BIT (UINT64_C(1) << 63)
+#define CLOUD_TRAINING_SEED_BIT DGPG_TRAINING_SEED_BIT /* kernels/rng.h */
 /* The seed of global environment `env`'s scenario in `episode` under
  * env.scenarios = sampled with base seed env.seed. */
 uint64_t cloud_training_scenario_seed(uint64_t base_seed, uint64_t episode, uint32_t env);

@@ -137,15 +137,8 @@ static int hetcloud_check(void *user, const struct dgpg_config *cfg, char *err, 
  * size 2^(1 + floor(u sizes)). Agent rates lambda_i = lambda_bar exp(sigma z
  * - sigma^2 / 2) (mean lambda_bar), phases uniform over phase_spread of a
  * day, lambda_i(t) = lambda_i (1 + a sin(2 pi (t / D + phase_i))); lambda_bar
- * sets the offered CPU load: N lambda_bar cpu_mean duration = rho cpu_total. */
-
-/* The seed of a training scenario: bit 63 set, so never an evaluation's. */
-#define HETCLOUD_TRAINING_SEED_BIT (UINT64_C(1) << 63)
-static uint64_t hetcloud_training_seed(uint64_t base, uint64_t episode, uint32_t env)
-{
-    philox4x32_ctr_t r = dgpg_philox(base, 0, episode, env, DGPG_STREAM_SCENARIO, 2);
-    return HETCLOUD_TRAINING_SEED_BIT | ((uint64_t)r.v[1] << 32) | (uint64_t)r.v[0];
-}
+ * sets the offered CPU load: N lambda_bar cpu_mean duration = rho cpu_total.
+ * Sampled scenarios' seeds: dgpg_training_scenario_seed (kernels/rng.h). */
 
 struct hetcloud_instance {
     hetcloud_config cfg;
@@ -322,7 +315,8 @@ static int hetcloud_scenarios_sample(hetcloud_instance *inst, uint64_t episode, 
         return DGPG_OK;
     for (int64_t e = 0; e < inst->n_envs; e++) {
         const uint64_t seed =
-            hetcloud_training_seed(inst->base_seed, episode, (uint32_t)(inst->env_offset + e));
+            dgpg_training_scenario_seed(inst->base_seed, episode,
+                                        (uint32_t)(inst->env_offset + e));
         int rc = hetcloud_scenario_build(inst, e, seed, &inst->scs[e], err, err_len);
         if (rc != DGPG_OK)
             return rc;
